@@ -1,0 +1,3 @@
+export * from "./hash.js";
+export * from "./deep-freeze.js";
+export * from "./logger.js";
