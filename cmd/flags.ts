@@ -1,0 +1,85 @@
+// Command-line flags, validated with zod. A bad flag is a clear message and exit code 2.
+import { availableParallelism } from "node:os";
+import { isIP } from "node:net";
+import { z } from "zod";
+import { parseLogLevels } from "../src/util/index.js";
+
+const port = z.coerce.number().int().min(0).max(65535);
+const seconds = z.coerce.number().min(0).max(3600);
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const name = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a DNS-1123 name");
+
+export const flagsSchema = z.object({
+  manifests: z.string().min(1).optional(),
+  kubeconfig: z.string().min(1).optional(),
+  "ingress-class": name.default("proxypass"),
+  "controller-name": z.string().regex(/^[a-z0-9.-]+\/[A-Za-z0-9._/-]+$/, "must look like domain/path").default("proxypass.io/ingress-controller"),
+  "http-port": port.default(8080),
+  "https-port": port.default(8443),
+  "admin-port": port.default(10254),
+  "bind-address": z.string().refine((v) => isIP(v) !== 0, "must be an IP address").default("0.0.0.0"),
+  workers: z.coerce.number().int().min(1).max(256).default(availableParallelism()),
+  "log-level": z.string().refine((v) => parseLogLevels(v) !== undefined, "must be a pino level or component=level list, e.g. info,proxy=debug").default("info"),
+  "access-log": bool.default(true),
+  "access-log-format": z.enum(["json"]).default("json"),
+  "shutdown-delay": seconds.default(5),
+  "shutdown-grace": seconds.default(30),
+  "cluster-domain": name.default("cluster.local"),
+  help: bool.default(false),
+});
+export type Flags = z.infer<typeof flagsSchema>;
+
+/** Flags that may be given without a value (`--access-log` means `--access-log=true`). */
+const booleanFlags = new Set(["access-log", "help"]);
+
+export const usage = `usage: proxypass-ingress --manifests PATH [flags]
+
+  --manifests PATH            file or directory of Kubernetes manifests (watched)
+  --ingress-class NAME        IngressClass served (proxypass)
+  --controller-name NAME      spec.controller of owned IngressClasses (proxypass.io/ingress-controller)
+  --http-port N               plain HTTP listener (8080)
+  --https-port N              TLS listener (8443; the TLS listener is not built yet)
+  --admin-port N              admin listener: /healthz, /readyz (10254)
+  --bind-address IP           address of all listeners (0.0.0.0)
+  --workers N                 data-plane worker threads (number of CPUs)
+  --log-level LEVEL           pino level, or per component: info,proxy=debug
+  --access-log BOOL           one JSON line per request (true)
+  --shutdown-delay S          on SIGTERM, keep serving while unready this long (5)
+  --shutdown-grace S          then let in-flight requests finish for at most this long (30)
+  --cluster-domain NAME       cluster DNS domain for Service host names (cluster.local)
+`;
+
+export class FlagError extends Error {
+  readonly code = "PPI_ERR_FLAG";
+}
+
+/** Parses argv (without node and script) into validated flags; throws FlagError with a readable message. */
+export function parseFlags(argv: ReadonlyArray<string>): Flags {
+  const raw: Record<string, string> = {};
+  const known = new Set(Object.keys(flagsSchema.shape));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (!arg.startsWith("--")) throw new FlagError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf("=");
+    const key = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    if (!known.has(key)) throw new FlagError(`unknown flag --${key}`);
+    if (key in raw) throw new FlagError(`flag --${key} given twice`);
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else if (booleanFlags.has(key)) {
+      const next = argv[i + 1];
+      value = next !== undefined && /^(true|false|1|0)$/.test(next) ? (i++, next) : "true";
+    } else {
+      value = argv[++i];
+      if (value === undefined) throw new FlagError(`flag --${key} needs a value`);
+    }
+    raw[key] = value;
+  }
+  const parsed = flagsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const flag = issue?.path.join(".") ?? "?";
+    throw new FlagError(`invalid --${flag} "${raw[flag] ?? ""}": ${issue?.message ?? "invalid"}`);
+  }
+  return parsed.data;
+}
