@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { FlagError, parseFlags } from "../../cmd/flags.js";
+
+describe("parseFlags", () => {
+  it.each([
+    { name: "defaults match CONTRACT.md", argv: ["--manifests", "x"], expect: { "http-port": 8080, "https-port": 8443, "admin-port": 10254, "bind-address": "0.0.0.0", "ingress-class": "proxypass", "access-log": true } },
+    { name: "--flag=value form", argv: ["--manifests=x", "--http-port=9000"], expect: { manifests: "x", "http-port": 9000 } },
+    { name: "bare boolean means true", argv: ["--access-log"], expect: { "access-log": true } },
+    { name: "--access-log=false turns access logs off", argv: ["--access-log=false"], expect: { "access-log": false } },
+    { name: "boolean with separate value", argv: ["--access-log", "false", "--workers", "2"], expect: { "access-log": false, workers: 2 } },
+    { name: "per-component log levels", argv: ["--log-level", "info,proxy=debug"], expect: { "log-level": "info,proxy=debug" } },
+  ])("$name", ({ argv, expect: want }) => {
+    expect(parseFlags(argv)).toMatchObject(want);
+  });
+
+  it.each([
+    { name: "unknown flag", argv: ["--nope"], message: /unknown flag --nope/ },
+    { name: "port out of range", argv: ["--http-port", "70000"], message: /invalid --http-port "70000"/ },
+    { name: "non-numeric workers", argv: ["--workers", "many"], message: /invalid --workers/ },
+    { name: "zero workers", argv: ["--workers", "0"], message: /invalid --workers/ },
+    { name: "bad bind address", argv: ["--bind-address", "localhost"], message: /must be an IP address/ },
+    { name: "bad log level", argv: ["--log-level", "loud"], message: /invalid --log-level/ },
+    { name: "missing value", argv: ["--manifests"], message: /needs a value/ },
+    { name: "positional argument", argv: ["serve"], message: /unexpected argument/ },
+    { name: "duplicate flag", argv: ["--workers", "1", "--workers", "2"], message: /given twice/ },
+    { name: "bad ingress class", argv: ["--ingress-class", "Bad_Class"], message: /DNS-1123/ },
+  ])("rejects $name", ({ argv, message }) => {
+    expect(() => parseFlags(argv)).toThrow(FlagError);
+    expect(() => parseFlags(argv)).toThrow(message);
+  });
+});
