@@ -1,0 +1,149 @@
+// Typed data-plane errors with stable codes, and the ONE table that maps them to HTTP statuses.
+// Bodies are short plain text and never carry internal detail (addresses, stack, undici codes).
+
+export type ProxyErrorCode =
+  | "PPI_ERR_NO_ROUTE"
+  | "PPI_ERR_BAD_REQUEST"
+  | "PPI_ERR_FOREIGN_HOST"
+  | "PPI_ERR_METHOD_NOT_ALLOWED"
+  | "PPI_ERR_NO_MEMBER"
+  | "PPI_ERR_UPSTREAM_REFUSED"
+  | "PPI_ERR_UPSTREAM_RESET"
+  | "PPI_ERR_UPSTREAM"
+  | "PPI_ERR_CONNECT_TIMEOUT"
+  | "PPI_ERR_READ_TIMEOUT"
+  | "PPI_ERR_CLIENT_ABORT";
+
+/** Base class of every data-plane error; `code` is stable and part of the log contract. */
+export class ProxyError extends Error {
+  readonly code: ProxyErrorCode;
+  constructor(code: ProxyErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ProxyError";
+    this.code = code;
+  }
+}
+
+export class NoRouteError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_NO_ROUTE", "no route matches the request");
+    this.name = "NoRouteError";
+  }
+}
+export class BadRequestError extends ProxyError {
+  constructor(message = "bad request target") {
+    super("PPI_ERR_BAD_REQUEST", message);
+    this.name = "BadRequestError";
+  }
+}
+export class ForeignHostError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_FOREIGN_HOST", "absolute-form request for a host this proxy does not serve");
+    this.name = "ForeignHostError";
+  }
+}
+export class MethodNotAllowedError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_METHOD_NOT_ALLOWED", "method not allowed");
+    this.name = "MethodNotAllowedError";
+  }
+}
+export class NoMemberError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_NO_MEMBER", "no usable balancer member");
+    this.name = "NoMemberError";
+  }
+}
+export class UpstreamRefusedError extends ProxyError {
+  constructor(cause: unknown) {
+    super("PPI_ERR_UPSTREAM_REFUSED", "upstream refused the connection", { cause });
+    this.name = "UpstreamRefusedError";
+  }
+}
+export class UpstreamResetError extends ProxyError {
+  constructor(cause: unknown) {
+    super("PPI_ERR_UPSTREAM_RESET", "upstream reset the connection", { cause });
+    this.name = "UpstreamResetError";
+  }
+}
+export class UpstreamError extends ProxyError {
+  constructor(cause: unknown) {
+    super("PPI_ERR_UPSTREAM", "upstream error", { cause });
+    this.name = "UpstreamError";
+  }
+}
+export class ConnectTimeoutError extends ProxyError {
+  constructor(cause: unknown) {
+    super("PPI_ERR_CONNECT_TIMEOUT", "timed out connecting to upstream", { cause });
+    this.name = "ConnectTimeoutError";
+  }
+}
+export class ReadTimeoutError extends ProxyError {
+  constructor(cause: unknown) {
+    super("PPI_ERR_READ_TIMEOUT", "timed out reading from upstream", { cause });
+    this.name = "ReadTimeoutError";
+  }
+}
+export class ClientAbortError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_CLIENT_ABORT", "client closed the connection");
+    this.name = "ClientAbortError";
+  }
+}
+
+export interface ErrorResponse {
+  readonly status: number;
+  /** Pre-encoded short plain-text body. */
+  readonly body: Buffer;
+  readonly contentLength: string;
+}
+
+function response(status: number, text: string): ErrorResponse {
+  const body = Buffer.from(`${text}\n`, "latin1");
+  return { status, body, contentLength: String(body.length) };
+}
+
+/** The one table: error code -> status and body. 499 is logged only (the client is gone). */
+export const ERROR_RESPONSES: Readonly<Record<ProxyErrorCode, ErrorResponse>> = Object.freeze({
+  PPI_ERR_NO_ROUTE: response(404, "Not Found"),
+  PPI_ERR_BAD_REQUEST: response(400, "Bad Request"),
+  PPI_ERR_FOREIGN_HOST: response(400, "Bad Request"),
+  PPI_ERR_METHOD_NOT_ALLOWED: response(405, "Method Not Allowed"),
+  PPI_ERR_NO_MEMBER: response(503, "Service Unavailable"),
+  PPI_ERR_UPSTREAM_REFUSED: response(502, "Bad Gateway"),
+  PPI_ERR_UPSTREAM_RESET: response(502, "Bad Gateway"),
+  PPI_ERR_UPSTREAM: response(502, "Bad Gateway"),
+  PPI_ERR_CONNECT_TIMEOUT: response(504, "Gateway Timeout"),
+  PPI_ERR_READ_TIMEOUT: response(504, "Gateway Timeout"),
+  PPI_ERR_CLIENT_ABORT: response(499, "Client Closed Request"),
+});
+
+function codeOf(err: unknown): string | undefined {
+  if (err !== null && typeof err === "object" && "code" in err) {
+    const code = (err as { code: unknown }).code;
+    if (typeof code === "string") return code;
+  }
+  return undefined;
+}
+
+/** Classifies an error raised by undici (or the socket layer) into a typed ProxyError. */
+export function classifyUpstreamError(err: unknown): ProxyError {
+  if (err instanceof ProxyError) return err;
+  const code = codeOf(err);
+  switch (code) {
+    case "ECONNREFUSED":
+      return new UpstreamRefusedError(err);
+    case "ECONNRESET":
+    case "EPIPE":
+    case "UND_ERR_SOCKET":
+      return new UpstreamResetError(err);
+    case "UND_ERR_CONNECT_TIMEOUT":
+    case "ETIMEDOUT":
+      return new ConnectTimeoutError(err);
+    case "UND_ERR_HEADERS_TIMEOUT":
+    case "UND_ERR_BODY_TIMEOUT":
+      return new ReadTimeoutError(err);
+    default:
+      return new UpstreamError(err);
+  }
+}

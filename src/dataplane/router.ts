@@ -1,0 +1,162 @@
+// Snapshot -> runtime router. Host lookup: exact Map, then wildcard Map keyed by the parent domain
+// (a "*.example.com" vhost matches exactly one more label), then the catch-all vhost "". The most
+// specific vhost wins and there is no fallthrough between vhosts. Inside a vhost: Exact paths by
+// Map lookup, then Prefix candidates by trimming the path at "/" boundaries (one Map lookup each),
+// so the cost is O(path segments), independent of the number of Ingresses. Then the vhost's
+// fallback, then the table's defaultRoute, else no route (404).
+
+import type { Route, RouteTable, VirtualHost } from "../model/index.js";
+import type { Balancer, BalancerRegistry } from "./balancer/index.js";
+import { HeaderRules } from "./headers.js";
+
+/** A route compiled for the hot path; every field assigned in the constructor, `null` when absent. */
+export class CompiledRoute {
+  readonly path: string;
+  readonly pathType: "Exact" | "Prefix";
+  readonly ingress: string;
+  readonly balancer: Balancer;
+  /** undici connect timeout; 0 = disabled. */
+  readonly connectMs: number;
+  /** undici headersTimeout and bodyTimeout; 0 = disabled. */
+  readonly readMs: number;
+  /** Host sent upstream instead of the client's; null = preserve the client's Host. */
+  readonly upstreamHost: string | null;
+  readonly requestRules: HeaderRules | null;
+  readonly responseRules: HeaderRules | null;
+
+  constructor(route: Route, balancer: Balancer) {
+    this.path = route.path;
+    this.pathType = route.pathType;
+    this.ingress = route.ingress;
+    this.balancer = balancer;
+    this.connectMs = route.options.timeouts.connectMs ?? 0;
+    this.readMs = route.options.timeouts.readMs ?? 0;
+    this.upstreamHost = route.options.upstreamVhost ?? (route.options.preserveHost ? null : balancer.config.hostHeader);
+    this.requestRules = HeaderRules.compile(route.options.requestHeaders);
+    this.responseRules = HeaderRules.compile(route.options.responseHeaders);
+  }
+}
+
+export class VirtualHostMatcher {
+  readonly host: string;
+  readonly #exact: Map<string, CompiledRoute>;
+  readonly #prefix: Map<string, CompiledRoute>;
+  readonly #root: CompiledRoute | null;
+  readonly fallback: CompiledRoute | null;
+
+  constructor(host: string, exact: Map<string, CompiledRoute>, prefix: Map<string, CompiledRoute>, fallback: CompiledRoute | null) {
+    this.host = host;
+    this.#exact = exact;
+    this.#prefix = prefix;
+    this.#root = prefix.get("/") ?? null;
+    this.fallback = fallback;
+  }
+
+  /** `path` without query string. */
+  match(path: string): CompiledRoute | null {
+    const exact = this.#exact.get(path);
+    if (exact !== undefined) return exact;
+    if (this.#prefix.size === 0) return null;
+    // Longest element-wise prefix: the path itself (minus one trailing "/"), then each shorter
+    // "/"-bounded prefix, then the root.
+    let end = path.length;
+    if (end > 1 && path.charCodeAt(end - 1) === 47 /* / */) end--;
+    while (end > 0) {
+      const candidate = this.#prefix.get(end === path.length ? path : path.slice(0, end));
+      if (candidate !== undefined) return candidate;
+      end = path.lastIndexOf("/", end - 1);
+    }
+    return this.#root;
+  }
+}
+
+export class Router {
+  readonly version: string;
+  readonly #exact: Map<string, VirtualHostMatcher>;
+  readonly #wildcard: Map<string, VirtualHostMatcher>;
+  readonly #any: VirtualHostMatcher | null;
+  readonly defaultRoute: CompiledRoute | null;
+
+  constructor(
+    version: string,
+    exact: Map<string, VirtualHostMatcher>,
+    wildcard: Map<string, VirtualHostMatcher>,
+    any: VirtualHostMatcher | null,
+    defaultRoute: CompiledRoute | null,
+  ) {
+    this.version = version;
+    this.#exact = exact;
+    this.#wildcard = wildcard;
+    this.#any = any;
+    this.defaultRoute = defaultRoute;
+  }
+
+  /** The most specific virtual host for a normalised host, or null. */
+  findHost(host: string): VirtualHostMatcher | null {
+    const exact = this.#exact.get(host);
+    if (exact !== undefined) return exact;
+    if (this.#wildcard.size !== 0) {
+      const dot = host.indexOf(".");
+      if (dot > 0) {
+        const wild = this.#wildcard.get(host.slice(dot + 1));
+        if (wild !== undefined) return wild;
+      }
+    }
+    return this.#any;
+  }
+
+  /** True when an exact or wildcard vhost serves `host` (the catch-all does not count). */
+  servesHost(host: string): boolean {
+    const vh = this.findHost(host);
+    return vh !== null && vh !== this.#any;
+  }
+
+  /** Route for a normalised host and a path without query; null = 404. */
+  route(host: string, path: string): CompiledRoute | null {
+    const vh = this.findHost(host);
+    if (vh !== null) {
+      const r = vh.match(path);
+      if (r !== null) return r;
+      if (vh.fallback !== null) return vh.fallback;
+    }
+    return this.defaultRoute;
+  }
+}
+
+function compileHost(vh: VirtualHost, compile: (r: Route) => CompiledRoute): VirtualHostMatcher {
+  const exact = new Map<string, CompiledRoute>();
+  const prefix = new Map<string, CompiledRoute>();
+  // Routes come sorted (longest first, Exact before Prefix); the first of equal key wins.
+  for (const r of vh.routes) {
+    const map = r.pathType === "Exact" ? exact : prefix;
+    if (!map.has(r.path)) map.set(r.path, compile(r));
+  }
+  return new VirtualHostMatcher(vh.host, exact, prefix, vh.fallback === null ? null : compile(vh.fallback));
+}
+
+/**
+ * Compiles a route table. Balancers come from `registry`, which keeps them (and their members,
+ * pools and scoreboard slots) across snapshots; call `registry.prune(table)` once the result is live.
+ */
+export function compileRoutes(table: RouteTable, registry: BalancerRegistry): Router {
+  const configs = new Map(table.balancers.map((b) => [b.id, b] as const));
+  const compile = (r: Route): CompiledRoute => {
+    const config = configs.get(r.balancer);
+    const balancer = config !== undefined ? registry.ensure(config) : registry.ensure({ id: r.balancer, service: "", hostHeader: "", protocol: "http" });
+    return new CompiledRoute(r, balancer);
+  };
+  const exact = new Map<string, VirtualHostMatcher>();
+  const wildcard = new Map<string, VirtualHostMatcher>();
+  let any: VirtualHostMatcher | null = null;
+  for (const vh of table.virtualHosts) {
+    const host = vh.host.toLowerCase();
+    if (host === "") any ??= compileHost(vh, compile);
+    else if (host.startsWith("*.")) {
+      const parent = host.slice(2);
+      if (!wildcard.has(parent)) wildcard.set(parent, compileHost(vh, compile));
+    } else if (!exact.has(host)) exact.set(host, compileHost(vh, compile));
+  }
+  // Balancers referenced by no route still exist in the registry (endpoints may name them).
+  for (const b of table.balancers) registry.ensure(b);
+  return new Router(table.version, exact, wildcard, any, table.defaultRoute === null ? null : compile(table.defaultRoute));
+}
