@@ -1,0 +1,191 @@
+// One in-process data plane: the runtime (router + balancers) and a node:http server. Applying a
+// route table compiles a new Router and swaps one reference; a request reads that reference once
+// and keeps it. Endpoint-only updates reconcile balancer members and never recompile routes.
+//
+// Standalone (tests, --workers 1 in-process) it owns its scoreboard and slot allocator; inside a
+// worker it maps the shared scoreboard and applies slot assignments made by the primary.
+
+import { createServer, type Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { EndpointTable, RouteTable, SnapshotSink } from "../model/index.js";
+import type { Logger } from "../util/index.js";
+import { BalancerRegistry, Scoreboard, SlotAllocator, type SlotAssignment } from "./balancer/index.js";
+import { Forwarder, ProxyRequest, ProxyResponse } from "./forward.js";
+import { compileRoutes, type Router } from "./router.js";
+import { DEFAULT_UPSTREAM_OPTIONS, type UpstreamOptions } from "./upstream.js";
+
+export interface ProxyServerOptions {
+  /** Component logger ("proxy"). */
+  readonly logger: Logger;
+  /** Access log: one info line per request; null/undefined = off. */
+  readonly accessLogger?: Logger | null;
+  /** A shared scoreboard (worker mode: slots come with each apply); omitted = own scoreboard + allocator. */
+  readonly scoreboard?: Scoreboard;
+  /** Test mode: adds `x-proxypass-worker: <id>` to responses. */
+  readonly workerId?: string | null;
+  readonly upstream?: UpstreamOptions;
+  /** Node http server keep-alive timeout for client connections. */
+  readonly keepAliveTimeoutMs?: number;
+}
+
+export interface ListenOptions {
+  readonly port: number;
+  readonly host?: string;
+  readonly reusePort?: boolean;
+}
+
+const EMPTY_ROUTES: RouteTable = Object.freeze({ version: "", virtualHosts: [], defaultRoute: null, balancers: [] });
+
+const CONNECT_REFUSAL = "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 19\r\nconnection: close\r\n\r\nMethod Not Allowed\n";
+
+function refuseConnect(_req: unknown, socket: Socket): void {
+  socket.end(CONNECT_REFUSAL);
+}
+
+export class ProxyServer implements SnapshotSink {
+  readonly #log: Logger;
+  readonly #board: Scoreboard;
+  readonly #allocator: SlotAllocator | null;
+  readonly #registry: BalancerRegistry;
+  readonly #forwarder: Forwarder;
+  readonly #server: Server<typeof ProxyRequest, typeof ProxyResponse>;
+  /** The one reference swapped per route apply. */
+  #router: Router;
+  #routesVersion: string | null = null;
+  #endpointsVersion: string | null = null;
+  #routesCompiled = 0;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: ProxyServerOptions) {
+    this.#log = options.logger;
+    if (options.scoreboard !== undefined) {
+      this.#board = options.scoreboard;
+      this.#allocator = null;
+    } else {
+      this.#board = Scoreboard.create();
+      this.#allocator = new SlotAllocator(this.#board);
+    }
+    this.#registry = new BalancerRegistry(this.#board, options.upstream ?? DEFAULT_UPSTREAM_OPTIONS);
+    this.#router = compileRoutes(EMPTY_ROUTES, this.#registry);
+    this.#forwarder = new Forwarder({ log: options.logger, accessLog: options.accessLogger ?? null, workerId: options.workerId ?? null });
+    this.#server = createServer<typeof ProxyRequest, typeof ProxyResponse>(
+      { IncomingMessage: ProxyRequest, ServerResponse: ProxyResponse, keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000 },
+      (req, res) => this.#forwarder.handle(this.#router, req, res),
+    );
+    this.#server.on("connect", refuseConnect);
+  }
+
+  get scoreboard(): Scoreboard {
+    return this.#board;
+  }
+
+  /** Route table version currently live, null before the first apply. */
+  get routesVersion(): string | null {
+    return this.#routesVersion;
+  }
+
+  get endpointsVersion(): string | null {
+    return this.#endpointsVersion;
+  }
+
+  /** How many route tables were compiled (endpoint-only updates do not compile). */
+  get routesCompiled(): number {
+    return this.#routesCompiled;
+  }
+
+  get registry(): BalancerRegistry {
+    return this.#registry;
+  }
+
+  async applyRoutes(routes: RouteTable, endpoints: EndpointTable): Promise<void> {
+    const slots = this.#ownAllocator().assign(endpoints);
+    this.applyAssignedRoutes(routes, endpoints, slots);
+    this.#ownAllocator().release(slots.generation);
+  }
+
+  async applyEndpoints(endpoints: EndpointTable): Promise<void> {
+    const slots = this.#ownAllocator().assign(endpoints);
+    this.applyAssignedEndpoints(endpoints, slots);
+    this.#ownAllocator().release(slots.generation);
+  }
+
+  /** Worker mode: apply a route table with slots assigned by the primary. Synchronous: live on return. */
+  applyAssignedRoutes(routes: RouteTable, endpoints: EndpointTable, slots: SlotAssignment): void {
+    const router = compileRoutes(routes, this.#registry);
+    this.#registry.applyEndpoints(endpoints, slots);
+    this.#router = router;
+    this.#registry.prune(routes);
+    this.#routesVersion = routes.version;
+    this.#endpointsVersion = endpoints.version;
+    this.#routesCompiled++;
+    if (this.#log.isLevelEnabled("debug")) this.#log.debug({ snapshot: routes.version, endpoints: endpoints.version }, "routes applied");
+  }
+
+  /** Worker mode: apply endpoints with slots assigned by the primary. */
+  applyAssignedEndpoints(endpoints: EndpointTable, slots: SlotAssignment): void {
+    this.#registry.applyEndpoints(endpoints, slots);
+    this.#endpointsVersion = endpoints.version;
+    if (this.#log.isLevelEnabled("debug")) this.#log.debug({ endpoints: endpoints.version }, "endpoints applied");
+  }
+
+  #ownAllocator(): SlotAllocator {
+    if (this.#allocator === null) throw new Error("ProxyServer with a shared scoreboard: use applyAssigned* (slots come from the primary)");
+    return this.#allocator;
+  }
+
+  /** In-flight and elected counters of a member, read from the scoreboard; null when unknown. */
+  memberStats(balancer: string, key: string): { busy: number; elected: number } | null {
+    const m = this.#registry.get(balancer)?.members.get(key);
+    return m === undefined ? null : { busy: m.busy, elected: m.elected };
+  }
+
+  listen(options: ListenOptions): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#server.once("error", onError);
+      this.#server.listen({ port: options.port, host: options.host, reusePort: options.reusePort ?? false }, () => {
+        this.#server.off("error", onError);
+        const address = this.#server.address() as AddressInfo;
+        this.#forwarder.forwardedPort = String(address.port);
+        resolve(address);
+      });
+    });
+  }
+
+  get address(): AddressInfo | null {
+    const a = this.#server.address();
+    return a !== null && typeof a === "object" ? a : null;
+  }
+
+  /** Stop accepting, let in-flight requests finish for up to `graceMs`, then destroy what is left. */
+  close(graceMs = 30_000): Promise<void> {
+    this.#closing ??= this.#close(graceMs);
+    return this.#closing;
+  }
+
+  async #close(graceMs: number): Promise<void> {
+    const server = this.#server;
+    const closed = new Promise<void>((resolve) => {
+      if (!server.listening) resolve();
+      else server.close(() => resolve());
+    });
+    server.closeIdleConnections();
+    // Connections that finish their last request during the grace period go idle: close them too.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), graceMs);
+    });
+    const timedOut = await Promise.race([closed.then(() => false), expired]);
+    clearInterval(sweep);
+    clearTimeout(timer);
+    if (timedOut) {
+      server.closeAllConnections();
+      await this.#registry.destroy();
+      await closed;
+    } else {
+      await Promise.race([this.#registry.close(), new Promise((r) => setTimeout(r, Math.max(0, graceMs)))]);
+      await this.#registry.destroy();
+    }
+  }
+}

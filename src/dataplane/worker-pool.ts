@@ -1,0 +1,264 @@
+// The all-cores data plane: N worker_threads, each a ProxyServer listening on the same port with
+// reusePort (the kernel spreads connections), all mapping ONE SharedArrayBuffer scoreboard, so
+// in-flight counts, elections and the round-robin cursor are shared like httpd's scoreboard.
+// The main thread (primary) allocates scoreboard slots by stable identity and sends them with each
+// update; route tables and endpoint updates go by postMessage (an endpoint-only update does not
+// resend routes). Each apply resolves when EVERY worker has acknowledged it (or a later one). A
+// crashed worker is respawned with the current snapshot while the others keep serving.
+
+import { Worker } from "node:worker_threads";
+import type { EndpointTable, RouteTable, SnapshotSink } from "../model/index.js";
+import type { Logger } from "../util/index.js";
+import { MEMBER_BUSY, MEMBER_ELECTED, Scoreboard, SlotAllocator, type ScoreboardCapacity } from "./balancer/index.js";
+import type { FromWorker, ToWorker, WorkerInit, WorkerSnapshot } from "./worker-protocol.js";
+
+export interface WorkerPoolOptions {
+  readonly workers: number;
+  /** 0 = any free port (chosen by the first worker, then shared). */
+  readonly port: number;
+  readonly host?: string;
+  /** `--log-level` spec for the workers' loggers, e.g. "info,proxy=debug". */
+  readonly logLevel: string;
+  readonly accessLog: boolean;
+  /** Main-thread logger for pool events (spawn, crash, respawn). */
+  readonly logger: Logger;
+  /** Test mode: responses carry `x-proxypass-worker: <worker id>`. */
+  readonly exposeWorkerId?: boolean;
+  /** Worker entry; default: ./worker.js next to this module (./worker.ts when running from sources). */
+  readonly entry?: URL;
+  readonly scoreboard?: ScoreboardCapacity;
+}
+
+interface Waiter {
+  readonly seq: number;
+  readonly resolve: () => void;
+}
+
+class WorkerSlot {
+  readonly id: number;
+  worker: Worker | null = null;
+  /** Highest apply sequence this worker acknowledged; -1 while (re)starting. */
+  applied = -1;
+  listening = false;
+  crashes = 0;
+  lastCrash = 0;
+  constructor(id: number) {
+    this.id = id;
+  }
+}
+
+/** Hook bootstrap for running the worker from .ts sources: resolve "./x.js" to "./x.ts" when absent. */
+const TS_BOOTSTRAP = `
+const { registerHooks } = require("node:module");
+const { workerData } = require("node:worker_threads");
+registerHooks({
+  resolve(specifier, context, next) {
+    try { return next(specifier, context); }
+    catch (err) {
+      if (specifier.startsWith(".") && specifier.endsWith(".js")) return next(specifier.slice(0, -3) + ".ts", context);
+      throw err;
+    }
+  },
+});
+import(workerData.__entry);
+`;
+
+function defaultEntry(): URL {
+  const self = import.meta.url;
+  return new URL(self.endsWith(".ts") ? "./worker.ts" : "./worker.js", self);
+}
+
+export class WorkerPool implements SnapshotSink {
+  readonly #options: WorkerPoolOptions;
+  readonly #log: Logger;
+  readonly #entry: URL;
+  readonly #board: Scoreboard;
+  readonly #allocator: SlotAllocator;
+  readonly #slots: WorkerSlot[] = [];
+  #port: number;
+  #current: WorkerSnapshot | null = null;
+  #waiters: Waiter[] = [];
+  #closing = false;
+  #respawns = 0;
+
+  constructor(options: WorkerPoolOptions) {
+    if (!Number.isInteger(options.workers) || options.workers < 1) throw new RangeError("workers must be a positive integer");
+    this.#options = options;
+    this.#log = options.logger;
+    this.#entry = options.entry ?? defaultEntry();
+    this.#board = Scoreboard.create(options.scoreboard);
+    this.#allocator = new SlotAllocator(this.#board);
+    this.#port = options.port;
+    for (let i = 0; i < options.workers; i++) this.#slots.push(new WorkerSlot(i));
+  }
+
+  /** Spawns the workers; resolves with the port once every worker listens. */
+  async start(): Promise<number> {
+    const first = this.#slots[0];
+    if (first === undefined) throw new Error("no workers");
+    this.#port = await this.#spawn(first);
+    await Promise.all(this.#slots.slice(1).map((s) => this.#spawn(s)));
+    return this.#port;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get scoreboard(): Scoreboard {
+    return this.#board;
+  }
+
+  /** How many workers were respawned after a crash. */
+  get respawns(): number {
+    return this.#respawns;
+  }
+
+  /** Thread ids of the running workers (index = worker id), -1 while one is restarting. */
+  threadIds(): number[] {
+    return this.#slots.map((s) => (s.worker !== null && s.listening ? s.worker.threadId : -1));
+  }
+
+  /** Busy and elected counters of a member as all workers see them; null if unknown. */
+  memberStats(balancer: string, key: string): { busy: number; elected: number } | null {
+    const slot = this.#allocator.memberSlot(balancer, key);
+    if (slot === undefined) return null;
+    return { busy: this.#board.memberField(slot, MEMBER_BUSY), elected: this.#board.memberField(slot, MEMBER_ELECTED) >>> 0 };
+  }
+
+  applyRoutes(routes: RouteTable, endpoints: EndpointTable): Promise<void> {
+    const slots = this.#allocator.assign(endpoints);
+    const snapshot: WorkerSnapshot = { seq: slots.generation, routes, endpoints, slots };
+    this.#current = snapshot;
+    this.#broadcast({ type: "routes", snapshot });
+    return this.#waitFor(snapshot.seq);
+  }
+
+  applyEndpoints(endpoints: EndpointTable): Promise<void> {
+    if (this.#current === null) return Promise.reject(new Error("applyEndpoints before the first applyRoutes"));
+    const slots = this.#allocator.assign(endpoints);
+    this.#current = { seq: slots.generation, routes: this.#current.routes, endpoints, slots };
+    this.#broadcast({ type: "endpoints", seq: slots.generation, endpoints, slots });
+    return this.#waitFor(slots.generation);
+  }
+
+  /** Test/operator hook: kill one worker abruptly (as a crash would); it is respawned. */
+  async killWorker(id: number): Promise<void> {
+    const slot = this.#slots[id];
+    if (slot?.worker != null) await slot.worker.terminate();
+  }
+
+  /** Graceful shutdown: every worker stops accepting, drains for up to `graceMs`, then exits. */
+  async close(graceMs = 30_000): Promise<void> {
+    this.#closing = true;
+    await Promise.all(
+      this.#slots.map(async (s) => {
+        const w = s.worker;
+        if (w === null) return;
+        const exited = new Promise<void>((resolve) => w.once("exit", () => resolve()));
+        w.postMessage({ type: "close", graceMs } satisfies ToWorker);
+        const hard = setTimeout(() => void w.terminate(), graceMs + 2_000);
+        await exited;
+        clearTimeout(hard);
+      }),
+    );
+    for (const w of this.#waiters) w.resolve();
+    this.#waiters = [];
+  }
+
+  #broadcast(msg: ToWorker): void {
+    for (const s of this.#slots) if (s.worker !== null && s.listening) s.worker.postMessage(msg);
+  }
+
+  #waitFor(seq: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#waiters.push({ seq, resolve });
+      this.#settle();
+    });
+  }
+
+  #settle(): void {
+    let min = Number.POSITIVE_INFINITY;
+    for (const s of this.#slots) min = Math.min(min, s.applied);
+    if (min < 0 || !Number.isFinite(min)) return;
+    this.#allocator.release(min);
+    if (this.#waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (w.seq <= min) w.resolve();
+      else still.push(w);
+    }
+    this.#waiters = still;
+  }
+
+  #spawn(slot: WorkerSlot): Promise<number> {
+    const init: WorkerInit & { __entry: string } = {
+      id: slot.id,
+      buffer: this.#board.buffer,
+      port: this.#port,
+      host: this.#options.host ?? "0.0.0.0",
+      logLevel: this.#options.logLevel,
+      accessLog: this.#options.accessLog,
+      exposeWorkerId: this.#options.exposeWorkerId ?? false,
+      initial: this.#current,
+      __entry: this.#entry.href,
+    };
+    const fromSource = this.#entry.pathname.endsWith(".ts");
+    const worker = fromSource ? new Worker(TS_BOOTSTRAP, { eval: true, workerData: init }) : new Worker(this.#entry, { workerData: init });
+    slot.worker = worker;
+    slot.applied = -1;
+    slot.listening = false;
+    return new Promise<number>((resolve, reject) => {
+      let started = false;
+      worker.on("message", (msg: FromWorker) => {
+        switch (msg.type) {
+          case "listening":
+            started = true;
+            slot.listening = true;
+            // Catch up on applies made while this worker was starting.
+            if (this.#current !== null && this.#current.seq > msg.seq) {
+              worker.postMessage({ type: "routes", snapshot: this.#current } satisfies ToWorker);
+            }
+            slot.applied = msg.seq;
+            this.#settle();
+            resolve(msg.port);
+            break;
+          case "ack":
+            if (msg.seq > slot.applied) slot.applied = msg.seq;
+            this.#settle();
+            break;
+          case "failed":
+            reject(new Error(`worker ${slot.id} failed to listen: ${msg.message}`));
+            break;
+          case "closed":
+            break;
+        }
+      });
+      worker.on("error", (err) => {
+        this.#log.error({ err, worker: slot.id }, "data-plane worker error");
+      });
+      worker.on("exit", (code) => {
+        if (slot.worker !== worker) return;
+        slot.worker = null;
+        slot.listening = false;
+        if (!started) reject(new Error(`worker ${slot.id} exited with code ${code} before listening`));
+        if (this.#closing) return;
+        this.#respawn(slot, code);
+      });
+    });
+  }
+
+  #respawn(slot: WorkerSlot, code: number): void {
+    const now = Date.now();
+    slot.crashes = now - slot.lastCrash < 10_000 ? slot.crashes + 1 : 1;
+    slot.lastCrash = now;
+    const delay = slot.crashes <= 1 ? 0 : Math.min(5_000, 100 * 2 ** (slot.crashes - 2));
+    this.#log.warn({ worker: slot.id, code, delayMs: delay }, "data-plane worker exited; respawning");
+    slot.applied = -1;
+    setTimeout(() => {
+      if (this.#closing) return;
+      this.#respawns++;
+      this.#spawn(slot).catch((err: unknown) => this.#log.error({ err, worker: slot.id }, "data-plane worker respawn failed"));
+    }, delay);
+  }
+}

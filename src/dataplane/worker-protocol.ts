@@ -1,0 +1,37 @@
+// Messages between the WorkerPool (main thread) and data-plane workers. Plain data only: route
+// tables, endpoint tables and slot assignments are structured-cloned; the scoreboard buffer is
+// shared, not copied.
+
+import type { EndpointTable, RouteTable } from "../model/index.js";
+import type { SlotAssignment } from "./balancer/index.js";
+
+export interface WorkerSnapshot {
+  /** Apply sequence number (= slot generation). */
+  readonly seq: number;
+  readonly routes: RouteTable;
+  readonly endpoints: EndpointTable;
+  readonly slots: SlotAssignment;
+}
+
+export interface WorkerInit {
+  readonly id: number;
+  readonly buffer: SharedArrayBuffer;
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: string;
+  readonly accessLog: boolean;
+  readonly exposeWorkerId: boolean;
+  /** The current snapshot (respawn, or applies made before the worker started); null = none yet. */
+  readonly initial: WorkerSnapshot | null;
+}
+
+export type ToWorker =
+  | { readonly type: "routes"; readonly snapshot: WorkerSnapshot }
+  | { readonly type: "endpoints"; readonly seq: number; readonly endpoints: EndpointTable; readonly slots: SlotAssignment }
+  | { readonly type: "close"; readonly graceMs: number };
+
+export type FromWorker =
+  | { readonly type: "listening"; readonly port: number; readonly seq: number }
+  | { readonly type: "ack"; readonly seq: number }
+  | { readonly type: "closed" }
+  | { readonly type: "failed"; readonly message: string };
