@@ -74,3 +74,30 @@ export function selfCpuTicks() {
   const s = readStat("self");
   return s === null ? 0 : s.utime + s.stime + s.cutime + s.cstime;
 }
+
+/** pid -> { name, ticks } for every process, to name the culprits of a noisy run. */
+export function allProcessTicks() {
+  const out = new Map();
+  for (const name of readdirSync("/proc")) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, "utf8");
+      const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      out.set(Number(name), { name: text.slice(text.indexOf("(") + 1, text.lastIndexOf(")")), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // exited
+    }
+  }
+  return out;
+}
+
+/** The processes that used most CPU between two snapshots, excluding `skip` pids. */
+export function topConsumers(before, after, skip, seconds, n = 3) {
+  const rows = [];
+  for (const [pid, a] of after) {
+    if (skip.has(pid)) continue;
+    const d = a.ticks - (before.get(pid)?.ticks ?? 0);
+    if (d > 0) rows.push({ pid, name: a.name, cpuPercent: (d / clockTicks / seconds) * 100 });
+  }
+  return rows.sort((x, y) => y.cpuPercent - x.cpuPercent).slice(0, n);
+}
