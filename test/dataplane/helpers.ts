@@ -1,0 +1,155 @@
+// Test helpers for the data plane: snapshot builders, recording upstreams, a small HTTP client.
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino } from "pino";
+import type { BalancerConfig, EndpointTable, Member, Route, RouteOptions, RouteTable, VirtualHost } from "../../src/model/index.js";
+import { deepFreeze } from "../../src/util/index.js";
+
+export const silentLogger = pino({ level: "silent" });
+
+export const defaultOptions: RouteOptions = {
+  timeouts: { connectMs: 5_000, readMs: 60_000 },
+  preserveHost: true,
+  upstreamVhost: null,
+  requestHeaders: [],
+  responseHeaders: [],
+};
+
+export function route(path: string, pathType: "Exact" | "Prefix", balancer: string, options: Partial<RouteOptions> = {}, ingress = "default/ing"): Route {
+  return { path, pathType, ingress, balancer, options: { ...defaultOptions, ...options } };
+}
+
+export function vhost(host: string, routes: Route[], fallback: Route | null = null): VirtualHost {
+  return { host, routes, fallback };
+}
+
+export function balancerConfig(id: string): BalancerConfig {
+  const [nsSvc = "", port = "80"] = id.split(":");
+  const [ns = "default", svc = "svc"] = nsSvc.split("/");
+  return { id, service: `${ns}/${svc}`, hostHeader: port === "80" ? `${svc}.${ns}.svc` : `${svc}.${ns}.svc:${port}`, protocol: "http" };
+}
+
+let versionCounter = 0;
+
+export function routeTable(virtualHosts: VirtualHost[], defaultRoute: Route | null = null): RouteTable {
+  const ids = new Set<string>();
+  for (const vh of virtualHosts) {
+    for (const r of vh.routes) ids.add(r.balancer);
+    if (vh.fallback !== null) ids.add(vh.fallback.balancer);
+  }
+  if (defaultRoute !== null) ids.add(defaultRoute.balancer);
+  return deepFreeze({ version: `r${++versionCounter}`, virtualHosts, defaultRoute, balancers: [...ids].sort().map(balancerConfig) });
+}
+
+export function member(port: number, ready = true, address = "127.0.0.1"): Member {
+  return { key: `${address}:${port}`, address, port, route: `pod-${port}`, zone: null, ready };
+}
+
+export function endpointTable(entries: Record<string, Member[]>): EndpointTable {
+  const balancers = Object.keys(entries)
+    .sort()
+    .map((balancer) => ({ balancer, members: [...(entries[balancer] ?? [])].sort((a, b) => a.key.localeCompare(b.key)) }));
+  return deepFreeze({ version: `e${++versionCounter}`, balancers });
+}
+
+export interface Arrival {
+  readonly seq: number;
+  readonly at: number;
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: string[];
+}
+
+let arrivalSeq = 0;
+
+/** Global order of events across upstreams and applies in one test process. */
+export function nextSeq(): number {
+  return ++arrivalSeq;
+}
+
+export interface Upstream {
+  readonly name: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly arrivals: Arrival[];
+  close(): Promise<void>;
+}
+
+export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, name: string) => void;
+
+/** Default upstream: drains the body and answers JSON with its name, the URL, headers and body length. */
+export const echo: UpstreamHandler = (req, res, name) => {
+  let size = 0;
+  req.on("data", (c: Buffer) => (size += c.length));
+  req.on("end", () => {
+    const body = JSON.stringify({ member: name, url: req.url, headers: req.headers, bodyBytes: size });
+    res.writeHead(200, { "content-type": "application/json", "x-member": name });
+    res.end(body);
+  });
+};
+
+export async function startUpstream(name: string, handler: UpstreamHandler = echo): Promise<Upstream> {
+  const arrivals: Arrival[] = [];
+  const server = createServer((req, res) => {
+    arrivals.push({ seq: nextSeq(), at: performance.now(), method: req.method ?? "", url: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders });
+    handler(req, res, name);
+  });
+  server.keepAliveTimeout = 10_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    name,
+    port,
+    server,
+    arrivals,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: string[];
+  readonly body: Buffer;
+}
+
+export interface RequestSpec {
+  readonly method?: string;
+  readonly path?: string;
+  readonly headers?: Record<string, string | string[]>;
+  readonly body?: Buffer | string | Buffer[];
+  /** Send the body chunked (no content-length). */
+  readonly chunked?: boolean;
+}
+
+/** One request on a fresh connection (agent: false). Rejects on a socket error. */
+export function send(port: number, spec: RequestSpec = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | string[]> = { host: "example.com", ...spec.headers };
+    const body = spec.body;
+    const req = httpRequest({ host: "127.0.0.1", port, method: spec.method ?? "GET", path: spec.path ?? "/", headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    if (body === undefined) req.end();
+    else if (Array.isArray(body)) {
+      for (const part of body) req.write(part);
+      req.end();
+    } else {
+      if (spec.chunked !== true && !("content-length" in headers)) req.setHeader("content-length", Buffer.byteLength(body));
+      req.end(body);
+    }
+  });
+}
+
+export function json(reply: Reply): { member: string; url: string; headers: IncomingHttpHeaders; bodyBytes: number } {
+  return JSON.parse(reply.body.toString("utf8")) as { member: string; url: string; headers: IncomingHttpHeaders; bodyBytes: number };
+}
