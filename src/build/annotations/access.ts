@@ -1,0 +1,17 @@
+// Access control, redirects to TLS, rate limits and authentication (issue #5).
+import { notImplementedFamily, plannedDoc } from "./family.js";
+
+export const accessFamily = notImplementedFamily("access", "issue #5", [
+  plannedDoc("allow-cidrs", "comma CIDRs", "all", "client addresses allowed; others get 403 (Require ip)"),
+  plannedDoc("deny-cidrs", "comma CIDRs", "none", "client addresses denied with 403 (Deny from)"),
+  plannedDoc("ssl-redirect", '"true" / "false"', "true when the Ingress has TLS", "redirect HTTP to HTTPS"),
+  plannedDoc("force-ssl-redirect", '"true" / "false"', "false", "redirect HTTP to HTTPS even without TLS in the Ingress"),
+  plannedDoc("limit-rps", "requests per second", "none", "per client address per replica; over -> 429"),
+  plannedDoc("limit-connections", "count", "none", "concurrent connections per client address per replica; over -> 429"),
+  plannedDoc("limit-burst", "count", "none", "burst allowed above limit-rps"),
+  plannedDoc("auth-type", "basic", "none", "authentication (AuthType Basic)"),
+  plannedDoc("auth-secret", "Secret name", "none", "Secret with an htpasswd `auth` key (AuthUserFile)"),
+  plannedDoc("auth-realm", "text", "none", "realm (AuthName)"),
+  plannedDoc("auth-url", "URL", "none", "external auth subrequest; its 2xx admits"),
+  plannedDoc("auth-response-headers", "comma header names", "none", "auth response headers copied upstream"),
+]);

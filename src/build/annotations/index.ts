@@ -1,0 +1,11 @@
+export * from "./family.js";
+export * from "./registry.js";
+export * from "./timeouts.js";
+export * from "./headers.js";
+export { balancerFamily } from "./balancer.js";
+export { healthFamily } from "./health.js";
+export { failoverFamily } from "./failover.js";
+export { rewriteFamily } from "./rewrite.js";
+export { accessFamily } from "./access.js";
+export { bodyFamily } from "./body.js";
+export { protocolFamily } from "./protocol.js";

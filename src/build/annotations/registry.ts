@@ -1,0 +1,61 @@
+// All annotation families, and the one parse of an Ingress's annotations into route options.
+import type { RouteOptions } from "../../model/index.js";
+import { accessFamily } from "./access.js";
+import { balancerFamily } from "./balancer.js";
+import { bodyFamily } from "./body.js";
+import { failoverFamily } from "./failover.js";
+import { annotationPrefix, type AnnotationDoc, type AnnotationFinding, type Annotations } from "./family.js";
+import { headersFamily } from "./headers.js";
+import { healthFamily } from "./health.js";
+import { protocolFamily } from "./protocol.js";
+import { rewriteFamily } from "./rewrite.js";
+import { timeoutsFamily, toTimeouts } from "./timeouts.js";
+
+/** The families of STYLE.md, in README order. */
+export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, bodyFamily, protocolFamily] as const;
+
+/** Every recognised `proxypass.io/` key. */
+export const knownAnnotationKeys: ReadonlySet<string> = new Set(annotationFamilies.flatMap((f) => f.keys));
+
+/** Doc rows of all families, for the README generator. */
+export const annotationDocs: ReadonlyArray<AnnotationDoc & { readonly family: string; readonly implemented: boolean }> = annotationFamilies.flatMap((f) =>
+  f.docs.map((d) => ({ ...d, family: f.name, implemented: f.implemented })),
+);
+
+export interface ParsedAnnotations {
+  readonly options: RouteOptions;
+  /** Sorted by key, then message. Any `error` means this Ingress version must not be served. */
+  readonly findings: ReadonlyArray<AnnotationFinding>;
+}
+
+/** Parses all families; unknown `proxypass.io/` keys give `UnknownAnnotation` warnings. */
+export function parseAnnotations(annotations: Annotations): ParsedAnnotations {
+  const timeouts = timeoutsFamily.parse(annotations);
+  const headers = headersFamily.parse(annotations);
+  const findings: AnnotationFinding[] = [...timeouts.diagnostics, ...headers.diagnostics];
+  for (const family of annotationFamilies) {
+    if (!family.implemented) findings.push(...family.parse(annotations).diagnostics);
+  }
+  for (const key of Object.keys(annotations)) {
+    if (key.startsWith(annotationPrefix) && !knownAnnotationKeys.has(key)) {
+      findings.push({ severity: "warning", reason: "UnknownAnnotation", key, message: `annotation ${key} is unknown and ignored` });
+    }
+  }
+  findings.sort((a, b) => compare(a.key, b.key) || compare(a.message, b.message));
+  const options: RouteOptions = {
+    timeouts: toTimeouts(timeouts.value),
+    preserveHost: headers.value.preserveHost,
+    upstreamVhost: headers.value.upstreamVhost,
+    requestHeaders: headers.value.requestHeaders,
+    responseHeaders: headers.value.responseHeaders,
+  };
+  return { options, findings };
+}
+
+export function hasErrors(findings: ReadonlyArray<AnnotationFinding>): boolean {
+  return findings.some((f) => f.severity === "error");
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
