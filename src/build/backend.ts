@@ -1,0 +1,142 @@
+// Backend resolution: Ingress backend -> Service port -> balancer config and members.
+import type { BalancerConfig, BuildSettings, ClusterView, EndpointSlice, IngressBackend, Member, Service, ServicePort } from "../model/index.js";
+import { isDnsName } from "./host.js";
+import { compareText } from "./order.js";
+
+export const serviceNameLabel = "kubernetes.io/service-name";
+
+/** Services by "ns/name"; EndpointSlices by "ns/service", sorted by slice name. */
+export interface ServiceIndex {
+  readonly services: ReadonlyMap<string, Service>;
+  readonly slices: ReadonlyMap<string, ReadonlyArray<EndpointSlice>>;
+}
+
+export function indexServices(view: ClusterView): ServiceIndex {
+  const services = new Map<string, Service>();
+  for (const s of view.services) services.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
+  const slices = new Map<string, EndpointSlice[]>();
+  for (const slice of view.endpointSlices) {
+    const service = slice.metadata.labels[serviceNameLabel];
+    if (service === undefined) continue;
+    const key = `${slice.metadata.namespace}/${service}`;
+    slices.set(key, [...(slices.get(key) ?? []), slice]);
+  }
+  for (const list of slices.values()) list.sort((a, b) => compareText(a.metadata.name, b.metadata.name));
+  return { services, slices };
+}
+
+/** Something wrong with a backend that still gets a (memberless, 503) balancer. */
+export interface BackendProblem {
+  readonly severity: "error" | "warning";
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface ResolvedBackend {
+  readonly balancer: BalancerConfig;
+  /** Sorted by key. */
+  readonly members: ReadonlyArray<Member>;
+  readonly problems: ReadonlyArray<BackendProblem>;
+}
+
+export type BackendResolution = { readonly ok: true; readonly backend: ResolvedBackend } | { readonly ok: false; readonly reason: string; readonly message: string };
+
+/** Resolves a backend of an Ingress in namespace `ns`. Resource backends are not supported. */
+export function resolveBackend(ns: string, backend: IngressBackend, index: ServiceIndex, settings: BuildSettings): BackendResolution {
+  if (backend.service === undefined) {
+    if (backend.resource !== undefined) {
+      return { ok: false, reason: "UnsupportedBackend", message: `resource backends (${backend.resource.kind} ${backend.resource.name}) are not supported; only service backends are` };
+    }
+    return { ok: false, reason: "InvalidBackend", message: "backend names neither a service nor a resource" };
+  }
+  const { name, port } = backend.service;
+  const portText = port.number !== undefined ? String(port.number) : `"${port.name ?? ""}"`;
+  const service = index.services.get(`${ns}/${name}`);
+  if (service === undefined) {
+    const problem = { severity: "error" as const, reason: "ServiceNotFound", message: `Service ${ns}/${name} not found; routes to it answer 503 until it exists` };
+    return memberless(ns, name, port.number ?? port.name ?? "", settings, problem);
+  }
+  const servicePort = service.spec.ports.find((p) => (port.number !== undefined ? p.port === port.number : p.name === port.name));
+  if (isExternalName(service)) return externalNameBackend(ns, service, servicePort?.port ?? port.number, portText);
+  if (servicePort === undefined) {
+    const problem = { severity: "error" as const, reason: "ServicePortNotFound", message: `Service ${ns}/${name} has no port ${portText}; routes to it answer 503 until it does` };
+    return memberless(ns, name, port.number ?? port.name ?? "", settings, problem);
+  }
+  return { ok: true, backend: serviceBackend(ns, service, servicePort, index, settings) };
+}
+
+function isExternalName(service: Service): boolean {
+  return service.spec.type === "ExternalName";
+}
+
+function balancerConfig(ns: string, name: string, port: number | string, hostHeader: string): BalancerConfig {
+  return { id: `${ns}/${name}:${port}`, service: `${ns}/${name}`, hostHeader, protocol: "http" };
+}
+
+function serviceHost(ns: string, name: string, port: number | string, settings: BuildSettings): string {
+  const host = `${name}.${ns}.svc.${settings.clusterDomain}`;
+  return typeof port === "number" && port !== 80 ? `${host}:${port}` : host;
+}
+
+function memberless(ns: string, name: string, port: number | string, settings: BuildSettings, problem: BackendProblem): BackendResolution {
+  return { ok: true, backend: { balancer: balancerConfig(ns, name, port, serviceHost(ns, name, port, settings)), members: [], problems: [problem] } };
+}
+
+/** ExternalName: one member, the DNS name at the Service port (or the port asked for). */
+function externalNameBackend(ns: string, service: Service, port: number | undefined, portText: string): BackendResolution {
+  const name = service.metadata.name;
+  const externalName = (service.spec.externalName ?? "").toLowerCase();
+  const id = port ?? portText.replaceAll('"', "");
+  const balancer = balancerConfig(ns, name, id, externalName);
+  if (port === undefined) {
+    return { ok: true, backend: { balancer, members: [], problems: [{ severity: "error", reason: "ServicePortNotFound", message: `ExternalName Service ${ns}/${name} has no port ${portText}; routes to it answer 503 until it does` }] } };
+  }
+  if (!isDnsName(externalName)) {
+    return { ok: true, backend: { balancer, members: [], problems: [{ severity: "error", reason: "InvalidExternalName", message: `ExternalName Service ${ns}/${name} has externalName ${JSON.stringify(service.spec.externalName ?? "")}, not a DNS name; routes to it answer 503` }] } };
+  }
+  const member: Member = { key: memberKey(externalName, port), address: externalName, port, route: "", zone: null, ready: true };
+  return { ok: true, backend: { balancer, members: [member], problems: [] } };
+}
+
+function serviceBackend(ns: string, service: Service, servicePort: ServicePort, index: ServiceIndex, settings: BuildSettings): ResolvedBackend {
+  const name = service.metadata.name;
+  const balancer = balancerConfig(ns, name, servicePort.port, serviceHost(ns, name, servicePort.port, settings));
+  const slices = index.slices.get(`${ns}/${name}`) ?? [];
+  const portName = servicePort.name ?? "";
+  const matching = slices.filter((s) => s.ports.some((p) => (p.name ?? "") === portName && p.port !== undefined));
+  const problems: BackendProblem[] = [];
+  if (slices.length > 0 && matching.length === 0) {
+    problems.push({ severity: "warning", reason: "EndpointPortNotFound", message: `EndpointSlices of Service ${ns}/${name} have no port named ${JSON.stringify(portName)}; the balancer has no members and answers 503` });
+  }
+  return { balancer, members: sliceMembers(matching, portName), problems };
+}
+
+/**
+ * Members of the slices at the port named `portName`: ready endpoints (ready != false) as ready,
+ * serving+terminating ones as not ready, others dropped. The first address of an endpoint is used;
+ * an address in several slices counts once (ready if any copy is ready).
+ */
+export function sliceMembers(slices: ReadonlyArray<EndpointSlice>, portName: string): Member[] {
+  const members = new Map<string, Member>();
+  for (const slice of slices) {
+    const port = slice.ports.find((p) => (p.name ?? "") === portName)?.port;
+    if (port === undefined) continue;
+    for (const endpoint of slice.endpoints) {
+      const c = endpoint.conditions;
+      const ready = c.ready !== false;
+      if (!ready && !(c.serving === true && c.terminating === true)) continue;
+      const address = endpoint.addresses[0];
+      if (address === undefined) continue;
+      const key = memberKey(address, port);
+      const existing = members.get(key);
+      if (existing !== undefined && (existing.ready || !ready)) continue;
+      members.set(key, { key, address, port, route: endpoint.targetRef?.name ?? endpoint.hostname ?? "", zone: endpoint.zone ?? null, ready });
+    }
+  }
+  return [...members.values()].sort((a, b) => compareText(a.key, b.key));
+}
+
+/** "address:port", with IPv6 addresses bracketed. */
+export function memberKey(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+}

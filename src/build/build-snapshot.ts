@@ -1,0 +1,66 @@
+// The pure builder: cluster objects + last accepted Ingress versions + settings -> snapshot.
+import type { BalancerConfig, BalancerMembers, BuildMemory, BuildSettings, ClusterView, Diagnostic, EndpointTable, Ingress, ProxySnapshot, Route, RouteTable } from "../model/index.js";
+import { contentHash } from "../util/index.js";
+import { admitIngresses } from "./admit.js";
+import { indexServices } from "./backend.js";
+import { BalancerSet } from "./balancers.js";
+import { DiagnosticList } from "./diagnostics.js";
+import { selectIngresses } from "./ingress-class.js";
+import { compareText } from "./order.js";
+import { mergeRoutes, type MergedRoutes } from "./routes.js";
+
+export interface BuildResult {
+  readonly snapshot: ProxySnapshot;
+  /** Sorted (compareDiagnostics), de-duplicated. */
+  readonly diagnostics: ReadonlyArray<Diagnostic>;
+  /** The accepted version of every served Ingress, by "ns/name": the next build's `memory`. */
+  readonly memory: BuildMemory;
+  /** "ns/name" of the Ingresses served, sorted. */
+  readonly accepted: ReadonlyArray<string>;
+}
+
+/**
+ * Builds the proxy snapshot. Pure: no I/O, clock or globals; never mutates its arguments; the
+ * same arguments give an equal result (and equal versions). Problems in user input become
+ * diagnostics; it throws only on programmer bugs.
+ */
+export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: BuildSettings): BuildResult {
+  const diagnostics = new DiagnosticList();
+  const selection = selectIngresses(view.ingresses, view.ingressClasses, settings);
+  for (const d of selection.diagnostics) diagnostics.add(d);
+  const admitted = admitIngresses(selection.ours, memory, diagnostics);
+  const balancers = new BalancerSet(indexServices(view), settings);
+  const merged = mergeRoutes(admitted, balancers, diagnostics);
+  const used = usedBalancers(merged, balancers);
+  const routes = routeTable(merged, used.map((b) => b.config));
+  const endpoints = endpointTable(used.map((b) => b.members));
+  const snapshot: ProxySnapshot = { version: contentHash({ routes: routes.version, endpoints: endpoints.version }), routes, endpoints };
+  const refs = admitted.map((a) => a.ref).sort(compareText);
+  const byRef = new Map<string, Ingress>(admitted.map((a) => [a.ref, a.ingress]));
+  const nextMemory = new Map<string, Ingress>();
+  for (const ref of refs) {
+    const ingress = byRef.get(ref);
+    if (ingress !== undefined) nextMemory.set(ref, ingress);
+  }
+  return { snapshot, diagnostics: diagnostics.sorted(), memory: nextMemory, accepted: refs };
+}
+
+/** Balancers some route refers to, sorted by id, with their members. */
+function usedBalancers(merged: MergedRoutes, balancers: BalancerSet): Array<{ config: BalancerConfig; members: BalancerMembers }> {
+  const routes: Route[] = merged.virtualHosts.flatMap((vh) => (vh.fallback === null ? vh.routes : [...vh.routes, vh.fallback]));
+  if (merged.defaultRoute !== null) routes.push(merged.defaultRoute);
+  const ids = [...new Set(routes.map((r) => r.balancer))].sort(compareText);
+  return ids.flatMap((id) => {
+    const resolved = balancers.get(id);
+    return resolved === undefined ? [] : [{ config: resolved.balancer, members: { balancer: id, members: resolved.members } }];
+  });
+}
+
+function routeTable(merged: MergedRoutes, balancers: ReadonlyArray<BalancerConfig>): RouteTable {
+  const content = { virtualHosts: merged.virtualHosts, defaultRoute: merged.defaultRoute, balancers };
+  return { version: contentHash(content), ...content };
+}
+
+function endpointTable(balancers: ReadonlyArray<BalancerMembers>): EndpointTable {
+  return { version: contentHash({ balancers }), balancers };
+}

@@ -1,0 +1,8 @@
+export { buildSnapshot, type BuildResult } from "./build-snapshot.js";
+export { checkRuleHost, checkHostPort, isDnsName, type HostCheck } from "./host.js";
+export { checkPath, type PathCheck } from "./path.js";
+export { compareIngressAge, ingressRef, timestampSeconds } from "./order.js";
+export { selectIngresses, defaultClassAnnotation, legacyClassAnnotation, type ClassSelection } from "./ingress-class.js";
+export { sliceMembers, memberKey, serviceNameLabel } from "./backend.js";
+export { compareRoutes } from "./routes.js";
+export * from "./annotations/index.js";
