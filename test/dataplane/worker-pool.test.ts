@@ -10,7 +10,7 @@ const DIST_WORKER = new URL("../../dist/src/dataplane/worker.js", import.meta.ur
 let a: Upstream;
 let b: Upstream;
 let hang: Upstream;
-let releaseHang: Array<() => void> = [];
+const releaseHang: Array<() => void> = [];
 
 beforeAll(async () => {
   a = await startUpstream("a");
