@@ -288,7 +288,8 @@ export class Forwarder {
       return;
     }
 
-    headers.push("host", route.upstreamHost ?? hostValue);
+    const upstreamHost = route.upstreamHost ?? hostValue;
+    if (upstreamHost !== "") headers.push("host", upstreamHost); // else undici sends the member's address
     const remote = req.socket.remoteAddress ?? "";
     headers.push("x-forwarded-for", forwardedFor === null ? remote : `${forwardedFor}, ${remote}`);
     headers.push("x-forwarded-proto", this.forwardedProto);

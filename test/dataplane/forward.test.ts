@@ -247,6 +247,20 @@ describe("error statuses", () => {
     expect(json(reply).headers.host).toBe("example.com");
   });
 
+  it("HTTP/1.0 request without Host is routed by the catch-all vhost; the member's address is sent as Host", async () => {
+    const u = await upstream("u");
+    await serve(u, {}, [""]);
+    const text = await new Promise<string>((resolve, reject) => {
+      const s = connect({ host: "127.0.0.1", port }, () => s.write("GET /plain HTTP/1.0\r\n\r\n"));
+      let data = "";
+      s.on("data", (d: Buffer) => (data += d.toString()));
+      s.on("end", () => resolve(data));
+      s.on("error", reject);
+    });
+    expect(text.startsWith("HTTP/1.1 200")).toBe(true);
+    expect(u.arrivals[0]?.headers.host).toBe(`127.0.0.1:${u.port}`);
+  });
+
   it("CONNECT is refused with 405 and never forwarded", async () => {
     const u = await upstream("u");
     await serve(u);
