@@ -43,7 +43,8 @@ type RulesOutcome = { readonly ok: true; readonly rules: ReadonlyArray<HeaderRul
 
 /**
  * Parses header rule lines: `set NAME VALUE`, `add NAME VALUE`, `append NAME VALUE`, `unset NAME`.
- * Blank lines and lines starting with `#` are skipped. Names are lower-cased.
+ * Blank lines and lines starting with `#` are skipped. Names are lower-cased. A value wholly in
+ * double quotes is unquoted.
  */
 export function parseHeaderRules(text: string): RulesOutcome {
   const rules: HeaderRule[] = [];
@@ -65,17 +66,22 @@ function parseRuleLine(line: string): HeaderRule | string {
   const match = /^(\S+)[ \t]+(\S+)(?:[ \t]+(.*))?$/.exec(line);
   const opText = match?.[1]?.toLowerCase() ?? line.toLowerCase();
   const name = match?.[2];
-  const value = match?.[3] ?? "";
+  const value = unquote(match?.[3] ?? "");
   if (!isOp(opText)) return `expected "set NAME VALUE", "add NAME VALUE", "append NAME VALUE" or "unset NAME"`;
   if (name === undefined) return `"${opText}" needs a header name`;
   if (!tokenPattern.test(name)) return `header name ${JSON.stringify(name)} is not an RFC 9110 token`;
   const lower = name.toLowerCase();
   const why = forbiddenNames.get(lower);
   if (why !== undefined) return `header ${lower} cannot be changed: ${why}`;
-  if (opText === "unset" && value !== "") return `"unset" takes only a header name`;
-  if (opText !== "unset" && value === "") return `"${opText}" needs a value`;
+  if (opText === "unset" && match?.[3] !== undefined) return `"unset" takes only a header name`;
+  if (opText !== "unset" && match?.[3] === undefined) return `"${opText}" needs a value (use "" for an empty one)`;
   if (value.length > maxHeaderValueLength) return `value of ${lower} is longer than ${maxHeaderValueLength} characters`;
   return { op: opText, name: lower, value };
+}
+
+/** Like httpd, a value wholly in double quotes is taken without them ("" is the empty value). */
+function unquote(value: string): string {
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
 }
 
 function isOp(op: string): op is HeaderRule["op"] {
