@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { annotationDocs, annotationFamilies, knownAnnotationKeys, parseAnnotations } from "../../../src/build/index.js";
+
+/** Every key of CONTRACT.md's annotation table. */
+const contractKeys = [
+  "lbmethod", "sticky-session", "sticky-nofailover", "hot-standby", "health-check-uri", "health-check-method", "health-check-interval",
+  "health-check-passes", "health-check-fails", "health-check-expect", "retry", "max-attempts", "fail-on-status", "fail-on-timeout",
+  "connect-timeout", "timeout", "preserve-host", "upstream-vhost", "rewrite-target", "proxy-pass-reverse", "backend-protocol", "ajp-secret",
+  "ajp-packet-size", "allow-connect", "backend-tls-verify", "backend-ca-secret", "app-root", "force-ssl-redirect", "canary", "canary-weight",
+  "canary-by-header", "canary-by-cookie", "limit-rps", "limit-connections", "limit-burst", "auth-type", "auth-secret", "auth-realm", "auth-url",
+  "auth-response-headers", "custom-error-pages", "ssl-redirect", "allow-cidrs", "deny-cidrs", "request-headers", "response-headers",
+  "compression", "max-body-size", "websocket-idle-timeout",
+].map((k) => `proxypass.io/${k}`);
+
+describe("annotation registry", () => {
+  it("has the families of STYLE.md", () => {
+    expect(annotationFamilies.map((f) => f.name)).toEqual(["balancer", "health", "failover", "timeouts", "headers", "rewrite", "access", "body", "protocol"]);
+  });
+
+  it("recognises every key of the contract, each in exactly one family", () => {
+    expect([...knownAnnotationKeys].sort()).toEqual([...contractKeys].sort());
+    expect(annotationFamilies.flatMap((f) => f.keys)).toHaveLength(contractKeys.length);
+  });
+
+  it("documents every key with values, default and description", () => {
+    expect(annotationDocs.map((d) => d.key).sort()).toEqual([...contractKeys].sort());
+    for (const doc of annotationDocs) expect(doc.description.length).toBeGreaterThan(0);
+  });
+
+  it.each([
+    { name: "no annotations: default options, no findings", annotations: {}, findings: [] },
+    { name: "foreign prefixes are ignored", annotations: { "nginx.ingress.kubernetes.io/rewrite-target": "/", "kubernetes.io/ingress.class": "x" }, findings: [] },
+    { name: "an unknown proxypass.io/ key is a warning", annotations: { "proxypass.io/lb-method": "x" }, findings: [{ severity: "warning", reason: "UnknownAnnotation", key: "proxypass.io/lb-method" }] },
+    { name: "a not-implemented key is a warning", annotations: { "proxypass.io/lbmethod": "random2" }, findings: [{ severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/lbmethod" }] },
+    { name: "an invalid implemented key is an error", annotations: { "proxypass.io/timeout": "x" }, findings: [{ severity: "error", reason: "InvalidAnnotation", key: "proxypass.io/timeout" }] },
+    {
+      name: "findings are sorted by key",
+      annotations: { "proxypass.io/zzz": "1", "proxypass.io/compression": "true", "proxypass.io/aaa": "1" },
+      findings: [
+        { severity: "warning", reason: "UnknownAnnotation", key: "proxypass.io/aaa" },
+        { severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/compression" },
+        { severity: "warning", reason: "UnknownAnnotation", key: "proxypass.io/zzz" },
+      ],
+    },
+  ])("$name", ({ annotations, findings }) => {
+    const parsed = parseAnnotations(annotations);
+    expect(parsed.findings.map(({ severity, reason, key }) => ({ severity, reason, key }))).toEqual(findings);
+  });
+
+  it("turns timeouts and headers into route options", () => {
+    const parsed = parseAnnotations({ "proxypass.io/timeout": "0", "proxypass.io/preserve-host": "false", "proxypass.io/request-headers": "set X-A 1" });
+    expect(parsed.options).toEqual({
+      timeouts: { connectMs: 5000, readMs: null },
+      preserveHost: false,
+      upstreamVhost: null,
+      requestHeaders: [{ op: "set", name: "x-a", value: "1" }],
+      responseHeaders: [],
+    });
+  });
+});
