@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { headersFamily, parseHeaderRules, parseHeaders } from "../../../src/build/index.js";
+import { headersFamily, parseHeaderRules, parseHeaders, type HeadersValue } from "../../../src/build/index.js";
 
 const req = "proxypass.io/request-headers";
 const res = "proxypass.io/response-headers";
 
+const none: Readonly<Record<string, string>> = {};
+
 describe("headers annotations: values", () => {
-  it.each([
-    { name: "defaults: preserve host, no vhost, no rules", annotations: {}, expected: { preserveHost: true, upstreamVhost: null, requestHeaders: [], responseHeaders: [] } },
+  it.each<{ name: string; annotations: Readonly<Record<string, string>>; expected: HeadersValue }>([
+    { name: "defaults: preserve host, no vhost, no rules", annotations: none, expected: { preserveHost: true, upstreamVhost: null, requestHeaders: [], responseHeaders: [] } },
     { name: "preserve-host false", annotations: { "proxypass.io/preserve-host": "false" }, expected: { preserveHost: false, upstreamVhost: null, requestHeaders: [], responseHeaders: [] } },
     { name: "preserve-host true", annotations: { "proxypass.io/preserve-host": "true" }, expected: { preserveHost: true, upstreamVhost: null, requestHeaders: [], responseHeaders: [] } },
     { name: "upstream-vhost host is lower-cased", annotations: { "proxypass.io/upstream-vhost": "API.Example.com" }, expected: { preserveHost: true, upstreamVhost: "api.example.com", requestHeaders: [], responseHeaders: [] } },

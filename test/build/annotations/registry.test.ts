@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { annotationDocs, annotationFamilies, knownAnnotationKeys, parseAnnotations } from "../../../src/build/index.js";
+import { annotationDocs, annotationFamilies, knownAnnotationKeys, parseAnnotations, type AnnotationFinding } from "../../../src/build/index.js";
 
 /** Every key of CONTRACT.md's annotation table. */
 const contractKeys = [
@@ -11,6 +11,8 @@ const contractKeys = [
   "auth-response-headers", "custom-error-pages", "ssl-redirect", "allow-cidrs", "deny-cidrs", "request-headers", "response-headers",
   "compression", "max-body-size", "websocket-idle-timeout",
 ].map((k) => `proxypass.io/${k}`);
+
+const none: Readonly<Record<string, string>> = {};
 
 describe("annotation registry", () => {
   it("has the families of STYLE.md", () => {
@@ -27,8 +29,8 @@ describe("annotation registry", () => {
     for (const doc of annotationDocs) expect(doc.description.length).toBeGreaterThan(0);
   });
 
-  it.each([
-    { name: "no annotations: default options, no findings", annotations: {}, findings: [] },
+  it.each<{ name: string; annotations: Readonly<Record<string, string>>; findings: Array<Pick<AnnotationFinding, "severity" | "reason" | "key">> }>([
+    { name: "no annotations: default options, no findings", annotations: none, findings: [] },
     { name: "foreign prefixes are ignored", annotations: { "nginx.ingress.kubernetes.io/rewrite-target": "/", "kubernetes.io/ingress.class": "x" }, findings: [] },
     { name: "an unknown proxypass.io/ key is a warning", annotations: { "proxypass.io/lb-method": "x" }, findings: [{ severity: "warning", reason: "UnknownAnnotation", key: "proxypass.io/lb-method" }] },
     { name: "a not-implemented key is a warning", annotations: { "proxypass.io/lbmethod": "random2" }, findings: [{ severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/lbmethod" }] },

@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { parseTimeouts, timeoutsFamily, toTimeouts } from "../../../src/build/index.js";
+import type { Timeouts } from "../../../src/model/index.js";
+
+const none: Readonly<Record<string, string>> = {};
 
 describe("timeouts annotations", () => {
-  it.each([
-    { name: "absent keys give the defaults (5 s connect, 60 s read)", annotations: {}, expected: { connectMs: 5000, readMs: 60000 } },
+  it.each<{ name: string; annotations: Readonly<Record<string, string>>; expected: Timeouts }>([
+    { name: "absent keys give the defaults (5 s connect, 60 s read)", annotations: none, expected: { connectMs: 5000, readMs: 60000 } },
     { name: "whole seconds are explicit", annotations: { "proxypass.io/connect-timeout": "2", "proxypass.io/timeout": "120" }, expected: { connectMs: 2000, readMs: 120000 } },
     { name: "fractional seconds are milliseconds", annotations: { "proxypass.io/connect-timeout": "0.25", "proxypass.io/timeout": "1.5" }, expected: { connectMs: 250, readMs: 1500 } },
     { name: "\"0\" disables a timeout (null)", annotations: { "proxypass.io/connect-timeout": "0", "proxypass.io/timeout": "0" }, expected: { connectMs: null, readMs: null } },
