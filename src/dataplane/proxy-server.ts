@@ -130,6 +130,7 @@ export class ProxyServer implements SnapshotSink {
 
   #ownAllocator(): SlotAllocator {
     if (this.#allocator === null) throw new Error("ProxyServer with a shared scoreboard: use applyAssigned* (slots come from the primary)");
+    if (this.#allocator.takeOverflowWarning()) this.#log.warn("scoreboard full: further members share an overflow slot (approximate counters)");
     return this.#allocator;
   }
 

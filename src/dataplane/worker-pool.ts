@@ -9,7 +9,7 @@
 import { Worker } from "node:worker_threads";
 import type { EndpointTable, RouteTable, SnapshotSink } from "../model/index.js";
 import type { Logger } from "../util/index.js";
-import { MEMBER_BUSY, MEMBER_ELECTED, Scoreboard, SlotAllocator, type ScoreboardCapacity } from "./balancer/index.js";
+import { MEMBER_BUSY, MEMBER_ELECTED, Scoreboard, SlotAllocator, type ScoreboardCapacity, type SlotAssignment } from "./balancer/index.js";
 import type { FromWorker, ToWorker, WorkerInit, WorkerSnapshot } from "./worker-protocol.js";
 
 export interface WorkerPoolOptions {
@@ -126,8 +126,16 @@ export class WorkerPool implements SnapshotSink {
     return { busy: this.#board.memberField(slot, MEMBER_BUSY), elected: this.#board.memberField(slot, MEMBER_ELECTED) >>> 0 };
   }
 
-  applyRoutes(routes: RouteTable, endpoints: EndpointTable): Promise<void> {
+  #assign(endpoints: EndpointTable): SlotAssignment {
     const slots = this.#allocator.assign(endpoints);
+    if (this.#allocator.takeOverflowWarning()) {
+      this.#log.warn({ capacity: { members: this.#board.memberCapacity, balancers: this.#board.balancerCapacity } }, "scoreboard full: further members share an overflow slot (approximate counters)");
+    }
+    return slots;
+  }
+
+  applyRoutes(routes: RouteTable, endpoints: EndpointTable): Promise<void> {
+    const slots = this.#assign(endpoints);
     const snapshot: WorkerSnapshot = { seq: slots.generation, routes, endpoints, slots };
     this.#current = snapshot;
     this.#broadcast({ type: "routes", snapshot });
@@ -136,7 +144,7 @@ export class WorkerPool implements SnapshotSink {
 
   applyEndpoints(endpoints: EndpointTable): Promise<void> {
     if (this.#current === null) return Promise.reject(new Error("applyEndpoints before the first applyRoutes"));
-    const slots = this.#allocator.assign(endpoints);
+    const slots = this.#assign(endpoints);
     this.#current = { seq: slots.generation, routes: this.#current.routes, endpoints, slots };
     this.#broadcast({ type: "endpoints", seq: slots.generation, endpoints, slots });
     return this.#waitFor(slots.generation);

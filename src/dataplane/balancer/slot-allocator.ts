@@ -92,6 +92,7 @@ export class SlotAllocator {
   readonly #members: SlotRegion;
   readonly #balancers: SlotRegion;
   #generation = 0;
+  #warned = false;
 
   constructor(board: Scoreboard) {
     this.#members = new SlotRegion(board.memberCapacity, (s) => board.resetMember(s));
@@ -137,6 +138,13 @@ export class SlotAllocator {
 
   get overflowed(): boolean {
     return this.#members.overflowed || this.#balancers.overflowed;
+  }
+
+  /** True once, the first time a region overflowed: the owner logs one warning. */
+  takeOverflowWarning(): boolean {
+    if (!this.overflowed || this.#warned) return false;
+    this.#warned = true;
+    return true;
   }
 
   stats(): { members: number; balancers: number; quarantined: number } {
