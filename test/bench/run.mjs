@@ -390,7 +390,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     await procs.stopAll();
-    if (!opts.keepTmp && code === 0) rmSync(dir, { recursive: true, force: true });
+    if (!opts.keepTmp && code !== 1) rmSync(dir, { recursive: true, force: true });
     else console.error(`bench: configs and logs kept in ${dir}`);
   };
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
@@ -462,12 +462,14 @@ async function main() {
         for (const peer of order) {
           let r = await measure(peer, c, opts.duration, ctx);
           // A shared machine: if something else ate CPU during the run, repeat it (bounded).
-          for (let attempt = 1; attempt <= opts.retries && r.otherCpuPercent > opts.maxOther; attempt++) {
-            console.log(`  c=${String(c).padStart(4)} round ${round + 1}  ${peer.id.padEnd(13)} noisy (others used ${r.otherCpuPercent.toFixed(0)}% CPU: ${r.culprits.map((x) => `${x.name}[${x.pid}] ${x.cpuPercent.toFixed(0)}%`).join(", ") || "kernel/unattributed"}), repeating`);
+          let last = r;
+          for (let attempt = 1; attempt <= opts.retries && last.otherCpuPercent > opts.maxOther; attempt++) {
+            const who = last.culprits.map((x) => `${x.name}[${x.pid}] ${x.cpuPercent.toFixed(0)}%`).join(", ") || "short-lived or kernel";
+            console.log(`  c=${String(c).padStart(4)} round ${round + 1}  ${peer.id.padEnd(13)} noisy (others used ${last.otherCpuPercent.toFixed(0)}% CPU: ${who}), repeating`);
             await sleep(1000);
-            const again = await measure(peer, c, opts.duration, ctx);
-            again.attempts = attempt + 1;
-            if (again.otherCpuPercent < r.otherCpuPercent) r = again;
+            last = await measure(peer, c, opts.duration, ctx);
+            last.attempts = attempt + 1;
+            if (last.otherCpuPercent < r.otherCpuPercent) r = last;
           }
           r.noisy = r.otherCpuPercent > opts.maxOther;
           r.round = round + 1;
@@ -496,6 +498,7 @@ async function main() {
     console.log(`\nbench: results written to ${out} (${Math.round(result.seconds)} s)`);
     await cleanup(0);
   } catch (err) {
+    if (stopping) return; // interrupted: the signal handler is cleaning up and exits
     console.error(`bench: ${err.stack ?? err}`);
     await cleanup(1);
     process.exit(1);

@@ -2,9 +2,10 @@
 // (nginx master + worker, apache parent + children, node cluster workers). Threads are
 // part of their process's figures already.
 import { readdirSync, readFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 
-export const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+/** USER_HZ: 100 on every mainstream Linux build; asked from getconf when present. */
+export const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100;
 
 function readStat(pid) {
   try {
