@@ -26,6 +26,8 @@ export interface ProxyServerOptions {
   readonly upstream?: UpstreamOptions;
   /** Node http server keep-alive timeout for client connections. */
   readonly keepAliveTimeoutMs?: number;
+  /** `--max-header-size`: larger request headers get 431 (Node's parser). Default 16384. */
+  readonly maxHeaderSize?: number;
 }
 
 export interface ListenOptions {
@@ -69,7 +71,12 @@ export class ProxyServer implements SnapshotSink {
     this.#router = compileRoutes(EMPTY_ROUTES, this.#registry);
     this.#forwarder = new Forwarder({ log: options.logger, accessLog: options.accessLogger ?? null, workerId: options.workerId ?? null });
     this.#server = createServer<typeof ProxyRequest, typeof ProxyResponse>(
-      { IncomingMessage: ProxyRequest, ServerResponse: ProxyResponse, keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000 },
+      {
+        IncomingMessage: ProxyRequest,
+        ServerResponse: ProxyResponse,
+        keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+        maxHeaderSize: options.maxHeaderSize ?? 16_384,
+      },
       (req, res) => this.#forwarder.handle(this.#router, req, res),
     );
     this.#server.on("connect", refuseConnect);

@@ -27,6 +27,8 @@ export interface WorkerPoolOptions {
   /** Worker entry; default: ./worker.js next to this module (./worker.ts when running from sources). */
   readonly entry?: URL;
   readonly scoreboard?: ScoreboardCapacity;
+  /** `--max-header-size` (default 16384). */
+  readonly maxHeaderSize?: number;
 }
 
 interface Waiter {
@@ -208,6 +210,7 @@ export class WorkerPool implements SnapshotSink {
       logLevel: this.#options.logLevel,
       accessLog: this.#options.accessLog,
       exposeWorkerId: this.#options.exposeWorkerId ?? false,
+      maxHeaderSize: this.#options.maxHeaderSize ?? 16_384,
       initial: this.#current,
       __entry: this.#entry.href,
     };

@@ -21,6 +21,7 @@ export interface WorkerInit {
   readonly logLevel: string;
   readonly accessLog: boolean;
   readonly exposeWorkerId: boolean;
+  readonly maxHeaderSize: number;
   /** The current snapshot (respawn, or applies made before the worker started); null = none yet. */
   readonly initial: WorkerSnapshot | null;
 }

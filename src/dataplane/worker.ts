@@ -19,6 +19,7 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
     accessLogger: init.accessLog ? loggers("access") : null,
     scoreboard: new Scoreboard(init.buffer),
     workerId: init.exposeWorkerId ? String(init.id) : null,
+    maxHeaderSize: init.maxHeaderSize,
   });
   const post = (msg: FromWorker): void => port.postMessage(msg);
   let seq = 0;

@@ -261,6 +261,24 @@ describe("error statuses", () => {
     expect(u.arrivals[0]?.headers.host).toBe(`127.0.0.1:${u.port}`);
   });
 
+  it.each([
+    { name: "Content-Length with Transfer-Encoding (smuggling) is refused with 400", raw: "POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: "400" },
+    { name: "duplicate differing Content-Length is refused with 400", raw: "POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde", status: "400" },
+    { name: "headers over the limit get 431", raw: `GET / HTTP/1.1\r\nHost: example.com\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`, status: "431" },
+  ])("$name", async ({ raw, status }) => {
+    const u = await upstream("u");
+    await serve(u);
+    const text = await new Promise<string>((resolve) => {
+      const s = connect({ host: "127.0.0.1", port }, () => s.write(raw));
+      let data = "";
+      s.on("data", (d: Buffer) => (data += d.toString()));
+      s.on("close", () => resolve(data));
+      s.on("error", () => resolve(data));
+    });
+    expect(text.slice(9, 12)).toBe(status);
+    expect(u.arrivals).toHaveLength(0);
+  });
+
   it("CONNECT is refused with 405 and never forwarded", async () => {
     const u = await upstream("u");
     await serve(u);
