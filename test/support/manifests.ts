@@ -49,7 +49,7 @@ export function ingressYaml(
   for (const r of rules) byHost.set(r.host ?? "", [...(byHost.get(r.host ?? "") ?? []), r]);
   const ruleText = [...byHost]
     .map(
-      ([host, rs]) => `  - ${host ? `host: ${host}\n    ` : ""}http:
+      ([host, rs]) => `  - ${host ? `host: ${JSON.stringify(host)}\n    ` : ""}http:
       paths:
 ${rs.map((r) => `        - path: ${r.path}\n          pathType: ${r.pathType ?? "Prefix"}\n          backend: { service: { name: ${r.service}, port: { number: ${r.port} } } }`).join("\n")}`,
     )
