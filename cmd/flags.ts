@@ -11,7 +11,6 @@ const name = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a DNS
 
 export const flagsSchema = z.object({
   manifests: z.string().min(1).optional(),
-  kubeconfig: z.string().min(1).optional(),
   "ingress-class": name.default("proxypass"),
   "controller-name": z.string().regex(/^[a-z0-9.-]+\/[A-Za-z0-9._/-]+$/, "must look like domain/path").default("proxypass.io/ingress-controller"),
   "http-port": port.default(8080),

@@ -1,0 +1,34 @@
+// The README's annotation reference is the builder's own doc table: this test fails when they drift.
+// To refresh the README after changing an annotation, paste the "expected" block this test prints.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { annotationDocs } from "../../src/build/annotations/index.js";
+import { flagsSchema } from "../../cmd/flags.js";
+
+const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+
+export function renderAnnotationTable(): string {
+  const rows = annotationDocs.map((d) => {
+    const key = d.key.replace(/^proxypass\.io\//, "");
+    const cell = (s: string): string => s.replace(/\|/g, "\\|");
+    return `| \`${key}\` | ${d.implemented ? "yes" : "not yet"} | ${cell(d.values)} | ${cell(d.default)} | ${cell(d.description.replace(/ \(not implemented yet\)$/, ""))} |`;
+  });
+  return ["| annotation | works | values | default | meaning |", "|---|---|---|---|---|", ...rows].join("\n");
+}
+
+describe("README", () => {
+  it("documents every annotation exactly as the builder's doc table says", () => {
+    const m = /<!-- annotations:begin -->\n([\s\S]*?)\n<!-- annotations:end -->/.exec(readme);
+    expect(m?.[1], "README needs an annotations:begin/end block").toBeDefined();
+    expect(m?.[1]).toBe(renderAnnotationTable());
+  });
+
+  it.each(Object.keys(flagsSchema.shape).filter((f) => f !== "help"))("documents the flag --%s", (flag) => {
+    expect(readme).toContain(`\`--${flag}`);
+  });
+
+  it("gives exactly the two quick-start command lines", () => {
+    expect(readme).toContain("```sh\nnpm ci && npm start\n```");
+    expect(readme).toContain("```sh\nnpm ci && npm test\n```");
+  });
+});
