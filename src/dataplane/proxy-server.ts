@@ -192,7 +192,11 @@ export class ProxyServer implements SnapshotSink {
       await this.#registry.destroy();
       await closed;
     } else {
-      await Promise.race([this.#registry.close(), new Promise((r) => setTimeout(r, Math.max(0, graceMs)))]);
+      // Pools drain in what is left of the grace period; the timer must not outlive them, or it
+      // keeps a worker thread alive until the whole grace has passed.
+      let poolTimer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#registry.close(), new Promise((r) => (poolTimer = setTimeout(r, Math.max(0, graceMs))))]);
+      clearTimeout(poolTimer);
       await this.#registry.destroy();
     }
   }
