@@ -65,9 +65,9 @@ describe("proxypass-ingress command", () => {
         },
         { timeoutMs: 3000, what: "member c removed" },
       );
-      const cBefore = upstreams[2]?.seen.length ?? 0;
+      const cBefore = upstreams[2]?.arrivals.length ?? 0;
       for (let i = 0; i < 20; i++) expect((await get(c.httpPort, "/z")).status).toBe(200);
-      expect(upstreams[2]?.seen.length).toBe(cBefore);
+      expect(upstreams[2]?.arrivals.length).toBe(cBefore);
 
       // A broken file: logged with its path, the last good config stays live.
       await writeFile(join(dir, "ing.yaml"), "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: [unclosed\n");

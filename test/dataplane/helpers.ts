@@ -1,9 +1,9 @@
 // Test helpers for the data plane: snapshot builders, recording upstreams, a small HTTP client.
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse, type IncomingHttpHeaders } from "node:http";
-import type { AddressInfo } from "node:net";
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { pino } from "pino";
 import type { BalancerConfig, EndpointTable, Member, Route, RouteOptions, RouteTable, VirtualHost } from "../../src/model/index.js";
 import { deepFreeze } from "../../src/util/index.js";
+import { startUpstream as startRecordingUpstream, type Upstream, type UpstreamHandler } from "../support/upstream.js";
 
 export const silentLogger = pino({ level: "silent" });
 
@@ -52,31 +52,7 @@ export function endpointTable(entries: Record<string, Member[]>): EndpointTable 
   return deepFreeze({ version: `e${++versionCounter}`, balancers });
 }
 
-export interface Arrival {
-  readonly seq: number;
-  readonly at: number;
-  readonly method: string;
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly rawHeaders: string[];
-}
-
-let arrivalSeq = 0;
-
-/** Global order of events across upstreams and applies in one test process. */
-export function nextSeq(): number {
-  return ++arrivalSeq;
-}
-
-export interface Upstream {
-  readonly name: string;
-  readonly port: number;
-  readonly server: Server;
-  readonly arrivals: Arrival[];
-  close(): Promise<void>;
-}
-
-export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, name: string) => void;
+export { nextSeq, type Arrival, type Upstream, type UpstreamHandler } from "../support/upstream.js";
 
 /** Default upstream: drains the body and answers JSON with its name, the URL, headers and body length. */
 export const echo: UpstreamHandler = (req, res, name) => {
@@ -89,26 +65,9 @@ export const echo: UpstreamHandler = (req, res, name) => {
   });
 };
 
-export async function startUpstream(name: string, handler: UpstreamHandler = echo): Promise<Upstream> {
-  const arrivals: Arrival[] = [];
-  const server = createServer((req, res) => {
-    arrivals.push({ seq: nextSeq(), at: performance.now(), method: req.method ?? "", url: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders });
-    handler(req, res, name);
-  });
-  server.keepAliveTimeout = 10_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    name,
-    port,
-    server,
-    arrivals,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+/** A recording upstream on 127.0.0.1 answering with `echo` unless told otherwise. */
+export function startUpstream(name: string, handler: UpstreamHandler = echo): Promise<Upstream> {
+  return startRecordingUpstream(name, handler);
 }
 
 export interface Reply {
