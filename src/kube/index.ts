@@ -1,2 +1,5 @@
 export { KubeError, KubeConfigError, KubeClosedError, WatchStaleError, describeError } from "./errors.js";
 export { loadKubeConfig, resolveKubeConfigOrigin, processKubeConfigInputs, describeOrigin, serviceAccountDir, type KubeConfigInputs, type KubeConfigOrigin } from "./config.js";
+export { backoffDelay, backoffStep, defaultBackoff, type BackoffOptions } from "./backoff.js";
+export { listWatchFactory, defaultWatchTuning, type InformerFactory, type InformerHooks, type ListFunction, type SupervisedInformer, type WatchedResource, type WatchTuning } from "./watch.js";
+export { InformerSupervisor, keyOf, type StoreEvent, type SupervisorOptions } from "./supervisor.js";
