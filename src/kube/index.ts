@@ -3,3 +3,6 @@ export { loadKubeConfig, resolveKubeConfigOrigin, processKubeConfigInputs, descr
 export { backoffDelay, backoffStep, defaultBackoff, type BackoffOptions } from "./backoff.js";
 export { listWatchFactory, defaultWatchTuning, type InformerFactory, type InformerHooks, type ListFunction, type SupervisedInformer, type WatchedResource, type WatchTuning } from "./watch.js";
 export { InformerSupervisor, keyOf, type StoreEvent, type SupervisorOptions } from "./supervisor.js";
+export { normaliseObject, formatTime } from "./normalise.js";
+export { collectReferences, secretAnnotations, serviceAnnotations, type References } from "./references.js";
+export { KubeSource, tlsSecretFieldSelector, type KubeSourceOptions, type InformerStatus, type NamespacedName, type WatchedKind } from "./source.js";

@@ -1,0 +1,322 @@
+// The Kubernetes source: one supervised informer per watched collection, every object parsed at the
+// border into model types, and a relevance filter so that only changes that can alter the snapshot
+// mark the reconciler dirty. While the API server is unreachable the stores keep their last known
+// objects, so current() keeps returning the last known view.
+import {
+  CoreV1Api,
+  DiscoveryV1Api,
+  NetworkingV1Api,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
+import type { z } from "zod";
+import {
+  compareDiagnostics,
+  configMapSchema,
+  endpointSliceSchema,
+  ingressClassSchema,
+  ingressSchema,
+  secretSchema,
+  serviceSchema,
+  type ClusterView,
+  type Diagnostic,
+  type Ingress,
+  type Service,
+} from "../model/index.js";
+import type { Logger } from "../util/index.js";
+import type { BackoffOptions } from "./backoff.js";
+import { normaliseObject } from "./normalise.js";
+import { collectReferences, type References } from "./references.js";
+import { InformerSupervisor, type StoreEvent } from "./supervisor.js";
+import { defaultWatchTuning, listWatchFactory, type ListFunction, type WatchTuning } from "./watch.js";
+
+export type WatchedKind = "Ingress" | "IngressClass" | "Service" | "EndpointSlice" | "Secret" | "ConfigMap";
+
+export interface NamespacedName {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export interface KubeSourceOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly logger: Logger;
+  /** `--watch-namespace`: restrict every namespaced watch to this namespace. */
+  readonly watchNamespace?: string | undefined;
+  /** `--configmap NS/NAME`: the one ConfigMap to watch. */
+  readonly configMap?: NamespacedName | undefined;
+  /** `--default-ssl-certificate NS/NAME`: a Secret that always matters. */
+  readonly defaultCertificate?: NamespacedName | undefined;
+  readonly backoff?: BackoffOptions;
+  /** A watch without a sign of life this long is relisted (default: watch timeout + 30 s). */
+  readonly staleAfterMs?: number;
+  readonly watchTuning?: WatchTuning;
+}
+
+/** Per-informer state, for metrics and readiness. */
+export interface InformerStatus {
+  readonly kind: WatchedKind;
+  /** Plural resource ("ingresses"). */
+  readonly resource: string;
+  readonly synced: boolean;
+  readonly running: boolean;
+  readonly restarts: number;
+  readonly objects: number;
+}
+
+interface KindSpec {
+  readonly kind: WatchedKind;
+  readonly apiVersion: string;
+  readonly group: string;
+  readonly resource: string;
+  readonly namespaced: boolean;
+  readonly schema: z.ZodType;
+  readonly fieldSelector?: string;
+  /** Watch path and list call, for all namespaces (undefined) or one. */
+  readonly path: (namespace: string | undefined) => string;
+  readonly list: (namespace: string | undefined) => ListFunction;
+}
+
+interface Entry<T> {
+  /** The current version, when it parses; null when invalid. */
+  readonly object: T | null;
+  /** The last version that parsed (for references while the current one is invalid). */
+  readonly lastValid: T | null;
+  readonly diagnostic: Diagnostic | null;
+}
+
+type AnyList = KubernetesListObject<KubernetesObject>;
+
+/** Apiserver-style path: `/api/v1[/namespaces/NS]/services` or `/apis/GROUP/v1[/namespaces/NS]/ingresses`. */
+function pathFor(group: string, resource: string, namespace: string | undefined): string {
+  const base = group === "" ? "/api/v1" : `/apis/${group}/v1`;
+  return namespace === undefined ? `${base}/${resource}` : `${base}/namespaces/${encodeURIComponent(namespace)}/${resource}`;
+}
+
+export const tlsSecretFieldSelector = "type=kubernetes.io/tls";
+
+export class KubeSource {
+  readonly #log: Logger;
+  readonly #supervisors = new Map<WatchedKind, InformerSupervisor>();
+  readonly #specs = new Map<WatchedKind, KindSpec>();
+  readonly #entries = new Map<WatchedKind, Map<string, Entry<unknown>>>();
+  readonly #listeners: Array<() => void> = [];
+  readonly #extraSecrets: ReadonlyArray<string>;
+  #refs: References | null = null;
+  #current: { view: ClusterView; diagnostics: ReadonlyArray<Diagnostic> } | null = null;
+  #started = false;
+  #closed = false;
+
+  constructor(options: KubeSourceOptions) {
+    this.#log = options.logger;
+    this.#extraSecrets = options.defaultCertificate === undefined ? [] : [`${options.defaultCertificate.namespace}/${options.defaultCertificate.name}`];
+    const core = options.kubeConfig.makeApiClient(CoreV1Api);
+    const networking = options.kubeConfig.makeApiClient(NetworkingV1Api);
+    const discovery = options.kubeConfig.makeApiClient(DiscoveryV1Api);
+    const asList = (p: Promise<unknown>): Promise<AnyList> => p as Promise<AnyList>;
+    const specs: KindSpec[] = [
+      {
+        kind: "Ingress", apiVersion: "networking.k8s.io/v1", group: "networking.k8s.io", resource: "ingresses", namespaced: true, schema: ingressSchema,
+        path: (ns) => pathFor("networking.k8s.io", "ingresses", ns),
+        list: (ns) => () => asList(ns === undefined ? networking.listIngressForAllNamespaces() : networking.listNamespacedIngress({ namespace: ns })),
+      },
+      {
+        kind: "IngressClass", apiVersion: "networking.k8s.io/v1", group: "networking.k8s.io", resource: "ingressclasses", namespaced: false, schema: ingressClassSchema,
+        path: () => pathFor("networking.k8s.io", "ingressclasses", undefined),
+        list: () => () => asList(networking.listIngressClass()),
+      },
+      {
+        kind: "Service", apiVersion: "v1", group: "", resource: "services", namespaced: true, schema: serviceSchema,
+        path: (ns) => pathFor("", "services", ns),
+        list: (ns) => () => asList(ns === undefined ? core.listServiceForAllNamespaces() : core.listNamespacedService({ namespace: ns })),
+      },
+      {
+        kind: "EndpointSlice", apiVersion: "discovery.k8s.io/v1", group: "discovery.k8s.io", resource: "endpointslices", namespaced: true, schema: endpointSliceSchema,
+        path: (ns) => pathFor("discovery.k8s.io", "endpointslices", ns),
+        list: (ns) => () => asList(ns === undefined ? discovery.listEndpointSliceForAllNamespaces() : discovery.listNamespacedEndpointSlice({ namespace: ns })),
+      },
+      {
+        kind: "Secret", apiVersion: "v1", group: "", resource: "secrets", namespaced: true, schema: secretSchema, fieldSelector: tlsSecretFieldSelector,
+        path: (ns) => pathFor("", "secrets", ns),
+        list: (ns) => () =>
+          asList(ns === undefined ? core.listSecretForAllNamespaces({ fieldSelector: tlsSecretFieldSelector }) : core.listNamespacedSecret({ namespace: ns, fieldSelector: tlsSecretFieldSelector })),
+      },
+    ];
+    const cm = options.configMap;
+    if (cm !== undefined) {
+      const fieldSelector = `metadata.name=${cm.name}`;
+      specs.push({
+        kind: "ConfigMap", apiVersion: "v1", group: "", resource: "configmaps", namespaced: true, schema: configMapSchema, fieldSelector,
+        path: () => pathFor("", "configmaps", cm.namespace),
+        list: () => () => asList(core.listNamespacedConfigMap({ namespace: cm.namespace, fieldSelector })),
+      });
+    }
+    const tuning = options.watchTuning ?? defaultWatchTuning;
+    for (const spec of specs) {
+      const namespace = spec.namespaced && spec.kind !== "ConfigMap" ? options.watchNamespace : undefined;
+      const path = spec.path(namespace);
+      this.#specs.set(spec.kind, spec);
+      this.#entries.set(spec.kind, new Map());
+      this.#supervisors.set(
+        spec.kind,
+        new InformerSupervisor({
+          resource: spec.resource,
+          logger: this.#log,
+          list: spec.list(namespace),
+          createInformer: listWatchFactory(options.kubeConfig, { path, ...(spec.fieldSelector !== undefined ? { fieldSelector: spec.fieldSelector } : {}) }, tuning),
+          onEvent: (event) => this.#onEvent(spec, event),
+          ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
+          staleAfterMs: options.staleAfterMs ?? tuning.watchTimeoutSeconds * 1000 + 30_000,
+        }),
+      );
+    }
+  }
+
+  /** Starts every informer; resolves once each has completed its initial list (retrying meanwhile). */
+  async start(): Promise<void> {
+    const supervisors = [...this.#supervisors.values()];
+    for (const s of supervisors) s.start();
+    await Promise.all(supervisors.map((s) => s.whenSynced()));
+    this.#started = true;
+    this.#log.info({ informers: this.informers().map((i) => `${i.resource}=${i.objects}`).join(" ") }, "kubernetes source synced");
+  }
+
+  /** True once every informer completed its initial list. */
+  get synced(): boolean {
+    return [...this.#supervisors.values()].every((s) => s.synced);
+  }
+
+  /** Restarts per resource ("ingresses" → n). */
+  restarts(): Readonly<Record<string, number>> {
+    return Object.fromEntries([...this.#supervisors.values()].map((s) => [s.resource, s.restarts]));
+  }
+
+  informers(): ReadonlyArray<InformerStatus> {
+    return [...this.#supervisors.entries()].map(([kind, s]) => ({ kind, resource: s.resource, synced: s.synced, running: s.running, restarts: s.restarts, objects: s.size }));
+  }
+
+  current(): { view: ClusterView; diagnostics: ReadonlyArray<Diagnostic> } {
+    this.#current ??= this.#compute();
+    return this.#current;
+  }
+
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#supervisors.values()].map((s) => s.close()));
+  }
+
+  #onEvent(spec: KindSpec, event: StoreEvent): void {
+    const entries = this.#entry(spec.kind);
+    const previous = entries.get(event.key);
+    let next: Entry<unknown> | undefined;
+    if (event.type === "delete") {
+      entries.delete(event.key);
+    } else {
+      next = this.#parse(spec, event, previous);
+      entries.set(event.key, next);
+    }
+    this.#current = null;
+    if (spec.kind === "Ingress" || spec.kind === "Service") this.#refs = null;
+    // Before the initial sync completes nothing may be built: start() resolving is the first signal.
+    if (!this.#started || this.#closed) return;
+    if (!this.#matters(spec.kind, event, previous, next)) return;
+    for (const listener of this.#listeners) listener();
+  }
+
+  #parse(spec: KindSpec, event: StoreEvent, previous: Entry<unknown> | undefined): Entry<unknown> {
+    const raw = normaliseObject(event.object, spec.apiVersion, spec.kind);
+    const result = spec.schema.safeParse(raw);
+    if (result.success) return { object: result.data, lastValid: result.data, diagnostic: null };
+    const reason = result.error.issues
+      .slice(0, 5)
+      .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join(".") : "(object)"}: ${issue.message}`)
+      .join("; ");
+    const diagnostic: Diagnostic = { severity: "error", kind: spec.kind, object: event.key, reason: "InvalidObject", message: `invalid ${spec.kind} ${event.key}: ${reason}; it is ignored` };
+    if (previous?.diagnostic?.message !== diagnostic.message) this.#log.warn({ kind: spec.kind, object: event.key, reason }, "invalid object from the API server; ignored");
+    return { object: null, lastValid: previous?.lastValid ?? null, diagnostic };
+  }
+
+  /** Whether a change can alter the snapshot. */
+  #matters(kind: WatchedKind, event: StoreEvent, previous: Entry<unknown> | undefined, next: Entry<unknown> | undefined): boolean {
+    switch (kind) {
+      case "Ingress":
+      case "IngressClass":
+      case "ConfigMap":
+        return true;
+      case "Service":
+        return this.#references().services.has(event.key);
+      case "Secret":
+        return this.#references().secrets.has(event.key);
+      case "EndpointSlice": {
+        const refs = this.#references().services;
+        const ns = event.object.metadata?.namespace ?? "";
+        const names = new Set<string>();
+        const label = event.object.metadata?.labels?.["kubernetes.io/service-name"];
+        if (label !== undefined) names.add(label);
+        for (const entry of [previous, next]) {
+          const old = entry?.lastValid;
+          if (isLabelled(old)) {
+            const name = old.metadata.labels["kubernetes.io/service-name"];
+            if (name !== undefined) names.add(name);
+          }
+        }
+        return [...names].some((name) => refs.has(`${ns}/${name}`));
+      }
+    }
+  }
+
+  #references(): References {
+    if (this.#refs === null) {
+      const ingresses = [...this.#entry("Ingress").values()].flatMap((e) => (e.lastValid === null ? [] : [e.lastValid as Ingress]));
+      const services = this.#entry("Service");
+      this.#refs = collectReferences(ingresses, (key) => (services.get(key)?.object ?? undefined) as Service | undefined, this.#extraSecrets);
+    }
+    return this.#refs;
+  }
+
+  #entry(kind: WatchedKind): Map<string, Entry<unknown>> {
+    let entries = this.#entries.get(kind);
+    if (entries === undefined) {
+      entries = new Map();
+      this.#entries.set(kind, entries);
+    }
+    return entries;
+  }
+
+  #objects<T>(kind: WatchedKind, keep: (key: string) => boolean = () => true): T[] {
+    const entries = this.#entry(kind);
+    return [...entries.keys()]
+      .sort()
+      .flatMap((key) => {
+        const object = entries.get(key)?.object;
+        return object === null || object === undefined || !keep(key) ? [] : [object as T];
+      });
+  }
+
+  #compute(): { view: ClusterView; diagnostics: ReadonlyArray<Diagnostic> } {
+    const secrets = this.#references().secrets;
+    const view: ClusterView = {
+      ingresses: this.#objects("Ingress"),
+      ingressClasses: this.#objects("IngressClass"),
+      services: this.#objects("Service"),
+      endpointSlices: this.#objects("EndpointSlice"),
+      // Only referenced Secrets reach the builder.
+      secrets: this.#objects("Secret", (key) => secrets.has(key)),
+      configMaps: this.#objects("ConfigMap"),
+    };
+    const diagnostics: Diagnostic[] = [];
+    for (const entries of this.#entries.values()) for (const e of entries.values()) if (e.diagnostic !== null) diagnostics.push(e.diagnostic);
+    return { view, diagnostics: diagnostics.sort(compareDiagnostics) };
+  }
+}
+
+function isLabelled(obj: unknown): obj is { metadata: { labels: Record<string, string> } } {
+  if (obj === null || typeof obj !== "object" || !("metadata" in obj)) return false;
+  const meta = obj.metadata;
+  return meta !== null && typeof meta === "object" && "labels" in meta && meta.labels !== null && typeof meta.labels === "object";
+}
