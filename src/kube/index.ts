@@ -6,3 +6,4 @@ export { InformerSupervisor, keyOf, type StoreEvent, type SupervisorOptions } fr
 export { normaliseObject, formatTime } from "./normalise.js";
 export { collectReferences, secretAnnotations, serviceAnnotations, type References } from "./references.js";
 export { KubeSource, tlsSecretFieldSelector, type KubeSourceOptions, type InformerStatus, type NamespacedName, type WatchedKind } from "./source.js";
+export { rbacRules, isAllowed, type RbacRule, type RbacVerb } from "./rbac.js";

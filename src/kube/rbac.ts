@@ -1,0 +1,33 @@
+// The exact API permissions the controller uses. The chart turns this list into its ClusterRole
+// (or Role with --watch-namespace); a test fails if the controller makes a request not covered.
+
+export type RbacVerb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete";
+
+export interface RbacRule {
+  /** "" for the core group. */
+  readonly apiGroup: string;
+  /** Plural resource, "ingresses/status" for the subresource. */
+  readonly resource: string;
+  readonly verbs: ReadonlyArray<RbacVerb>;
+  /** Why the controller needs it. */
+  readonly purpose: string;
+  /** Used by code that exists today (false: reserved for status, leader election and Events, not built yet). */
+  readonly implemented: boolean;
+}
+
+export const rbacRules: ReadonlyArray<RbacRule> = [
+  { apiGroup: "networking.k8s.io", resource: "ingresses", verbs: ["list", "watch"], purpose: "routes", implemented: true },
+  { apiGroup: "networking.k8s.io", resource: "ingressclasses", verbs: ["list", "watch"], purpose: "class selection", implemented: true },
+  { apiGroup: "", resource: "services", verbs: ["list", "watch"], purpose: "backends, ExternalName", implemented: true },
+  { apiGroup: "discovery.k8s.io", resource: "endpointslices", verbs: ["list", "watch"], purpose: "balancer members", implemented: true },
+  { apiGroup: "", resource: "secrets", verbs: ["list", "watch"], purpose: "TLS certificates (field selector type=kubernetes.io/tls)", implemented: true },
+  { apiGroup: "", resource: "configmaps", verbs: ["list", "watch"], purpose: "--configmap global settings (field selector metadata.name)", implemented: true },
+  { apiGroup: "networking.k8s.io", resource: "ingresses/status", verbs: ["get", "update", "patch"], purpose: "status.loadBalancer (leader only)", implemented: false },
+  { apiGroup: "coordination.k8s.io", resource: "leases", verbs: ["get", "create", "update"], purpose: "leader election (--election-id)", implemented: false },
+  { apiGroup: "events.k8s.io", resource: "events", verbs: ["create", "patch"], purpose: "Events for diagnostics", implemented: false },
+];
+
+/** Whether a request (API group, resource with optional "/subresource", verb) is covered by `rules`. */
+export function isAllowed(rules: ReadonlyArray<RbacRule>, apiGroup: string, resource: string, verb: string): boolean {
+  return rules.some((r) => r.apiGroup === apiGroup && r.resource === resource && (r.verbs as ReadonlyArray<string>).includes(verb));
+}
