@@ -9,8 +9,19 @@ const seconds = z.coerce.number().min(0).max(3600);
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const name = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a DNS-1123 name");
 
+const namespacedName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be NAMESPACE/NAME")
+  .transform((v) => {
+    const [namespace = "", name = ""] = v.split("/");
+    return { namespace, name };
+  });
+
 export const flagsSchema = z.object({
   manifests: z.string().min(1).optional(),
+  kubeconfig: z.string().min(1).optional(),
+  "watch-namespace": name.optional(),
+  configmap: namespacedName.optional(),
   "ingress-class": name.default("proxypass"),
   "controller-name": z.string().regex(/^[a-z0-9.-]+\/[A-Za-z0-9._/-]+$/, "must look like domain/path").default("proxypass.io/ingress-controller"),
   "http-port": port.default(8080),
@@ -31,9 +42,14 @@ export type Flags = z.infer<typeof flagsSchema>;
 /** Flags that may be given without a value (`--access-log` means `--access-log=true`). */
 const booleanFlags = new Set(["access-log", "help"]);
 
-export const usage = `usage: proxypass-ingress --manifests PATH [flags]
+export const usage = `usage: proxypass-ingress [--manifests PATH | --kubeconfig PATH] [flags]
 
-  --manifests PATH            file or directory of Kubernetes manifests (watched)
+  --manifests PATH            file or directory of Kubernetes manifests (watched); without it the
+                              controller watches the Kubernetes API
+  --kubeconfig PATH           kubeconfig (default: in-cluster service account, then $KUBECONFIG,
+                              then ~/.kube/config)
+  --watch-namespace NS        watch only this namespace (default: all)
+  --configmap NS/NAME         global settings ConfigMap (watched; keys come with a later issue)
   --ingress-class NAME        IngressClass served (proxypass)
   --controller-name NAME      spec.controller of owned IngressClasses (proxypass.io/ingress-controller)
   --http-port N               plain HTTP listener (8080)

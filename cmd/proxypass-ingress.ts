@@ -3,10 +3,11 @@
 import { pathToFileURL } from "node:url";
 import { realpathSync } from "node:fs";
 import { AdminServer } from "../src/admin/index.js";
-import { Reconciler } from "../src/control/index.js";
 import { WorkerPool } from "../src/dataplane/index.js";
+import { Reconciler, type ConfigSource } from "../src/control/index.js";
 import { ManifestSource } from "../src/files/index.js";
-import { createLoggerFactory } from "../src/util/index.js";
+import { KubeConfigError, KubeSource, describeOrigin, loadKubeConfig, processKubeConfigInputs } from "../src/kube/index.js";
+import { createLoggerFactory, type Logger } from "../src/util/index.js";
 import { FlagError, parseFlags, usage, type Flags } from "./flags.js";
 
 export async function main(argv: ReadonlyArray<string>): Promise<number> {
@@ -24,15 +25,23 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     process.stdout.write(usage);
     return 0;
   }
-  if (flags.manifests === undefined) {
-    process.stderr.write(
-      `proxypass-ingress: --manifests PATH is required: the Kubernetes source (--kubeconfig, in-cluster) is not built yet\n\n${usage}`,
-    );
+  if (flags.manifests !== undefined && (flags.kubeconfig !== undefined || flags["watch-namespace"] !== undefined)) {
+    process.stderr.write(`proxypass-ingress: --manifests cannot be combined with --kubeconfig or --watch-namespace\n\n${usage}`);
     return 2;
   }
 
   const loggerFor = createLoggerFactory(flags["log-level"]);
   const log = loggerFor("main");
+  let source: ConfigSource;
+  try {
+    source = createSource(flags, loggerFor);
+  } catch (err) {
+    if (err instanceof KubeConfigError) {
+      process.stderr.write(`proxypass-ingress: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   const pool = new WorkerPool({
     workers: flags.workers,
     port: flags["http-port"],
@@ -41,7 +50,6 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     accessLog: flags["access-log"],
     logger: loggerFor("proxy"),
   });
-  const source = new ManifestSource({ path: flags.manifests, logger: loggerFor("files") });
   const reconciler = new Reconciler({
     source,
     sink: pool,
@@ -80,7 +88,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     await pool.start();
     await reconciler.start();
     log.info(
-      { httpPort: flags["http-port"], adminPort, workers: flags.workers, manifests: flags.manifests },
+      { httpPort: flags["http-port"], adminPort, workers: flags.workers, source: flags.manifests ?? "kubernetes" },
       "proxypass-ingress serving",
     );
   } catch (err) {
@@ -90,6 +98,20 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     return 1;
   }
   return stopped;
+}
+
+/** The manifest-file source with --manifests, else the Kubernetes API source. */
+function createSource(flags: Flags, loggerFor: (component: string) => Logger): ConfigSource {
+  if (flags.manifests !== undefined) return new ManifestSource({ path: flags.manifests, logger: loggerFor("files") });
+  const { kubeConfig, origin } = loadKubeConfig(processKubeConfigInputs(flags.kubeconfig));
+  const log = loggerFor("kube");
+  log.info({ kubeconfig: describeOrigin(origin), namespace: flags["watch-namespace"] ?? "(all)" }, "watching the Kubernetes API");
+  return new KubeSource({
+    kubeConfig,
+    logger: log,
+    ...(flags["watch-namespace"] !== undefined ? { watchNamespace: flags["watch-namespace"] } : {}),
+    ...(flags.configmap !== undefined ? { configMap: flags.configmap } : {}),
+  });
 }
 
 function isEntryPoint(): boolean {

@@ -19,9 +19,14 @@ describe("proxypass-ingress command", () => {
   it.each([
     { name: "unknown flag exits 2 with a message", args: ["--manifests", "x", "--bogus"], message: /unknown flag --bogus/ },
     { name: "bad port exits 2", args: ["--manifests", "x", "--http-port", "-1"], message: /invalid --http-port/ },
-    { name: "no source exits 2 and says why", args: [], message: /--manifests PATH is required/ },
+    { name: "no manifests and no kubeconfig anywhere exits 2 and says why", args: [], message: /PPI_ERR_KUBECONFIG|kubeconfig/i },
+    { name: "a missing --kubeconfig file exits 2", args: ["--kubeconfig", "/nonexistent/kubeconfig"], message: /nonexistent/ },
+    { name: "--manifests with --kubeconfig exits 2", args: ["--manifests", "x", "--kubeconfig", "y"], message: /cannot be combined/ },
+    { name: "bad --configmap exits 2", args: ["--manifests", "x", "--configmap", "nonamespace"], message: /NAMESPACE\/NAME/ },
   ])("$name", async ({ args, message }) => {
-    const { code, stderr } = await runController(args);
+    // No in-cluster account, no $KUBECONFIG, an empty HOME: nothing to fall back on.
+    const env = { PATH: process.env.PATH ?? "", HOME: "/nonexistent-home" };
+    const { code, stderr } = await runController(args, env);
     expect(code).toBe(2);
     expect(stderr).toMatch(message);
   });

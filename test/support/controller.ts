@@ -29,14 +29,14 @@ export interface RunningController {
 }
 
 /** Starts the compiled controller (`npm run build` first) as a child process on free loopback ports. */
-export async function startController(args: ReadonlyArray<string>): Promise<RunningController> {
+export async function startController(args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env): Promise<RunningController> {
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first (npm test does)`);
   const httpPort = await freePort();
   const adminPort = await freePort();
   const child = spawn(
     process.execPath,
     [entry, "--bind-address", "127.0.0.1", "--http-port", String(httpPort), "--admin-port", String(adminPort), ...args],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { stdio: ["ignore", "pipe", "pipe"], env },
   );
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
@@ -46,8 +46,8 @@ export async function startController(args: ReadonlyArray<string>): Promise<Runn
 }
 
 /** Runs the controller to completion and returns its exit code and output. */
-export async function runController(args: ReadonlyArray<string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [entry, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+export async function runController(args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [entry, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
