@@ -1,4 +1,5 @@
-import type { BuildMemory, BuildSettings, ClusterView, Diagnostic, ProxySnapshot, SnapshotSink } from "../model/index.js";
+import { compareDiagnostics, type BuildObservation } from "../model/index.js";
+import type { BuildMemory, BuildObserver, BuildSettings, ClusterView, Diagnostic, ProxySnapshot, SnapshotSink } from "../model/index.js";
 import { buildSnapshot, type BuildResult } from "../build/index.js";
 import type { Logger } from "../util/index.js";
 
@@ -25,6 +26,8 @@ export interface ReconcilerOptions {
   /** A rebuild happens at most this long after the first unbuilt change (ms). */
   readonly maxHoldoffMs?: number;
   readonly build?: BuildFunction;
+  /** Told after every reconcile once its snapshot is live (status writer, Event recorder, metrics). */
+  readonly observers?: ReadonlyArray<BuildObserver>;
 }
 
 /**
@@ -40,6 +43,7 @@ export class Reconciler {
   readonly #holdoffMs: number;
   readonly #maxHoldoffMs: number;
   readonly #build: BuildFunction;
+  readonly #observers: ReadonlyArray<BuildObserver>;
 
   #memory: BuildMemory = new Map();
   #published: ProxySnapshot | null = null;
@@ -61,6 +65,7 @@ export class Reconciler {
     this.#holdoffMs = options.holdoffMs ?? 100;
     this.#maxHoldoffMs = options.maxHoldoffMs ?? 500;
     this.#build = options.build ?? buildSnapshot;
+    this.#observers = options.observers ?? [];
   }
 
   /** True once the first complete snapshot runs in the whole data plane. */
@@ -145,7 +150,8 @@ export class Reconciler {
     }
     this.#builds++;
     this.#memory = result.memory;
-    this.#report([...sourceDiagnostics, ...result.diagnostics]);
+    const diagnostics = [...sourceDiagnostics, ...result.diagnostics].sort(compareDiagnostics);
+    this.#report(diagnostics);
     const next = result.snapshot;
     const prev = this.#published;
     try {
@@ -166,6 +172,18 @@ export class Reconciler {
     } catch (err) {
       this.#log.error({ err, snapshot: next.version }, "publishing to the data plane failed; retrying");
       this.markDirty();
+      return;
+    }
+    this.#notify({ view, diagnostics, accepted: result.accepted, snapshotVersion: next.version });
+  }
+
+  #notify(observation: BuildObservation): void {
+    for (const observer of this.#observers) {
+      try {
+        observer.observe(observation);
+      } catch (err) {
+        this.#log.error({ err }, "build observer failed");
+      }
     }
   }
 

@@ -2,3 +2,4 @@ export * from "./kube-objects.js";
 export * from "./cluster-view.js";
 export * from "./diagnostic.js";
 export * from "./snapshot.js";
+export * from "./observer.js";

@@ -160,6 +160,33 @@ describe("Reconciler", () => {
     expect(t.lines.filter((l) => l.msg === "bad yaml")).toHaveLength(1);
   });
 
+  it("tells observers after each publish, and survives an observer that throws", async () => {
+    const t = setup();
+    const seen: Array<{ version: string; diagnostics: number }> = [];
+    const observed = new Reconciler({
+      source: t.source,
+      sink: t.sink,
+      settings: defaultBuildSettings,
+      logger: pino({ level: "silent" }),
+      build: scriptedBuild(t.state, t.counter),
+      observers: [
+        {
+          observe: () => {
+            throw new Error("observer bug");
+          },
+        },
+        { observe: (o) => void seen.push({ version: o.snapshotVersion, diagnostics: o.diagnostics.length }) },
+      ],
+    });
+    t.source.diagnostics = [{ severity: "warning", kind: "File", object: "/x.yaml", reason: "Odd", message: "odd" }];
+    await observed.start();
+    expect(seen).toEqual([{ version: "r1+e1", diagnostics: 1 }]);
+    t.state.endpoints = "e2";
+    t.source.emit();
+    await vi.advanceTimersByTimeAsync(150);
+    expect(seen.at(-1)).toEqual({ version: "r1+e2", diagnostics: 1 });
+  });
+
   it("goes unready when draining", async () => {
     const t = setup();
     await t.reconciler.start();
