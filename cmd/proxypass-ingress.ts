@@ -53,7 +53,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
   const reconciler = new Reconciler({
     source,
     sink: pool,
-    settings: { ingressClass: flags["ingress-class"], controllerName: flags["controller-name"], clusterDomain: flags["cluster-domain"] },
+    settings: { ingressClass: flags["ingress-class"], controllerName: flags["controller-name"], clusterDomain: flags["cluster-domain"], configMap: flags.configmap ?? null },
     logger: loggerFor("control"),
   });
   const admin = new AdminServer({ isReady: () => reconciler.ready, logger: loggerFor("admin") });

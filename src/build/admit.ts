@@ -1,7 +1,7 @@
 // Admission of an Ingress version: its annotations must validate, else its last accepted
 // version (from memory) is served instead, or nothing.
-import type { BuildMemory, Ingress, RouteOptions } from "../model/index.js";
-import { hasErrors, parseAnnotations, type AnnotationFinding } from "./annotations/index.js";
+import type { Ingress, RouteOptions } from "../model/index.js";
+import { hasErrors, parseAnnotations, type AnnotationFinding, type Annotations } from "./annotations/index.js";
 import type { DiagnosticList } from "./diagnostics.js";
 import { compareIngressAge, ingressRef } from "./order.js";
 
@@ -12,25 +12,28 @@ export interface AdmittedIngress {
   readonly options: RouteOptions;
 }
 
-/** Admits each Ingress (ours only); returns the admitted ones oldest first. */
-export function admitIngresses(ours: ReadonlyArray<Ingress>, memory: BuildMemory, diagnostics: DiagnosticList): AdmittedIngress[] {
+/**
+ * Admits each Ingress (ours only); returns the admitted ones oldest first. `memory` holds the last
+ * accepted versions; `defaults` (full annotation keys) are the global settings.
+ */
+export function admitIngresses(ours: ReadonlyArray<Ingress>, memory: ReadonlyMap<string, Ingress>, defaults: Annotations, diagnostics: DiagnosticList): AdmittedIngress[] {
   const admitted: AdmittedIngress[] = [];
   for (const ingress of ours) {
-    const result = admitIngress(ingress, memory, diagnostics);
+    const result = admitIngress(ingress, memory, defaults, diagnostics);
     if (result !== null) admitted.push(result);
   }
   return admitted.sort((a, b) => compareIngressAge(a.ingress, b.ingress));
 }
 
-function admitIngress(current: Ingress, memory: BuildMemory, diagnostics: DiagnosticList): AdmittedIngress | null {
+function admitIngress(current: Ingress, memory: ReadonlyMap<string, Ingress>, defaults: Annotations, diagnostics: DiagnosticList): AdmittedIngress | null {
   const ref = ingressRef(current);
-  const parsed = parseAnnotations(current.metadata.annotations);
+  const parsed = parseAnnotations(current.metadata.annotations, defaults);
   if (!hasErrors(parsed.findings)) {
     report(ref, parsed.findings, "", diagnostics);
     return { ref, ingress: current, options: parsed.options };
   }
   const last = memory.get(ref);
-  const fallback = last === undefined ? null : parseAnnotations(last.metadata.annotations);
+  const fallback = last === undefined ? null : parseAnnotations(last.metadata.annotations, defaults);
   if (last === undefined || fallback === null || hasErrors(fallback.findings)) {
     report(ref, parsed.findings, "; this Ingress is not served", diagnostics);
     return null;

@@ -5,6 +5,7 @@ import { admitIngresses } from "./admit.js";
 import { indexServices } from "./backend.js";
 import { BalancerSet } from "./balancers.js";
 import { DiagnosticList } from "./diagnostics.js";
+import { resolveGlobalSettings, type GlobalSettings } from "./global-settings.js";
 import { selectIngresses } from "./ingress-class.js";
 import { compareText } from "./order.js";
 import { mergeRoutes, type MergedRoutes } from "./routes.js";
@@ -13,8 +14,10 @@ export interface BuildResult {
   readonly snapshot: ProxySnapshot;
   /** Sorted (compareDiagnostics), de-duplicated. */
   readonly diagnostics: ReadonlyArray<Diagnostic>;
-  /** The accepted version of every served Ingress, by "ns/name": the next build's `memory`. */
+  /** The next build's `memory`: the accepted version of every served Ingress, by "ns/name", and the global settings in effect. */
   readonly memory: BuildMemory;
+  /** The global settings in effect (the `--configmap` ConfigMap over built-in defaults). */
+  readonly globalSettings: GlobalSettings;
   /** "ns/name" of the Ingresses served, sorted. */
   readonly accepted: ReadonlyArray<string>;
 }
@@ -28,7 +31,8 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
   const diagnostics = new DiagnosticList();
   const selection = selectIngresses(view.ingresses, view.ingressClasses, settings);
   for (const d of selection.diagnostics) diagnostics.add(d);
-  const admitted = admitIngresses(selection.ours, memory, diagnostics);
+  const global = resolveGlobalSettings(view, settings, memory.settings, diagnostics);
+  const admitted = admitIngresses(selection.ours, memory.ingresses, global.annotationDefaults, diagnostics);
   const balancers = new BalancerSet(indexServices(view), settings);
   const merged = mergeRoutes(admitted, balancers, diagnostics);
   const used = usedBalancers(merged, balancers);
@@ -42,7 +46,7 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
     const ingress = byRef.get(ref);
     if (ingress !== undefined) nextMemory.set(ref, ingress);
   }
-  return { snapshot, diagnostics: diagnostics.sorted(), memory: nextMemory, accepted: refs };
+  return { snapshot, diagnostics: diagnostics.sorted(), memory: { ingresses: nextMemory, settings: global.memory }, globalSettings: global.global, accepted: refs };
 }
 
 /** Balancers some route refers to, sorted by id, with their members. */

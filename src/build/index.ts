@@ -1,4 +1,5 @@
 export { buildSnapshot, type BuildResult } from "./build-snapshot.js";
+export { checkSetting, defaultGlobalSettings, resolveGlobalSettings, settingDocs, settingKeys, type GlobalSettings, type ResolvedSettings, type SettingDoc } from "./global-settings.js";
 export { checkRuleHost, checkHostPort, isDnsName, type HostCheck } from "./host.js";
 export { checkPath, type PathCheck } from "./path.js";
 export { compareIngressAge, ingressRef, timestampSeconds } from "./order.js";

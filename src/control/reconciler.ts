@@ -1,4 +1,4 @@
-import { compareDiagnostics, type BuildObservation } from "../model/index.js";
+import { compareDiagnostics, emptyBuildMemory, type BuildObservation } from "../model/index.js";
 import type { BuildMemory, BuildObserver, BuildSettings, ClusterView, Diagnostic, ProxySnapshot, SnapshotSink } from "../model/index.js";
 import { buildSnapshot, type BuildResult } from "../build/index.js";
 import type { Logger } from "../util/index.js";
@@ -45,7 +45,7 @@ export class Reconciler {
   readonly #build: BuildFunction;
   readonly #observers: ReadonlyArray<BuildObserver>;
 
-  #memory: BuildMemory = new Map();
+  #memory: BuildMemory = emptyBuildMemory;
   #published: ProxySnapshot | null = null;
   #reported = new Set<string>();
   #timer: NodeJS.Timeout | null = null;

@@ -27,16 +27,37 @@ export interface BuildSettings {
   readonly controllerName: string;
   /** Cluster domain used for the Service DNS name sent as Host when preserve-host is false. */
   readonly clusterDomain: string;
+  /** `--configmap NS/NAME`: the global settings ConfigMap, or null (built-in defaults only). */
+  readonly configMap: { readonly namespace: string; readonly name: string } | null;
 }
 
 export const defaultBuildSettings: BuildSettings = Object.freeze({
   ingressClass: "proxypass",
   controllerName: "proxypass.io/ingress-controller",
   clusterDomain: "cluster.local",
+  configMap: null,
 });
 
+/** The last valid global settings (from the `--configmap` ConfigMap), part of `BuildMemory`. */
+export interface SettingsMemory {
+  /** The ConfigMap was seen at least once (a later absence is then not reported). */
+  readonly found: boolean;
+  /** Last valid value of each key present in the ConfigMap, by key (no `proxypass.io/` prefix). */
+  readonly values: Readonly<Record<string, string>>;
+}
+
 /**
- * What the builder remembers between runs: the last accepted version of each Ingress ("ns/name"),
- * so an Ingress whose new version is invalid keeps serving its last valid one. Owned by `control`.
+ * What the builder remembers between runs, owned by `control` and passed through opaquely: the
+ * last accepted version of each Ingress ("ns/name"), so an Ingress whose new version is invalid
+ * keeps serving its last valid one, and the last valid global settings, so an invalid ConfigMap
+ * value keeps the previous valid value of its key.
  */
-export type BuildMemory = ReadonlyMap<string, Ingress>;
+export interface BuildMemory {
+  readonly ingresses: ReadonlyMap<string, Ingress>;
+  readonly settings: SettingsMemory;
+}
+
+export const emptyBuildMemory: BuildMemory = Object.freeze({
+  ingresses: new Map<string, Ingress>(),
+  settings: Object.freeze({ found: false, values: Object.freeze({}) }),
+});

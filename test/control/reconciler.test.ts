@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { pino } from "pino";
 import { Reconciler, type BuildFunction, type ConfigSource } from "../../src/control/index.js";
+import { defaultGlobalSettings } from "../../src/build/index.js";
 import {
   defaultBuildSettings,
   emptyClusterView,
@@ -48,7 +49,7 @@ function scriptedBuild(state: { routes: string; endpoints: string }, counter: { 
       routes: { version: state.routes, virtualHosts: [], defaultRoute: null, balancers: [] },
       endpoints: { version: state.endpoints, balancers: [] },
     };
-    return { snapshot, diagnostics: [], memory, accepted: [] };
+    return { snapshot, diagnostics: [], memory, globalSettings: defaultGlobalSettings, accepted: [] };
   };
 }
 

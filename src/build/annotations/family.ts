@@ -13,6 +13,8 @@ export interface AnnotationFinding {
   readonly reason: string;
   readonly key: string;
   readonly message: string;
+  /** For `InvalidAnnotation`: why the value is invalid, without key and value (reused for ConfigMap keys). */
+  readonly detail?: string;
 }
 
 /** One row of the README annotation table. */
@@ -44,10 +46,14 @@ export function annotationKey(name: string): string {
 
 const maxQuoted = 80;
 
+/** A value for a message: quoted, escaped, shortened to 80 characters. */
+export function quoteValue(value: string): string {
+  return JSON.stringify(value.length > maxQuoted ? `${value.slice(0, maxQuoted)}…` : value);
+}
+
 /** An `InvalidAnnotation` error naming key, value (quoted, escaped, shortened) and reason. */
 export function invalidAnnotation(key: string, value: string, reason: string): AnnotationFinding {
-  const shown = value.length > maxQuoted ? `${value.slice(0, maxQuoted)}…` : value;
-  return { severity: "error", reason: "InvalidAnnotation", key, message: `annotation ${key}: invalid value ${JSON.stringify(shown)}: ${reason}` };
+  return { severity: "error", reason: "InvalidAnnotation", key, message: `annotation ${key}: invalid value ${quoteValue(value)}: ${reason}`, detail: reason };
 }
 
 /** A family whose issue is still open: every key present gives an `AnnotationNotImplemented` warning. */

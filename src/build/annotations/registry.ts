@@ -22,16 +22,22 @@ export const annotationDocs: ReadonlyArray<AnnotationDoc & { readonly family: st
   f.docs.map((d) => ({ ...d, family: f.name, implemented: f.implemented })),
 );
 
+const noDefaults: Annotations = Object.freeze({});
+
 export interface ParsedAnnotations {
   readonly options: RouteOptions;
   /** Sorted by key, then message. Any `error` means this Ingress version must not be served. */
   readonly findings: ReadonlyArray<AnnotationFinding>;
 }
 
-/** Parses all families; unknown `proxypass.io/` keys give `UnknownAnnotation` warnings. */
-export function parseAnnotations(annotations: Annotations): ParsedAnnotations {
-  const timeouts = timeoutsFamily.parse(annotations);
-  const headers = headersFamily.parse(annotations);
+/**
+ * Parses all families; unknown `proxypass.io/` keys give `UnknownAnnotation` warnings. `defaults`
+ * (full keys, already valid: the global settings) apply to keys the Ingress does not set.
+ */
+export function parseAnnotations(annotations: Annotations, defaults: Annotations = noDefaults): ParsedAnnotations {
+  const effective = defaults === noDefaults ? annotations : { ...defaults, ...annotations };
+  const timeouts = timeoutsFamily.parse(effective);
+  const headers = headersFamily.parse(effective);
   const findings: AnnotationFinding[] = [...timeouts.diagnostics, ...headers.diagnostics];
   for (const family of annotationFamilies) {
     if (!family.implemented) findings.push(...family.parse(annotations).diagnostics);

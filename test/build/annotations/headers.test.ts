@@ -37,7 +37,7 @@ describe("headers annotations: values", () => {
     { name: "rules reject CR anywhere", key: req, value: "set X-A 1\r\nset X-B 2", reason: /contains CR/ },
   ])("$name", ({ key, value, reason }) => {
     const parsed = parseHeaders({ [key]: value });
-    expect(parsed.diagnostics).toEqual([{ severity: "error", reason: "InvalidAnnotation", key, message: expect.stringMatching(reason) }]);
+    expect(parsed.diagnostics).toEqual([{ severity: "error", reason: "InvalidAnnotation", key, message: expect.stringMatching(reason), detail: expect.stringMatching(reason) }]);
     expect(parsed.value).toEqual(headersFamily.parse({}).value);
   });
 

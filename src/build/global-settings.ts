@@ -1,0 +1,140 @@
+// Global settings: the `--configmap NS/NAME` ConfigMap sets cluster-wide defaults of the implemented
+// annotations. Its keys are the annotation names without `proxypass.io/`; each is validated on its
+// own with the annotation's schema; an invalid value keeps the previous valid value of its key.
+import type { BuildSettings, ClusterView, Diagnostic, RouteOptions, SettingsMemory } from "../model/index.js";
+import {
+  annotationFamilies,
+  annotationKey,
+  annotationPrefix,
+  knownAnnotationKeys,
+  parseAnnotations,
+  quoteValue,
+  upstreamVhostKey,
+  type AnnotationDoc,
+  type Annotations,
+} from "./annotations/index.js";
+import type { DiagnosticList } from "./diagnostics.js";
+import { compareText } from "./order.js";
+
+/** Annotations only an Ingress can set: refused in the ConfigMap. */
+const perIngressOnly: ReadonlyMap<string, string> = new Map([[upstreamVhostKey, "the Host sent upstream is specific to an Ingress's backends"]]);
+
+const implementedFamilies = annotationFamilies.filter((f) => f.implemented);
+
+/** ConfigMap keys (no prefix), in README order. */
+export const settingKeys: ReadonlyArray<string> = implementedFamilies.flatMap((f) => f.keys.filter((k) => !perIngressOnly.has(k)).map(settingName));
+
+const settingKeySet: ReadonlySet<string> = new Set(settingKeys);
+
+/** One row of the README global-settings table. */
+export interface SettingDoc extends AnnotationDoc {
+  /** The annotation it is the default of. */
+  readonly annotation: string;
+}
+
+/** Doc rows of the ConfigMap keys, derived from the annotation doc rows (same values and defaults). */
+export const settingDocs: ReadonlyArray<SettingDoc> = implementedFamilies.flatMap((f) =>
+  f.docs
+    .filter((d) => !perIngressOnly.has(d.key))
+    .map((d) => ({ ...d, key: settingName(d.key), annotation: d.key, description: `cluster-wide default of annotation ${d.key}: ${d.description}` })),
+);
+
+/** The global settings in effect after a build; exposed so the runtime can apply its own keys later. */
+export interface GlobalSettings {
+  /** "ns/name" of the ConfigMap read, or null (not configured, or not found). */
+  readonly configMap: string | null;
+  /** The value in effect of each key set in the ConfigMap (the last valid one), by key, sorted. */
+  readonly values: Readonly<Record<string, string>>;
+  /** Route options of an Ingress without annotations: ConfigMap values over built-in defaults. */
+  readonly routeDefaults: RouteOptions;
+}
+
+/** No ConfigMap: built-in defaults. */
+export const defaultGlobalSettings: GlobalSettings = Object.freeze({ configMap: null, values: Object.freeze({}), routeDefaults: parseAnnotations({}).options });
+
+export interface ResolvedSettings {
+  readonly global: GlobalSettings;
+  /** Full annotation keys (`proxypass.io/...`) -> value: the defaults of every Ingress's annotations. */
+  readonly annotationDefaults: Annotations;
+  readonly memory: SettingsMemory;
+}
+
+type Check = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/** Validates one value of a ConfigMap key with its annotation family's schema. */
+export function checkSetting(name: string, value: string): Check {
+  const key = annotationKey(name);
+  const family = implementedFamilies.find((f) => f.keys.includes(key));
+  if (family === undefined || perIngressOnly.has(key)) return { ok: false, reason: "not a global setting" };
+  const invalid = family.parse({ [key]: value }).diagnostics.find((d) => d.severity === "error");
+  return invalid === undefined ? { ok: true } : { ok: false, reason: invalid.detail ?? invalid.message };
+}
+
+/**
+ * Reads the configured ConfigMap from the view. Every key is checked on its own: an invalid value
+ * keeps the previous valid value of that key (from `previous`), else the built-in default; unknown
+ * keys are reported and ignored. A ConfigMap that is absent gives built-in defaults.
+ */
+export function resolveGlobalSettings(view: ClusterView, settings: BuildSettings, previous: SettingsMemory, diagnostics: DiagnosticList): ResolvedSettings {
+  const wanted = settings.configMap;
+  if (wanted === null) return resolved(null, {}, { found: false, values: {} });
+  const ref = `${wanted.namespace}/${wanted.name}`;
+  const configMap = view.configMaps.find((c) => c.metadata.namespace === wanted.namespace && c.metadata.name === wanted.name);
+  if (configMap === undefined) {
+    if (!previous.found) {
+      add(diagnostics, ref, "warning", "ConfigMapNotFound", `ConfigMap ${ref} (--configmap) not found; built-in defaults apply until it exists`);
+    }
+    return resolved(null, {}, { found: previous.found, values: {} });
+  }
+  const values: Record<string, string> = {};
+  for (const name of Object.keys(configMap.data).sort(compareText)) {
+    const value = configMap.data[name] ?? "";
+    const kept = readSetting(ref, name, value, previous.values[name], diagnostics);
+    if (kept !== null) values[name] = kept;
+  }
+  return resolved(ref, values, { found: true, values });
+}
+
+/** The value in effect for key `name`, or null (built-in default); reports problems. */
+function readSetting(ref: string, name: string, value: string, previous: string | undefined, diagnostics: DiagnosticList): string | null {
+  const key = annotationKey(name);
+  const why = perIngressOnly.get(key);
+  if (why !== undefined) {
+    add(diagnostics, ref, "error", "SettingPerIngressOnly", `key ${name}: refused: ${why}, so only the annotation ${key} on an Ingress can set it; the key is ignored`);
+    return null;
+  }
+  if (!settingKeySet.has(name)) {
+    reportUnknown(ref, name, diagnostics);
+    return null;
+  }
+  const check = checkSetting(name, value);
+  if (check.ok) return value;
+  const outcome = previous === undefined ? "the built-in default applies" : `the previous valid value ${quoteValue(previous)} stays in effect`;
+  add(diagnostics, ref, "error", "InvalidSetting", `key ${name}: invalid value ${quoteValue(value)}: ${check.reason}; ${outcome}`);
+  return previous ?? null;
+}
+
+function reportUnknown(ref: string, name: string, diagnostics: DiagnosticList): void {
+  if (knownAnnotationKeys.has(annotationKey(name))) {
+    add(diagnostics, ref, "warning", "SettingNotImplemented", `key ${name}: the annotation ${annotationKey(name)} is not implemented yet; the key is ignored`);
+  } else if (name.startsWith(annotationPrefix)) {
+    add(diagnostics, ref, "warning", "UnknownSetting", `key ${name} is unknown and ignored; keys have no ${annotationPrefix} prefix (${settingKeys.join(", ")})`);
+  } else {
+    add(diagnostics, ref, "warning", "UnknownSetting", `key ${name} is unknown and ignored; known keys: ${settingKeys.join(", ")}`);
+  }
+}
+
+function resolved(configMap: string | null, values: Readonly<Record<string, string>>, memory: SettingsMemory): ResolvedSettings {
+  const annotationDefaults: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values)) annotationDefaults[annotationKey(name)] = value;
+  const routeDefaults = parseAnnotations({}, annotationDefaults).options;
+  return { global: { configMap, values, routeDefaults }, annotationDefaults, memory };
+}
+
+function add(diagnostics: DiagnosticList, ref: string, severity: Diagnostic["severity"], reason: string, message: string): void {
+  diagnostics.add({ severity, kind: "ConfigMap", object: ref, reason, message });
+}
+
+function settingName(key: string): string {
+  return key.slice(annotationPrefix.length);
+}
