@@ -7,3 +7,15 @@ export { normaliseObject, formatTime } from "./normalise.js";
 export { collectReferences, secretAnnotations, serviceAnnotations, type References } from "./references.js";
 export { KubeSource, tlsSecretFieldSelector, type KubeSourceOptions, type InformerStatus, type NamespacedName, type WatchedKind } from "./source.js";
 export { rbacRules, isAllowed, type RbacRule, type RbacVerb } from "./rbac.js";
+export {
+  LeaderElector,
+  LeaderElectionConfigError,
+  LeaseRenewDeadlineError,
+  resolveControllerInstance,
+  defaultElectionId,
+  defaultLeaderTimings,
+  type ControllerInstance,
+  type ControllerInstanceInputs,
+  type Leadership,
+  type LeaderElectorOptions,
+} from "./leader.js";
