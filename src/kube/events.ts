@@ -147,7 +147,8 @@ export class EventRecorder implements BuildObserver {
     if (!(rate.perSecond > 0) || !(rate.burst >= 1)) throw new EventRecorderOptionsError(`EventRecorder: invalid rate limit ${rate.perSecond}/s burst ${rate.burst}`);
     this.#api = options.kubeConfig.makeApiClient(EventsV1Api);
     this.#log = options.logger;
-    this.#identity = options.identity;
+    // The API server accepts at most 128 characters.
+    this.#identity = options.identity.slice(0, 128);
     this.#controller = options.reportingController ?? defaultReportingController;
     this.#now = options.now ?? Date.now;
     this.#isActive = options.isActive ?? (() => true);

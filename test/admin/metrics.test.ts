@@ -3,9 +3,13 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { AdminServer, MetricsObserver, createMetrics, type InformerMetricsInput, type Metrics } from "../../src/admin/index.js";
+import type { InformerStatus } from "../../src/kube/index.js";
 import { emptyClusterView, type BuildObservation, type Diagnostic } from "../../src/model/index.js";
 
 const silent = pino({ level: "silent" });
+
+// KubeSource.informers() plugs in as the provider as it is.
+const fromKubeSource: (informers: () => ReadonlyArray<InformerStatus>) => Metrics = (informers) => createMetrics({ informers, defaultMetrics: false });
 
 interface Sample {
   readonly name: string;
@@ -97,7 +101,7 @@ describe("admin /metrics", () => {
       { resource: "ingresses", restarts: 0, synced: false },
       { resource: "services", restarts: 2, synced: true },
     ];
-    const metrics = createMetrics({ defaultMetrics: false, informers: () => informers });
+    const metrics = fromKubeSource(() => informers.map((i) => ({ ...i, kind: "Ingress", running: true, objects: 0 })));
     const base = await serve(metrics);
 
     let samples = await scrape(base);

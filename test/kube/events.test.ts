@@ -5,6 +5,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { pino, type Logger } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EventRecorder, truncateNote, type EventRecorderOptions } from "../../src/kube/events.js";
+import { isAllowed, rbacRules } from "../../src/kube/rbac.js";
 import { emptyClusterView, ingressClassSchema, ingressSchema, type BuildObservation, type ClusterView, type Diagnostic } from "../../src/model/index.js";
 import { startKubeApi, type KubeApi, type KubeObject } from "../support/kube-api.js";
 import { waitFor } from "../support/wait.js";
@@ -253,6 +254,20 @@ describe("EventRecorder", () => {
     rec.observe(observation([invalidAnnotation]));
     await settled(rec, 1);
     expect(events(api)).toHaveLength(1);
+  });
+
+  it("makes only requests that the RBAC list covers (events.k8s.io events: create, patch)", async () => {
+    const rec = recorder();
+    rec.observe(observation([invalidAnnotation]));
+    await settled(rec, 1);
+    clock += 61_000;
+    rec.observe(observation([invalidAnnotation]));
+    await settled(rec, 2);
+    rec.observe(observation([]));
+    await settled(rec, 3);
+    const used = new Set(api.requests.map((r) => `${r.group ?? "?"}|${r.resource ?? "?"}|${r.verb ?? "?"}`));
+    expect([...used].sort()).toEqual(["events.k8s.io|events|create", "events.k8s.io|events|patch"]);
+    for (const r of api.requests) expect(isAllowed(rbacRules, r.group ?? "?", r.resource ?? "?", r.verb ?? "?")).toBe(true);
   });
 
   it("does nothing after close()", async () => {
