@@ -19,3 +19,13 @@ export {
   type Leadership,
   type LeaderElectorOptions,
 } from "./leader.js";
+export {
+  IngressStatusWriter,
+  StatusAddressError,
+  StatusWriteError,
+  normaliseAddresses,
+  defaultStatusRateLimit,
+  type IngressStatusWriterOptions,
+  type LoadBalancerAddress,
+  type StatusRateLimit,
+} from "./status.js";
