@@ -11,7 +11,7 @@ export interface RbacRule {
   readonly verbs: ReadonlyArray<RbacVerb>;
   /** Why the controller needs it. */
   readonly purpose: string;
-  /** Used by code that exists today (false: reserved for status, leader election and Events, not built yet). */
+  /** Used by code that exists today (false: reserved for code not built yet). */
   readonly implemented: boolean;
 }
 
@@ -22,8 +22,11 @@ export const rbacRules: ReadonlyArray<RbacRule> = [
   { apiGroup: "discovery.k8s.io", resource: "endpointslices", verbs: ["list", "watch"], purpose: "balancer members", implemented: true },
   { apiGroup: "", resource: "secrets", verbs: ["list", "watch"], purpose: "TLS certificates (field selector type=kubernetes.io/tls)", implemented: true },
   { apiGroup: "", resource: "configmaps", verbs: ["list", "watch"], purpose: "--configmap global settings (field selector metadata.name)", implemented: true },
-  { apiGroup: "networking.k8s.io", resource: "ingresses/status", verbs: ["get", "update", "patch"], purpose: "status.loadBalancer (leader only)", implemented: false },
-  { apiGroup: "coordination.k8s.io", resource: "leases", verbs: ["get", "create", "update"], purpose: "leader election (--election-id)", implemented: false },
+  { apiGroup: "networking.k8s.io", resource: "ingresses/status", verbs: ["get", "patch"], purpose: "status.loadBalancer of served Ingresses: read, then JSON merge patch when different (leader only)", implemented: true },
+  { apiGroup: "coordination.k8s.io", resource: "leases", verbs: ["get", "create", "update"], purpose: "leader election: the --election-id Lease in the controller namespace (POD_NAMESPACE)", implemented: true },
+  { apiGroup: "", resource: "services", verbs: ["get"], purpose: "--publish-service: its load-balancer ingress, external IPs or cluster IP for Ingress status (leader only)", implemented: true },
+  { apiGroup: "", resource: "pods", verbs: ["get", "list"], purpose: "Ingress status without --publish-service: own pod (POD_NAME) or controller pods by label selector, in the controller namespace, for their nodes (leader only)", implemented: true },
+  { apiGroup: "", resource: "nodes", verbs: ["get"], purpose: "Ingress status without --publish-service: ExternalIP/InternalIP of the nodes running controller pods (cluster-scoped: needs a ClusterRole even with --watch-namespace; leader only)", implemented: true },
   { apiGroup: "events.k8s.io", resource: "events", verbs: ["create", "patch"], purpose: "Events for diagnostics", implemented: false },
 ];
 

@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { isAllowed, rbacRules } from "../../src/kube/index.js";
+import { IngressStatusWriter, LeaderElector, isAllowed, loadKubeConfig, rbacRules, resolveControllerInstance, type IngressStatusWriterOptions } from "../../src/kube/index.js";
 import { startKubeApi, type KubeApi } from "../support/kube-api.js";
 import { waitFor } from "../support/wait.js";
 import { endpointSlice, ingress, ingressClass, kubeSource, service, tlsSecret, type SourceHarness } from "./kube-fixtures.js";
@@ -19,6 +23,11 @@ describe("RBAC list", () => {
     { name: "patch ingresses/status allowed", group: "networking.k8s.io", resource: "ingresses/status", verb: "patch", allowed: true },
     { name: "update ingresses (main resource) not allowed", group: "networking.k8s.io", resource: "ingresses", verb: "update", allowed: false },
     { name: "leases in the wrong group not allowed", group: "", resource: "leases", verb: "get", allowed: false },
+    { name: "update leases allowed (renew, release)", group: "coordination.k8s.io", resource: "leases", verb: "update", allowed: true },
+    { name: "delete leases not allowed", group: "coordination.k8s.io", resource: "leases", verb: "delete", allowed: false },
+    { name: "update ingresses/status not allowed (merge patch only)", group: "networking.k8s.io", resource: "ingresses/status", verb: "update", allowed: false },
+    { name: "get nodes allowed (status addresses)", group: "", resource: "nodes", verb: "get", allowed: true },
+    { name: "list nodes not allowed", group: "", resource: "nodes", verb: "list", allowed: false },
   ])("$name", ({ group, resource, verb, allowed }) => {
     expect(isAllowed(rbacRules, group, resource, verb)).toBe(allowed);
   });
@@ -33,6 +42,31 @@ describe("RBAC list", () => {
     a.dropWatches();
     a.compact();
     await waitFor(() => (a.watches().length >= 6 && harness?.source.current().view.ingresses.length === 2 ? true : undefined), { timeoutMs: 5000, what: "recovered" });
+    // Leader election and Ingress status, in each way of finding the addresses.
+    a.apply({ apiVersion: "v1", kind: "Service", metadata: { name: "ppi-lb", namespace: "default" }, spec: { type: "ClusterIP", clusterIP: "10.96.0.99", ports: [{ port: 80 }] } });
+    a.apply({ apiVersion: "v1", kind: "Pod", metadata: { name: "ppi-0", namespace: "default", labels: { app: "ppi" } }, spec: { nodeName: "node-1", containers: [{ name: "c", image: "x" }] }, status: { phase: "Running" } });
+    a.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "node-1" }, status: { addresses: [{ type: "InternalIP", address: "10.1.0.1" }] } });
+    const dir = mkdtempSync(join(tmpdir(), "ppi-rbac-"));
+    const path = join(dir, "kubeconfig");
+    writeFileSync(path, a.kubeconfig(), { mode: 0o600 });
+    const { kubeConfig } = loadKubeConfig({ kubeconfigFlag: path, env: {} });
+    rmSync(dir, { recursive: true, force: true });
+    const logger = pino({ level: "silent" });
+    const instance = resolveControllerInstance({ env: { POD_NAME: "ppi-0", POD_NAMESPACE: "default" } });
+    const elector = new LeaderElector({ kubeConfig, logger, instance, leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 100 });
+    const modes: Array<Partial<IngressStatusWriterOptions>> = [{ publishService: { namespace: "default", name: "ppi-lb" } }, {}, { podSelector: "app=ppi" }];
+    const writers = modes.map((mode) => new IngressStatusWriter({ kubeConfig, logger, leadership: elector, instance, minPassIntervalMs: 10, ...mode }));
+    const view = harness.source.current().view;
+    for (const w of writers) {
+      w.start();
+      w.observe({ view, diagnostics: [], accepted: view.ingresses.map((i) => `${i.metadata.namespace}/${i.metadata.name}`).sort(), snapshotVersion: "rbac" });
+    }
+    elector.start();
+    await waitFor(() => (writers.every((w) => w.passes >= 1) && a.requests.some((r) => r.resource === "leases" && r.verb === "update") ? true : undefined), { what: "status passes and a renewal" });
+    await Promise.all(writers.map((w) => w.close()));
+    await elector.stop();
+    expect(writers.reduce((n, w) => n + w.writes, 0)).toBeGreaterThan(0);
+
     const seen = new Set<string>();
     for (const r of a.requests) {
       expect(r.verb, `${r.method} ${r.path}`).not.toBeNull();
