@@ -1,9 +1,9 @@
 // Admission of an Ingress version: its annotations must validate, else its last accepted
 // version (from memory) is served instead, or nothing.
 import type { Ingress, RouteOptions } from "../model/index.js";
-import { hasErrors, parseAnnotations, type AnnotationFinding, type Annotations } from "./annotations/index.js";
+import { annotationPrefix, hasErrors, parseAnnotations, type AnnotationFinding, type Annotations, type ParsedAnnotations } from "./annotations/index.js";
 import type { DiagnosticList } from "./diagnostics.js";
-import { compareIngressAge, ingressRef } from "./order.js";
+import { ingressRef, sortByIngressAge } from "./order.js";
 
 export interface AdmittedIngress {
   readonly ref: string;
@@ -18,22 +18,47 @@ export interface AdmittedIngress {
  */
 export function admitIngresses(ours: ReadonlyArray<Ingress>, memory: ReadonlyMap<string, Ingress>, defaults: Annotations, diagnostics: DiagnosticList): AdmittedIngress[] {
   const admitted: AdmittedIngress[] = [];
+  const parse = parser(defaults);
   for (const ingress of ours) {
-    const result = admitIngress(ingress, memory, defaults, diagnostics);
+    const result = admitIngress(ingress, memory, parse, diagnostics);
     if (result !== null) admitted.push(result);
   }
-  return admitted.sort((a, b) => compareIngressAge(a.ingress, b.ingress));
+  return sortByIngressAge(admitted, (a) => a.ingress);
 }
 
-function admitIngress(current: Ingress, memory: ReadonlyMap<string, Ingress>, defaults: Annotations, diagnostics: DiagnosticList): AdmittedIngress | null {
+type Parse = (annotations: Annotations) => ParsedAnnotations;
+
+/**
+ * parseAnnotations with `defaults`, once per distinct set of `proxypass.io/` annotations (the only
+ * ones it reads): Ingresses often share them, and most have none.
+ */
+function parser(defaults: Annotations): Parse {
+  const cache = new Map<string, ParsedAnnotations>();
+  return (annotations) => {
+    const ours: Array<[string, string]> = [];
+    for (const key of Object.keys(annotations)) {
+      const value = annotations[key];
+      if (key.startsWith(annotationPrefix) && value !== undefined) ours.push([key, value]);
+    }
+    const cacheKey = JSON.stringify(ours.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+    let parsed = cache.get(cacheKey);
+    if (parsed === undefined) {
+      parsed = parseAnnotations(Object.fromEntries(ours), defaults);
+      cache.set(cacheKey, parsed);
+    }
+    return parsed;
+  };
+}
+
+function admitIngress(current: Ingress, memory: ReadonlyMap<string, Ingress>, parse: Parse, diagnostics: DiagnosticList): AdmittedIngress | null {
   const ref = ingressRef(current);
-  const parsed = parseAnnotations(current.metadata.annotations, defaults);
+  const parsed = parse(current.metadata.annotations);
   if (!hasErrors(parsed.findings)) {
     report(ref, parsed.findings, "", diagnostics);
     return { ref, ingress: current, options: parsed.options };
   }
   const last = memory.get(ref);
-  const fallback = last === undefined ? null : parseAnnotations(last.metadata.annotations, defaults);
+  const fallback = last === undefined ? null : parse(last.metadata.annotations);
   if (last === undefined || fallback === null || hasErrors(fallback.findings)) {
     report(ref, parsed.findings, "; this Ingress is not served", diagnostics);
     return null;

@@ -31,14 +31,29 @@ function daysFromCivil(year: number, month: number, day: number): number {
 }
 
 export function compareIngressAge(a: Ingress, b: Ingress): number {
-  const ta = timestampSeconds(a.metadata.creationTimestamp);
-  const tb = timestampSeconds(b.metadata.creationTimestamp);
+  return compareAgeKeys(timestampSeconds(a.metadata.creationTimestamp), ingressRef(a), timestampSeconds(b.metadata.creationTimestamp), ingressRef(b));
+}
+
+/**
+ * Sorts items oldest first, like compareIngressAge on `ingressOf(item)`, parsing each timestamp once
+ * (sorting 10,000 Ingresses otherwise parses 250,000 timestamps).
+ */
+export function sortByIngressAge<T>(items: ReadonlyArray<T>, ingressOf: (item: T) => Ingress): T[] {
+  const keyed = items.map((item) => {
+    const ingress = ingressOf(item);
+    return { item, seconds: timestampSeconds(ingress.metadata.creationTimestamp), ref: ingressRef(ingress) };
+  });
+  keyed.sort((a, b) => compareAgeKeys(a.seconds, a.ref, b.seconds, b.ref));
+  return keyed.map((k) => k.item);
+}
+
+function compareAgeKeys(ta: number | null, refA: string, tb: number | null, refB: string): number {
   if (ta !== tb) {
     if (ta === null) return 1;
     if (tb === null) return -1;
     return ta - tb;
   }
-  return compareText(ingressRef(a), ingressRef(b));
+  return compareText(refA, refB);
 }
 
 export function compareText(a: string, b: string): number {
