@@ -19,7 +19,8 @@ import { waitFor } from "../support/wait.js";
 import { ingress, ingressClass, kubeSource, service, type SourceHarness } from "./kube-fixtures.js";
 
 const silent = pino({ level: process.env["PPI_TEST_LOG"] ?? "silent" });
-const timings = { leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 100 } as const;
+// Lease 2 s / renew deadline 1.2 s: short, yet with room for a busy test machine (leadership churn is leader.test.ts's subject).
+const timings = { leaseDurationMs: 2000, renewDeadlineMs: 1200, retryPeriodMs: 100 } as const;
 const writerTimings = { minPassIntervalMs: 50, resyncIntervalMs: 200, retryMs: 100 } as const;
 
 /** One controller replica: a KubeSource feeding a status writer, gated by its own elector. */
@@ -144,6 +145,7 @@ describe("IngressStatusWriter against the stand-in API server", () => {
     const leader = leaderOf(list);
     const follower = list.find((r) => r !== leader);
     expect(leader).toBeDefined();
+    expect(list.reduce((n, r) => n + r.elector.transitions, 0), "leadership changed hands").toBe(1);
     expect(leader?.writer.writes).toBe(2);
     expect(follower?.writer.writes).toBe(0);
     expect(statusWrites(a)).toBe(2);
@@ -264,6 +266,8 @@ describe("IngressStatusWriter against the stand-in API server", () => {
     const a = (api = await startKubeApi({ objects: base() }));
     const list = [await replica(a, "ppi-a", publish), await replica(a, "ppi-b", publish)];
     await hasStatus(a, "web", lbAddress, "web status");
+    await hasStatus(a, "api", lbAddress, "api status");
+    expect(list.reduce((n, r) => n + r.elector.transitions, 0), "leadership changed hands").toBe(1);
     const first = leaderOf(list);
     if (first === undefined) throw new Error("no leader");
     const second = list.find((r) => r !== first);
