@@ -22,6 +22,8 @@ export const flagsSchema = z.object({
   kubeconfig: z.string().min(1).optional(),
   "watch-namespace": name.optional(),
   configmap: namespacedName.optional(),
+  "election-id": name.default("proxypass-ingress-leader"),
+  "publish-service": namespacedName.optional(),
   "ingress-class": name.default("proxypass"),
   "controller-name": z.string().regex(/^[a-z0-9.-]+\/[A-Za-z0-9._/-]+$/, "must look like domain/path").default("proxypass.io/ingress-controller"),
   "http-port": port.default(8080),
@@ -49,7 +51,10 @@ export const usage = `usage: proxypass-ingress [--manifests PATH | --kubeconfig 
   --kubeconfig PATH           kubeconfig (default: in-cluster service account, then $KUBECONFIG,
                               then ~/.kube/config)
   --watch-namespace NS        watch only this namespace (default: all)
-  --configmap NS/NAME         global settings ConfigMap (watched; keys come with a later issue)
+  --configmap NS/NAME         global settings ConfigMap (watched): cluster-wide annotation defaults
+  --election-id NAME          Lease used for leader election (proxypass-ingress-leader)
+  --publish-service NS/NAME   Service whose address goes into Ingress status (default: the
+                              addresses of the nodes running the controller pod)
   --ingress-class NAME        IngressClass served (proxypass)
   --controller-name NAME      spec.controller of owned IngressClasses (proxypass.io/ingress-controller)
   --http-port N               plain HTTP listener (8080)

@@ -2,13 +2,33 @@
 // Entry point: flags, wiring, start and stop. No logic lives here.
 import { pathToFileURL } from "node:url";
 import { realpathSync } from "node:fs";
-import { AdminServer } from "../src/admin/index.js";
+import { hostname } from "node:os";
+import { AdminServer, MetricsObserver, createMetrics } from "../src/admin/index.js";
 import { WorkerPool } from "../src/dataplane/index.js";
 import { Reconciler, type ConfigSource } from "../src/control/index.js";
 import { ManifestSource } from "../src/files/index.js";
-import { KubeConfigError, KubeSource, describeOrigin, loadKubeConfig, processKubeConfigInputs } from "../src/kube/index.js";
+import {
+  EventRecorder,
+  IngressStatusWriter,
+  KubeConfigError,
+  KubeSource,
+  LeaderElector,
+  describeOrigin,
+  loadKubeConfig,
+  processKubeConfigInputs,
+  resolveControllerInstance,
+} from "../src/kube/index.js";
+import type { BuildObserver } from "../src/model/index.js";
 import { createLoggerFactory, type Logger } from "../src/util/index.js";
 import { FlagError, parseFlags, usage, type Flags } from "./flags.js";
+
+/** The Kubernetes-mode parts: source, leader election, status writer, Event recorder. */
+interface KubeParts {
+  readonly source: KubeSource;
+  readonly elector: LeaderElector;
+  readonly status: IngressStatusWriter;
+  readonly events: EventRecorder;
+}
 
 export async function main(argv: ReadonlyArray<string>): Promise<number> {
   let flags: Flags;
@@ -32,9 +52,11 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
 
   const loggerFor = createLoggerFactory(flags["log-level"]);
   const log = loggerFor("main");
+  let kube: KubeParts | null = null;
   let source: ConfigSource;
   try {
-    source = createSource(flags, loggerFor);
+    if (flags.manifests !== undefined) source = new ManifestSource({ path: flags.manifests, logger: loggerFor("files") });
+    else source = (kube = createKubeParts(flags, loggerFor)).source;
   } catch (err) {
     if (err instanceof KubeConfigError) {
       process.stderr.write(`proxypass-ingress: ${err.message}\n`);
@@ -42,6 +64,10 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     }
     throw err;
   }
+  const kubeSource = kube?.source;
+  const metrics = createMetrics(kubeSource !== undefined ? { informers: () => kubeSource.informers() } : {});
+  const observers: BuildObserver[] = [new MetricsObserver(metrics)];
+  if (kube !== null) observers.push(kube.status, kube.events);
   const pool = new WorkerPool({
     workers: flags.workers,
     port: flags["http-port"],
@@ -55,8 +81,9 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     sink: pool,
     settings: { ingressClass: flags["ingress-class"], controllerName: flags["controller-name"], clusterDomain: flags["cluster-domain"], configMap: flags.configmap ?? null },
     logger: loggerFor("control"),
+    observers,
   });
-  const admin = new AdminServer({ isReady: () => reconciler.ready, logger: loggerFor("admin") });
+  const admin = new AdminServer({ isReady: () => reconciler.ready, logger: loggerFor("admin"), metrics });
 
   let stopping = false;
   const stopped = new Promise<number>((resolve) => {
@@ -73,6 +100,11 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
       log.info({ signal, delaySeconds: delayS, graceSeconds: flags["shutdown-grace"] }, "shutting down: /readyz now fails");
       if (delayS > 0) await new Promise((r) => setTimeout(r, delayS * 1000));
       reconciler.close();
+      if (kube !== null) {
+        await Promise.all([kube.status.close(), kube.events.close()]);
+        // Hand the Lease over at once rather than after it expires.
+        await kube.elector.stop({ release: true });
+      }
       await source.close();
       await pool.close(flags["shutdown-grace"] * 1000);
       await admin.close();
@@ -86,6 +118,10 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
   try {
     const adminPort = await admin.listen(flags["admin-port"], flags["bind-address"]);
     await pool.start();
+    if (kube !== null) {
+      kube.elector.start();
+      kube.status.start();
+    }
     await reconciler.start();
     log.info(
       { httpPort: flags["http-port"], adminPort, workers: flags.workers, source: flags.manifests ?? "kubernetes" },
@@ -100,18 +136,28 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
   return stopped;
 }
 
-/** The manifest-file source with --manifests, else the Kubernetes API source. */
-function createSource(flags: Flags, loggerFor: (component: string) => Logger): ConfigSource {
-  if (flags.manifests !== undefined) return new ManifestSource({ path: flags.manifests, logger: loggerFor("files") });
+/** The Kubernetes API source plus leader election, the Ingress status writer and the Event recorder. */
+function createKubeParts(flags: Flags, loggerFor: (component: string) => Logger): KubeParts {
   const { kubeConfig, origin } = loadKubeConfig(processKubeConfigInputs(flags.kubeconfig));
   const log = loggerFor("kube");
-  log.info({ kubeconfig: describeOrigin(origin), namespace: flags["watch-namespace"] ?? "(all)" }, "watching the Kubernetes API");
-  return new KubeSource({
+  const instance = resolveControllerInstance({ env: process.env, hostname: hostname() });
+  log.info({ kubeconfig: describeOrigin(origin), namespace: flags["watch-namespace"] ?? "(all)", identity: instance.identity }, "watching the Kubernetes API");
+  const source = new KubeSource({
     kubeConfig,
     logger: log,
     ...(flags["watch-namespace"] !== undefined ? { watchNamespace: flags["watch-namespace"] } : {}),
     ...(flags.configmap !== undefined ? { configMap: flags.configmap } : {}),
   });
+  const elector = new LeaderElector({ kubeConfig, logger: loggerFor("leader"), instance, electionId: flags["election-id"] });
+  const status = new IngressStatusWriter({
+    kubeConfig,
+    logger: loggerFor("status"),
+    leadership: elector,
+    instance,
+    publishService: flags["publish-service"],
+  });
+  const events = new EventRecorder({ kubeConfig, logger: loggerFor("events"), identity: instance.identity, isActive: () => elector.isLeader });
+  return { source, elector, status, events };
 }
 
 function isEntryPoint(): boolean {

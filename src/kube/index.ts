@@ -29,3 +29,4 @@ export {
   type LoadBalancerAddress,
   type StatusRateLimit,
 } from "./status.js";
+export { EventRecorder, EventWriteError, EventRecorderOptionsError, defaultReportingController, defaultEventRateLimit, maxNoteBytes, truncateNote, type EventRecorderOptions, type EventRateLimit } from "./events.js";

@@ -57,16 +57,44 @@ describe("proxypass-ingress --kubeconfig (stand-in API server)", () => {
           serviceYaml("shop", "web", 80),
           endpointSlicesYaml("shop", "web", [a, b]),
           ingressYaml("shop", "web", [{ host: "shop.test", path: "/", service: "web", port: 80 }]),
+          // The Service whose address the controller publishes into Ingress status.
+          `apiVersion: v1
+kind: Service
+metadata: { name: proxypass, namespace: ingress }
+spec: { type: LoadBalancer, ports: [{ name: http, port: 80 }] }
+status: { loadBalancer: { ingress: [{ ip: 203.0.113.7 }] } }
+`,
         ].join("---\n"),
       ),
     });
     dir = await mkdtemp(join(tmpdir(), "ppi-kube-"));
     const kubeconfig = await api.writeKubeconfig(dir);
-    ctl = await startController(["--kubeconfig", kubeconfig, "--workers", "2", "--shutdown-delay", "0", "--access-log=false"]);
+    ctl = await startController(
+      ["--kubeconfig", kubeconfig, "--workers", "2", "--shutdown-delay", "0", "--access-log=false", "--publish-service", "ingress/proxypass"],
+      { ...process.env, POD_NAMESPACE: "ingress", POD_NAME: "proxypass-0" },
+    );
     const port = ctl.httpPort;
     const adminPort = ctl.adminPort;
     await waitFor(async () => ((await get(adminPort, "/readyz")).status === 200 ? true : undefined), { what: "readyz" });
     expect(await answering(port)).toEqual(["a", "b"]);
+
+    // The only replica becomes leader and publishes the Service's address into the Ingress status.
+    const k0 = api;
+    await waitFor(
+      () => {
+        const status = k0.get("Ingress", "shop", "web")?.["status"] as { loadBalancer?: { ingress?: Array<{ ip?: string }> } } | undefined;
+        return status?.loadBalancer?.ingress?.[0]?.ip === "203.0.113.7" ? true : undefined;
+      },
+      { timeoutMs: 5000, what: "Ingress status written" },
+    );
+    expect(k0.get("Lease", "ingress", "proxypass-ingress-leader")?.["spec"]).toMatchObject({ holderIdentity: "ingress/proxypass-0" });
+
+    // An invalid annotation: one Warning Event on the Ingress; the last valid version keeps serving.
+    for (const o of objects(ingressYaml("shop", "web", [{ host: "shop.test", path: "/", service: "web", port: 80 }], { "proxypass.io/timeout": "soon" }))) k0.apply(o);
+    await waitFor(() => (k0.list("Event", "shop").some((e) => (e["reason"] as string) === "InvalidAnnotation") ? true : undefined), { timeoutMs: 5000, what: "Event" });
+    expect(await answering(port)).toEqual(["a", "b"]);
+    const metricsText = (await get(adminPort, "/metrics")).body;
+    expect(metricsText).toMatch(/proxypass_config_diagnostics\{kind="Ingress",reason="InvalidAnnotation",severity="error"\} 1/);
 
     // Scale up: a third endpoint appears in the EndpointSlices.
     const k = api;
@@ -91,5 +119,7 @@ describe("proxypass-ingress --kubeconfig (stand-in API server)", () => {
     const running = ctl;
     running.child.kill("SIGTERM");
     expect(await running.exited).toBe(0);
+    // Released on shutdown, so another replica can take over at once.
+    expect((k.get("Lease", "ingress", "proxypass-ingress-leader")?.["spec"] as { holderIdentity?: string } | undefined)?.holderIdentity ?? "").not.toBe("ingress/proxypass-0");
   });
 });

@@ -3,6 +3,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { annotationDocs } from "../../src/build/annotations/index.js";
+import { settingDocs } from "../../src/build/index.js";
+import { rbacRules } from "../../src/kube/index.js";
 import { flagsSchema } from "../../cmd/flags.js";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
@@ -16,7 +18,19 @@ export function renderAnnotationTable(): string {
   return ["| annotation | works | values | default | meaning |", "|---|---|---|---|---|", ...rows].join("\n");
 }
 
+export function renderSettingsTable(): string {
+  const cell = (s: string): string => s.replace(/\|/g, "\\|");
+  const rows = settingDocs.map((d) => `| \`${d.key}\` | ${cell(d.values)} | ${cell(d.default)} | \`${d.annotation}\` |`);
+  return ["| key | values | built-in default | default of annotation |", "|---|---|---|---|", ...rows].join("\n");
+}
+
 describe("README", () => {
+  it("documents every ConfigMap key exactly as the builder's settings table says", () => {
+    const m = /<!-- settings:begin -->\n([\s\S]*?)\n<!-- settings:end -->/.exec(readme);
+    expect(m?.[1], "README needs a settings:begin/end block").toBeDefined();
+    expect(m?.[1]).toBe(renderSettingsTable());
+  });
+
   it("documents every annotation exactly as the builder's doc table says", () => {
     const m = /<!-- annotations:begin -->\n([\s\S]*?)\n<!-- annotations:end -->/.exec(readme);
     expect(m?.[1], "README needs an annotations:begin/end block").toBeDefined();
@@ -31,4 +45,15 @@ describe("README", () => {
     expect(readme).toContain("```sh\nnpm ci && npm start\n```");
     expect(readme).toContain("```sh\nnpm ci && npm test\n```");
   });
+});
+
+describe("README RBAC table", () => {
+  it.each(rbacRules.flatMap((r) => r.verbs.map((verb) => ({ group: r.apiGroup, resource: r.resource, verb }))))(
+    "lists $verb on $group $resource",
+    ({ group, resource, verb }) => {
+      const row = readme.split("\n").find((l) => l.startsWith(`| \`${group === "" ? '""' : group}\` | \`${resource}\` |`));
+      expect(row, `README RBAC row for ${group}/${resource}`).toBeDefined();
+      expect(row?.split("|")[3]).toContain(verb);
+    },
+  );
 });

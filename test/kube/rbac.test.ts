@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { IngressStatusWriter, LeaderElector, isAllowed, loadKubeConfig, rbacRules, resolveControllerInstance, type IngressStatusWriterOptions } from "../../src/kube/index.js";
+import { EventRecorder, IngressStatusWriter, LeaderElector, isAllowed, loadKubeConfig, rbacRules, resolveControllerInstance, type IngressStatusWriterOptions } from "../../src/kube/index.js";
 import { startKubeApi, type KubeApi } from "../support/kube-api.js";
 import { waitFor } from "../support/wait.js";
 import { endpointSlice, ingress, ingressClass, kubeSource, service, tlsSecret, type SourceHarness } from "./kube-fixtures.js";
@@ -65,6 +65,18 @@ describe("RBAC list", () => {
     await waitFor(() => (writers.every((w) => w.passes >= 1) && a.requests.some((r) => r.resource === "leases" && r.verb === "update") ? true : undefined), { what: "status passes and a renewal" });
     await Promise.all(writers.map((w) => w.close()));
     await elector.stop();
+    // Events: one created for a diagnostic, then its series patched once the interval has passed.
+    let clock = Date.now();
+    const events = new EventRecorder({ kubeConfig, logger, identity: instance.identity, seriesIntervalMs: 10, now: () => clock });
+    const first = view.ingresses[0];
+    expect(first).toBeDefined();
+    const diagnostics = [{ severity: "error" as const, kind: "Ingress" as const, object: `${first?.metadata.namespace ?? ""}/${first?.metadata.name ?? ""}`, reason: "InvalidAnnotation", message: "bad value" }];
+    events.observe({ view, diagnostics, accepted: [], snapshotVersion: "rbac" });
+    await waitFor(() => (events.writes >= 1 ? true : undefined), { what: "event created" });
+    clock += 1000;
+    events.observe({ view, diagnostics, accepted: [], snapshotVersion: "rbac" });
+    await waitFor(() => (events.writes >= 2 ? true : undefined), { what: "event series patched" });
+    await events.close();
     expect(writers.reduce((n, w) => n + w.writes, 0)).toBeGreaterThan(0);
 
     const seen = new Set<string>();
