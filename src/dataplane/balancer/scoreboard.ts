@@ -26,7 +26,12 @@ export interface ScoreboardCapacity {
   readonly balancers: number;
 }
 
-export const DEFAULT_CAPACITY: ScoreboardCapacity = { members: 16_384, balancers: 4_096 };
+/**
+ * 262,144 member slots (32 bytes each, 8 MiB) and 65,536 balancer slots (16 bytes each, 1 MiB):
+ * room for the 50,000-endpoint / 5,000-Service scale target several times over, counting slots
+ * quarantined after removals. Beyond it, members share an overflow slot (warned once).
+ */
+export const DEFAULT_CAPACITY: ScoreboardCapacity = { members: 262_144, balancers: 65_536 };
 
 export class Scoreboard {
   readonly buffer: SharedArrayBuffer;
