@@ -7,7 +7,7 @@
 
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { EndpointTable, RouteTable, SnapshotSink } from "../model/index.js";
+import type { EndpointDelta, EndpointTable, RouteTable, SnapshotSink } from "../model/index.js";
 import type { Logger } from "../util/index.js";
 import { BalancerRegistry, Scoreboard, SlotAllocator, type SlotAssignment } from "./balancer/index.js";
 import { Forwarder, ProxyRequest, ProxyResponse } from "./forward.js";
@@ -114,6 +114,19 @@ export class ProxyServer implements SnapshotSink {
     const slots = this.#ownAllocator().assign(endpoints);
     this.applyAssignedEndpoints(endpoints, slots);
     this.#ownAllocator().release(slots.generation);
+  }
+
+  async applyEndpointDelta(delta: EndpointDelta): Promise<void> {
+    const slots = this.#ownAllocator().assignDelta(delta);
+    this.applyAssignedDelta(delta, slots);
+    this.#ownAllocator().release(slots.generation);
+  }
+
+  /** Worker mode: apply an endpoint delta with slots (parallel to `delta.balancers`) assigned by the primary. */
+  applyAssignedDelta(delta: EndpointDelta, slots: SlotAssignment): void {
+    this.#registry.applyDelta(delta, slots);
+    this.#endpointsVersion = delta.version;
+    if (this.#log.isLevelEnabled("debug")) this.#log.debug({ endpoints: delta.version, balancers: delta.balancers.length }, "endpoint delta applied");
   }
 
   /** Worker mode: apply a route table with slots assigned by the primary. Synchronous: live on return. */

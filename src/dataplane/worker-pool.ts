@@ -3,11 +3,11 @@
 // in-flight counts, elections and the round-robin cursor are shared like httpd's scoreboard.
 // The main thread (primary) allocates scoreboard slots by stable identity and sends them with each
 // update; route tables and endpoint updates go by postMessage (an endpoint-only update does not
-// resend routes). Each apply resolves when EVERY worker has acknowledged it (or a later one). A
+// resend routes; an endpoint delta sends only the balancers it changes). Each apply resolves when EVERY worker has acknowledged it (or a later one). A
 // crashed worker is respawned with the current snapshot while the others keep serving.
 
 import { Worker } from "node:worker_threads";
-import type { EndpointTable, RouteTable, SnapshotSink } from "../model/index.js";
+import type { BalancerMembers, EndpointDelta, EndpointTable, RouteTable, SnapshotSink } from "../model/index.js";
 import type { Logger } from "../util/index.js";
 import { MEMBER_BUSY, MEMBER_ELECTED, Scoreboard, SlotAllocator, type ScoreboardCapacity, type SlotAssignment } from "./balancer/index.js";
 import type { FromWorker, ToWorker, WorkerInit, WorkerSnapshot } from "./worker-protocol.js";
@@ -79,6 +79,8 @@ export class WorkerPool implements SnapshotSink {
   readonly #slots: WorkerSlot[] = [];
   #port: number;
   #current: WorkerSnapshot | null = null;
+  /** Position of each balancer id in `#current.endpoints.balancers` (to merge deltas). */
+  #positions = new Map<string, number>();
   #waiters: Waiter[] = [];
   #closing = false;
   #respawns = 0;
@@ -130,16 +132,20 @@ export class WorkerPool implements SnapshotSink {
 
   #assign(endpoints: EndpointTable): SlotAssignment {
     const slots = this.#allocator.assign(endpoints);
+    this.#warnOverflow();
+    return slots;
+  }
+
+  #warnOverflow(): void {
     if (this.#allocator.takeOverflowWarning()) {
       this.#log.warn({ capacity: { members: this.#board.memberCapacity, balancers: this.#board.balancerCapacity } }, "scoreboard full: further members share an overflow slot (approximate counters)");
     }
-    return slots;
   }
 
   applyRoutes(routes: RouteTable, endpoints: EndpointTable): Promise<void> {
     const slots = this.#assign(endpoints);
     const snapshot: WorkerSnapshot = { seq: slots.generation, routes, endpoints, slots };
-    this.#current = snapshot;
+    this.#setCurrent(snapshot);
     this.#broadcast({ type: "routes", snapshot });
     return this.#waitFor(snapshot.seq);
   }
@@ -147,9 +153,45 @@ export class WorkerPool implements SnapshotSink {
   applyEndpoints(endpoints: EndpointTable): Promise<void> {
     if (this.#current === null) return Promise.reject(new Error("applyEndpoints before the first applyRoutes"));
     const slots = this.#assign(endpoints);
-    this.#current = { seq: slots.generation, routes: this.#current.routes, endpoints, slots };
+    this.#setCurrent({ seq: slots.generation, routes: this.#current.routes, endpoints, slots });
     this.#broadcast({ type: "endpoints", seq: slots.generation, endpoints, slots });
     return this.#waitFor(slots.generation);
+  }
+
+  /**
+   * Replaces the members of the balancers `delta` names: slots are assigned for those members only,
+   * and only the delta goes to each worker. The full current table (for respawned workers) is kept
+   * by merging the delta into it.
+   */
+  applyEndpointDelta(delta: EndpointDelta): Promise<void> {
+    const current = this.#current;
+    if (current === null) return Promise.reject(new Error("applyEndpointDelta before the first applyRoutes"));
+    const slots = this.#allocator.assignDelta(delta);
+    this.#warnOverflow();
+    const balancers: BalancerMembers[] = [...current.endpoints.balancers];
+    const balancerSlots = [...current.slots.balancers];
+    const memberSlots = [...current.slots.members];
+    for (let i = 0; i < delta.balancers.length; i++) {
+      const entry = delta.balancers[i];
+      const at = entry === undefined ? undefined : this.#positions.get(entry.balancer);
+      if (entry === undefined || at === undefined) continue; // not in the route table: workers ignore it too
+      balancers[at] = entry;
+      balancerSlots[at] = slots.balancers[i] ?? 0;
+      memberSlots[at] = slots.members[i] ?? [];
+    }
+    this.#current = {
+      seq: slots.generation,
+      routes: current.routes,
+      endpoints: { version: delta.version, balancers },
+      slots: { generation: slots.generation, balancers: balancerSlots, members: memberSlots },
+    };
+    this.#broadcast({ type: "delta", seq: slots.generation, delta, slots });
+    return this.#waitFor(slots.generation);
+  }
+
+  #setCurrent(snapshot: WorkerSnapshot): void {
+    this.#current = snapshot;
+    this.#positions = new Map(snapshot.endpoints.balancers.map((b, i) => [b.balancer, i]));
   }
 
   /** Test/operator hook: kill one worker abruptly (as a crash would); it is respawned. */

@@ -2,7 +2,7 @@
 // tables, endpoint tables and slot assignments are structured-cloned; the scoreboard buffer is
 // shared, not copied.
 
-import type { EndpointTable, RouteTable } from "../model/index.js";
+import type { EndpointDelta, EndpointTable, RouteTable } from "../model/index.js";
 import type { SlotAssignment } from "./balancer/index.js";
 
 export interface WorkerSnapshot {
@@ -29,6 +29,8 @@ export interface WorkerInit {
 export type ToWorker =
   | { readonly type: "routes"; readonly snapshot: WorkerSnapshot }
   | { readonly type: "endpoints"; readonly seq: number; readonly endpoints: EndpointTable; readonly slots: SlotAssignment }
+  /** Only the named balancers' members; `slots` is parallel to `delta.balancers`. */
+  | { readonly type: "delta"; readonly seq: number; readonly delta: EndpointDelta; readonly slots: SlotAssignment }
   | { readonly type: "close"; readonly graceMs: number };
 
 export type FromWorker =

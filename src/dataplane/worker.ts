@@ -37,6 +37,10 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
         server.applyAssignedEndpoints(msg.endpoints, msg.slots);
         post({ type: "ack", seq: msg.seq });
         break;
+      case "delta":
+        server.applyAssignedDelta(msg.delta, msg.slots);
+        post({ type: "ack", seq: msg.seq });
+        break;
       case "close":
         void server.close(msg.graceMs).then(() => {
           destination.flushSync();

@@ -3,3 +3,4 @@ export * from "./cluster-view.js";
 export * from "./diagnostic.js";
 export * from "./snapshot.js";
 export * from "./observer.js";
+export * from "./source-change.js";

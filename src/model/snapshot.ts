@@ -104,10 +104,23 @@ export interface ProxySnapshot {
   readonly endpoints: EndpointTable;
 }
 
+/**
+ * Replaces the member lists of some balancers, like an xDS EDS delta: every balancer not named keeps
+ * its members. `version` is the endpoint table version after the delta (equal to what a full build
+ * of the same cluster gives).
+ */
+export interface EndpointDelta {
+  readonly version: string;
+  /** Sorted by balancer id; each names a balancer of the current route table. */
+  readonly balancers: ReadonlyArray<BalancerMembers>;
+}
+
 /** Where control publishes snapshots: the data plane (all workers), or a test double. */
 export interface SnapshotSink {
   /** Apply a new route table (and the endpoints that go with it). Resolves once every worker runs it. */
   applyRoutes(routes: RouteTable, endpoints: EndpointTable): Promise<void>;
   /** Apply new endpoints only; the route table stays as it is. Resolves once every worker runs it. */
   applyEndpoints(endpoints: EndpointTable): Promise<void>;
+  /** Replace the members of the named balancers only. Resolves once every worker runs it. */
+  applyEndpointDelta(delta: EndpointDelta): Promise<void>;
 }

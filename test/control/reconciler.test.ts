@@ -7,36 +7,42 @@ import {
   emptyClusterView,
   type ClusterView,
   type Diagnostic,
+  fullChange,
+  type EndpointDelta,
   type EndpointTable,
   type ProxySnapshot,
   type RouteTable,
   type SnapshotSink,
+  type SourceChange,
 } from "../../src/model/index.js";
 
 class FakeSource implements ConfigSource {
   view: ClusterView = emptyClusterView;
   diagnostics: Diagnostic[] = [];
-  #listener: (() => void) | null = null;
+  #listener: ((change: SourceChange) => void) | null = null;
   async start(): Promise<void> {}
   current(): { view: ClusterView; diagnostics: Diagnostic[] } {
     return { view: this.view, diagnostics: this.diagnostics };
   }
-  onChange(listener: () => void): void {
+  onChange(listener: (change: SourceChange) => void): void {
     this.#listener = listener;
   }
-  emit(): void {
-    this.#listener?.();
+  emit(change: SourceChange = fullChange): void {
+    this.#listener?.(change);
   }
   close(): void {}
 }
 
 class RecordingSink implements SnapshotSink {
-  calls: Array<{ kind: "routes" | "endpoints"; routes?: string; endpoints: string }> = [];
+  calls: Array<{ kind: "routes" | "endpoints" | "delta"; routes?: string; endpoints: string }> = [];
   async applyRoutes(routes: RouteTable, endpoints: EndpointTable): Promise<void> {
     this.calls.push({ kind: "routes", routes: routes.version, endpoints: endpoints.version });
   }
   async applyEndpoints(endpoints: EndpointTable): Promise<void> {
     this.calls.push({ kind: "endpoints", endpoints: endpoints.version });
+  }
+  async applyEndpointDelta(delta: EndpointDelta): Promise<void> {
+    this.calls.push({ kind: "delta", endpoints: delta.version });
   }
 }
 

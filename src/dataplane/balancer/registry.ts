@@ -1,7 +1,7 @@
 // Worker-local owner of runtime balancers, keyed by stable id. Route applies reconcile the set of
 // balancers and their configs; endpoint applies reconcile members only (no route recompile).
 
-import type { BalancerConfig, EndpointTable, RouteTable } from "../../model/index.js";
+import type { BalancerConfig, EndpointDelta, EndpointTable, RouteTable } from "../../model/index.js";
 import { DEFAULT_UPSTREAM_OPTIONS, type UpstreamOptions } from "../upstream.js";
 import { Balancer, type BalancerMember } from "./balancer.js";
 import type { Scoreboard } from "./scoreboard.js";
@@ -58,6 +58,17 @@ export class BalancerRegistry {
     }
     for (const [id, b] of this.#balancers) {
       if (!seen.has(id)) this.#retire(b.setMembers(null, 0, []));
+    }
+  }
+
+  /** Replaces the members of the balancers a delta names; every other balancer is untouched. */
+  applyDelta(delta: EndpointDelta, slots: SlotAssignment): void {
+    for (let i = 0; i < delta.balancers.length; i++) {
+      const entry = delta.balancers[i];
+      if (entry === undefined) continue;
+      const b = this.#balancers.get(entry.balancer);
+      if (b === undefined) continue; // not referenced by the route table
+      this.#retire(b.setMembers(entry, slots.balancers[i] ?? 0, slots.members[i] ?? []));
     }
   }
 

@@ -9,7 +9,7 @@
 // identities removed by generations not yet acknowledged by every worker are quarantined; when a
 // region is full, new identities share the overflow slot 0 (approximate counters, one warning).
 
-import type { EndpointTable } from "../../model/index.js";
+import type { EndpointDelta, EndpointTable } from "../../model/index.js";
 import type { Scoreboard } from "./scoreboard.js";
 
 /** Slots parallel to `EndpointTable.balancers` (and each one's `members`). Plain data: goes by postMessage. */
@@ -58,6 +58,14 @@ class SlotRegion {
     }
   }
 
+  /** Quarantines the slot of one identity (if it has one). */
+  retire(identity: string, generation: number): void {
+    const slot = this.#byIdentity.get(identity);
+    if (slot === undefined) return;
+    this.#byIdentity.delete(identity);
+    if (slot !== 0) this.#quarantine.push({ slot, generation });
+  }
+
   release(acknowledged: number): void {
     while (this.#quarantineHead < this.#quarantine.length) {
       const entry = this.#quarantine[this.#quarantineHead];
@@ -91,6 +99,8 @@ export function memberIdentity(balancer: string, key: string): string {
 export class SlotAllocator {
   readonly #members: SlotRegion;
   readonly #balancers: SlotRegion;
+  /** Member keys of each balancer in the last assignment (for deltas). */
+  #keysOf = new Map<string, ReadonlySet<string>>();
   #generation = 0;
   #warned = false;
 
@@ -106,19 +116,50 @@ export class SlotAllocator {
     const liveMembers = new Set<string>();
     const balancers: number[] = [];
     const members: number[][] = [];
+    const keysOf = new Map<string, ReadonlySet<string>>();
     for (const b of endpoints.balancers) {
       liveBalancers.add(b.balancer);
       balancers.push(this.#balancers.slotFor(b.balancer));
       const slots: number[] = [];
+      const keys = new Set<string>();
       for (const m of b.members) {
         const identity = memberIdentity(b.balancer, m.key);
         liveMembers.add(identity);
+        keys.add(m.key);
         slots.push(this.#members.slotFor(identity));
       }
       members.push(slots);
+      keysOf.set(b.balancer, keys);
     }
     this.#balancers.retireAbsent(liveBalancers, generation);
     this.#members.retireAbsent(liveMembers, generation);
+    this.#keysOf = keysOf;
+    return { generation, balancers, members };
+  }
+
+  /**
+   * Assigns slots for a delta (a new generation), parallel to `delta.balancers`: only the named
+   * balancers' members are looked at; their members that disappeared are quarantined. Balancer
+   * slots are kept (the route table, not a delta, retires balancers).
+   */
+  assignDelta(delta: EndpointDelta): SlotAssignment {
+    const generation = ++this.#generation;
+    const balancers: number[] = [];
+    const members: number[][] = [];
+    for (const b of delta.balancers) {
+      balancers.push(this.#balancers.slotFor(b.balancer));
+      const slots: number[] = [];
+      const keys = new Set<string>();
+      for (const m of b.members) {
+        keys.add(m.key);
+        slots.push(this.#members.slotFor(memberIdentity(b.balancer, m.key)));
+      }
+      members.push(slots);
+      for (const key of this.#keysOf.get(b.balancer) ?? []) {
+        if (!keys.has(key)) this.#members.retire(memberIdentity(b.balancer, key), generation);
+      }
+      this.#keysOf.set(b.balancer, keys);
+    }
     return { generation, balancers, members };
   }
 
