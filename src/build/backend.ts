@@ -11,18 +11,30 @@ export interface ServiceIndex {
   readonly slices: ReadonlyMap<string, ReadonlyArray<EndpointSlice>>;
 }
 
-export function indexServices(view: ClusterView): ServiceIndex {
+/** Indexes every Service and its slices, or only those of the Services in `only` ("ns/name"). */
+export function indexServices(view: ClusterView, only: ReadonlySet<string> | null = null): ServiceIndex {
   const services = new Map<string, Service>();
-  for (const s of view.services) services.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
+  for (const s of view.services) {
+    const key = `${s.metadata.namespace}/${s.metadata.name}`;
+    if (only === null || only.has(key)) services.set(key, s);
+  }
   const slices = new Map<string, EndpointSlice[]>();
   for (const slice of view.endpointSlices) {
     const service = slice.metadata.labels[serviceNameLabel];
     if (service === undefined) continue;
     const key = `${slice.metadata.namespace}/${service}`;
+    if (only !== null && !only.has(key)) continue;
     slices.set(key, [...(slices.get(key) ?? []), slice]);
   }
   for (const list of slices.values()) list.sort((a, b) => compareText(a.metadata.name, b.metadata.name));
   return { services, slices };
+}
+
+/** The one backend problem that depends on EndpointSlices (not only on the Service). */
+export const endpointPortNotFound = "EndpointPortNotFound";
+
+export function endpointProblemPrefix(service: string): string {
+  return `EndpointSlices of Service ${service} have`;
 }
 
 /** Something wrong with a backend that still gets a (memberless, 503) balancer. */
@@ -106,7 +118,7 @@ function serviceBackend(ns: string, service: Service, servicePort: ServicePort, 
   const matching = slices.filter((s) => s.ports.some((p) => (p.name ?? "") === portName && p.port !== undefined));
   const problems: BackendProblem[] = [];
   if (slices.length > 0 && matching.length === 0) {
-    problems.push({ severity: "warning", reason: "EndpointPortNotFound", message: `EndpointSlices of Service ${ns}/${name} have no port named ${JSON.stringify(portName)}; the balancer has no members and answers 503` });
+    problems.push({ severity: "warning", reason: endpointPortNotFound, message: `${endpointProblemPrefix(`${ns}/${name}`)} no port named ${JSON.stringify(portName)}; the balancer has no members and answers 503` });
   }
   return { balancer, members: sliceMembers(matching, portName), problems };
 }

@@ -38,7 +38,7 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
   const used = usedBalancers(merged, balancers);
   const routes = routeTable(merged, used.map((b) => b.config));
   const endpoints = endpointTable(used.map((b) => b.members));
-  const snapshot: ProxySnapshot = { version: contentHash({ routes: routes.version, endpoints: endpoints.version }), routes, endpoints };
+  const snapshot: ProxySnapshot = { version: snapshotVersion(routes.version, endpoints.version), routes, endpoints };
   const refs = admitted.map((a) => a.ref).sort(compareText);
   const byRef = new Map<string, Ingress>(admitted.map((a) => [a.ref, a.ingress]));
   const nextMemory = new Map<string, Ingress>();
@@ -47,6 +47,11 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
     if (ingress !== undefined) nextMemory.set(ref, ingress);
   }
   return { snapshot, diagnostics: diagnostics.sorted(), memory: { ingresses: nextMemory, settings: global.memory }, globalSettings: global.global, accepted: refs };
+}
+
+/** The version of a snapshot made of a route table and an endpoint table of these versions. */
+export function snapshotVersion(routesVersion: string, endpointsVersion: string): string {
+  return contentHash({ routes: routesVersion, endpoints: endpointsVersion });
 }
 
 /** Balancers some route refers to, sorted by id, with their members. */

@@ -1,4 +1,4 @@
-export { buildSnapshot, type BuildResult } from "./build-snapshot.js";
+export { buildSnapshot, snapshotVersion, type BuildResult } from "./build-snapshot.js";
 export { checkSetting, defaultGlobalSettings, resolveGlobalSettings, settingDocs, settingKeys, type GlobalSettings, type ResolvedSettings, type SettingDoc } from "./global-settings.js";
 export { checkRuleHost, checkHostPort, isDnsName, type HostCheck } from "./host.js";
 export { checkPath, type PathCheck } from "./path.js";
@@ -7,3 +7,4 @@ export { selectIngresses, defaultClassAnnotation, legacyClassAnnotation, type Cl
 export { sliceMembers, memberKey, serviceNameLabel } from "./backend.js";
 export { compareRoutes } from "./routes.js";
 export * from "./annotations/index.js";
+export { buildBalancerMembers, balancerMembersText, endpointTableVersion, hasEndpointProblem } from "./endpoints.js";

@@ -1,1 +1,2 @@
 export * from "./reconciler.js";
+export * from "./endpoint-ledger.js";

@@ -1,7 +1,8 @@
-import { compareDiagnostics, emptyBuildMemory, type BuildObservation } from "../model/index.js";
-import type { BuildMemory, BuildObserver, BuildSettings, ClusterView, Diagnostic, ProxySnapshot, SnapshotSink } from "../model/index.js";
-import { buildSnapshot, type BuildResult } from "../build/index.js";
+import { compareDiagnostics, emptyBuildMemory, fullChange, type BuildObservation, type SourceChange } from "../model/index.js";
+import type { BalancerConfig, BalancerMembers, BuildMemory, BuildObserver, BuildSettings, ClusterView, Diagnostic, ProxySnapshot, RouteTable, SnapshotSink } from "../model/index.js";
+import { buildBalancerMembers, buildSnapshot, hasEndpointProblem, snapshotVersion, type BuildResult } from "../build/index.js";
 import type { Logger } from "../util/index.js";
+import { EndpointLedger } from "./endpoint-ledger.js";
 
 /** A source of cluster objects: the manifest-file source, later the Kubernetes informers. */
 export interface ConfigSource {
@@ -9,8 +10,8 @@ export interface ConfigSource {
   start(): Promise<void>;
   /** The current view and the source's own diagnostics (e.g. unparseable files). */
   current(): { view: ClusterView; diagnostics: ReadonlyArray<Diagnostic> };
-  /** Called after every change that may matter. Must only mark dirty, never build. */
-  onChange(listener: () => void): void;
+  /** Called after every change that may matter, saying what changed. Must only mark dirty, never build. */
+  onChange(listener: (change: SourceChange) => void): void;
   close(): Promise<void> | void;
 }
 
@@ -25,6 +26,10 @@ export interface ReconcilerOptions {
   readonly holdoffMs?: number;
   /** A rebuild happens at most this long after the first unbuilt change (ms). */
   readonly maxHoldoffMs?: number;
+  /** Endpoint fast lane: quiet time after the last EndpointSlice change (ms). */
+  readonly endpointHoldoffMs?: number;
+  /** Endpoint fast lane: a delta happens at most this long after the first unapplied change (ms). */
+  readonly endpointMaxHoldoffMs?: number;
   readonly build?: BuildFunction;
   /** Told after every reconcile once its snapshot is live (status writer, Event recorder, metrics). */
   readonly observers?: ReadonlyArray<BuildObserver>;
@@ -34,6 +39,14 @@ export interface ReconcilerOptions {
  * The reconcile loop: source events only mark the state dirty; one loop rebuilds the whole snapshot
  * after a holdoff, keeps the builder's last-good memory, and publishes to the data plane — the route
  * table only when it changed, endpoints alone when only they changed.
+ *
+ * Endpoint fast lane (like an xDS EDS delta): when every change since the last build is an
+ * EndpointSlice change of Services whose balancers are in the published route table, the loop
+ * waits a short holdoff, resolves only those balancers' members (buildBalancerMembers, the full
+ * build's own code) and publishes an EndpointDelta. The ledger keeps the endpoint table version
+ * equal to what a full build gives, so the full build stays the source of truth: any other change
+ * rebuilds everything, and a full build after deltas publishes nothing new. Build observers are told
+ * about full builds only (a delta changes no diagnostic and no accepted Ingress).
  */
 export class Reconciler {
   readonly #source: ConfigSource;
@@ -42,6 +55,8 @@ export class Reconciler {
   readonly #log: Logger;
   readonly #holdoffMs: number;
   readonly #maxHoldoffMs: number;
+  readonly #endpointHoldoffMs: number;
+  readonly #endpointMaxHoldoffMs: number;
   readonly #build: BuildFunction;
   readonly #observers: ReadonlyArray<BuildObserver>;
 
@@ -56,6 +71,15 @@ export class Reconciler {
   #started = false;
   #draining = false;
   #builds = 0;
+  #deltas = 0;
+  /** Pending since the last reconcile: a change that needs a full build, and Services whose slices changed. */
+  #pendingFull = true;
+  #pendingServices = new Set<string>();
+  /** Diagnostics of the last full build (a slice-dependent one sends its Service's changes to the full lane). */
+  #diagnostics: ReadonlyArray<Diagnostic> = [];
+  readonly #ledger = new EndpointLedger();
+  /** Balancer configs of the published route table by Service ("ns/name"). */
+  #balancersByService: { routes: string; map: Map<string, BalancerConfig[]> } | null = null;
 
   constructor(options: ReconcilerOptions) {
     this.#source = options.source;
@@ -64,6 +88,8 @@ export class Reconciler {
     this.#log = options.logger;
     this.#holdoffMs = options.holdoffMs ?? 100;
     this.#maxHoldoffMs = options.maxHoldoffMs ?? 500;
+    this.#endpointHoldoffMs = options.endpointHoldoffMs ?? 10;
+    this.#endpointMaxHoldoffMs = options.endpointMaxHoldoffMs ?? 50;
     this.#build = options.build ?? buildSnapshot;
     this.#observers = options.observers ?? [];
   }
@@ -78,30 +104,42 @@ export class Reconciler {
     return this.#published;
   }
 
+  /** Full builds so far. */
   get builds(): number {
     return this.#builds;
   }
 
+  /** Endpoint deltas published so far (fast lane). */
+  get deltas(): number {
+    return this.#deltas;
+  }
+
   /** Waits for the source's initial sync, publishes the first snapshot, then follows changes. */
   async start(): Promise<void> {
-    this.#source.onChange(() => this.markDirty());
+    this.#source.onChange((change) => this.markDirty(change));
     await this.#source.start();
     await this.#reconcile();
     this.#started = true;
     this.#log.info({ snapshot: this.#published?.version }, "first snapshot live in every worker");
   }
 
-  /** Records that something changed; schedules one rebuild after the holdoff. */
-  markDirty(): void {
+  /**
+   * Records that something changed; schedules one reconcile after the holdoff (the short endpoint
+   * holdoff while every pending change is an EndpointSlice change).
+   */
+  markDirty(change: SourceChange = fullChange): void {
     if (this.#closed) return;
+    if (change.type === "endpoints") for (const service of change.services) this.#pendingServices.add(service);
+    else this.#pendingFull = true;
     const now = performance.now();
     if (!this.#dirty) {
       this.#dirty = true;
       this.#firstDirtyAt = now;
     }
     if (this.#timer !== null) clearTimeout(this.#timer);
-    const deadline = this.#firstDirtyAt + this.#maxHoldoffMs;
-    const delay = Math.max(0, Math.min(this.#holdoffMs, deadline - now));
+    const fast = !this.#pendingFull && this.#published !== null;
+    const deadline = this.#firstDirtyAt + (fast ? this.#endpointMaxHoldoffMs : this.#maxHoldoffMs);
+    const delay = Math.max(0, Math.min(fast ? this.#endpointHoldoffMs : this.#holdoffMs, deadline - now));
     this.#timer = setTimeout(() => this.#onTimer(), delay);
   }
 
@@ -139,6 +177,69 @@ export class Reconciler {
 
   async #reconcile(): Promise<void> {
     this.#dirty = false;
+    const full = this.#pendingFull || this.#published === null;
+    const services = this.#pendingServices;
+    this.#pendingFull = false;
+    this.#pendingServices = new Set();
+    if (!full && (await this.#reconcileEndpoints(services))) return;
+    await this.#reconcileFull();
+  }
+
+  /** The fast lane; false when these changes need a full build instead. */
+  async #reconcileEndpoints(services: ReadonlySet<string>): Promise<boolean> {
+    const published = this.#published;
+    if (published === null) return false;
+    const byService = this.#byService(published.routes);
+    const configs: BalancerConfig[] = [];
+    for (const service of services) {
+      const list = byService.get(service);
+      if (list === undefined) return false; // no balancer of the route table: only a full build can tell
+      configs.push(...list);
+    }
+    if (hasEndpointProblem(this.#diagnostics, services)) return false;
+    configs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    let members: BalancerMembers[] | null;
+    try {
+      members = buildBalancerMembers(this.#source.current().view, configs, this.#settings);
+    } catch (err) {
+      this.#log.error({ err }, "endpoint fast lane failed; rebuilding everything");
+      return false;
+    }
+    if (members === null) return false;
+    const delta = this.#ledger.apply(members);
+    if (delta === null) {
+      this.#log.debug({ snapshot: published.version }, "no endpoint change");
+      return true;
+    }
+    const endpoints = this.#ledger.table();
+    const next: ProxySnapshot = { version: snapshotVersion(published.routes.version, endpoints.version), routes: published.routes, endpoints };
+    try {
+      await this.#sink.applyEndpointDelta(delta);
+    } catch (err) {
+      this.#log.error({ err, snapshot: next.version }, "publishing an endpoint delta failed; rebuilding everything");
+      this.markDirty();
+      return true;
+    }
+    this.#published = next;
+    this.#deltas++;
+    this.#log.info({ snapshot: next.version, endpoints: endpoints.version, balancers: delta.balancers.length }, "endpoint delta published");
+    return true;
+  }
+
+  #byService(routes: RouteTable): Map<string, BalancerConfig[]> {
+    if (this.#balancersByService?.routes !== routes.version) {
+      const map = new Map<string, BalancerConfig[]>();
+      for (const b of routes.balancers) {
+        const list = map.get(b.service);
+        if (list === undefined) map.set(b.service, [b]);
+        else list.push(b);
+      }
+      this.#balancersByService = { routes: routes.version, map };
+    }
+    return this.#balancersByService.map;
+  }
+
+  async #reconcileFull(): Promise<void> {
     const { view, diagnostics: sourceDiagnostics } = this.#source.current();
     let result: BuildResult;
     try {
@@ -151,6 +252,7 @@ export class Reconciler {
     this.#builds++;
     this.#memory = result.memory;
     const diagnostics = [...sourceDiagnostics, ...result.diagnostics].sort(compareDiagnostics);
+    this.#diagnostics = diagnostics;
     this.#report(diagnostics);
     const next = result.snapshot;
     const prev = this.#published;
@@ -174,6 +276,7 @@ export class Reconciler {
       this.markDirty();
       return;
     }
+    if (this.#published !== null) this.#ledger.reset(this.#published.endpoints);
     this.#notify({ view, diagnostics, accepted: result.accepted, snapshotVersion: next.version });
   }
 

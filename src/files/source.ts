@@ -3,7 +3,7 @@
 import { watch, type FSWatcher } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { compareDiagnostics, type ClusterView, type Diagnostic } from "../model/index.js";
+import { compareDiagnostics, fullChange, type ClusterView, type Diagnostic, type SourceChange } from "../model/index.js";
 import type { Logger } from "../util/index.js";
 import { isManifestPath, parseManifestText, toClusterView, type ManifestObject } from "./parse.js";
 
@@ -41,7 +41,7 @@ export class ManifestSource {
   readonly #debounceMs: number;
   readonly #pollMs: number;
   readonly #files = new Map<string, FileState>();
-  readonly #listeners: Array<() => void> = [];
+  readonly #listeners: Array<(change: SourceChange) => void> = [];
   #rootError: string | null = null;
   #watcher: FSWatcher | null = null;
   #watchId: string | null = null;
@@ -69,7 +69,8 @@ export class ManifestSource {
     return this.#current;
   }
 
-  onChange(listener: () => void): void {
+  /** Every change is reported as "full": a file can hold any kind of object. */
+  onChange(listener: (change: SourceChange) => void): void {
     this.#listeners.push(listener);
   }
 
@@ -135,7 +136,7 @@ export class ManifestSource {
     }
     if (changed && !this.#closed) {
       this.#current = null;
-      for (const listener of this.#listeners) listener();
+      for (const listener of this.#listeners) listener(fullChange);
     }
   }
 

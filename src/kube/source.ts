@@ -23,6 +23,7 @@ import {
   type Diagnostic,
   type Ingress,
   type Service,
+  type SourceChange,
 } from "../model/index.js";
 import type { Logger } from "../util/index.js";
 import type { BackoffOptions } from "./backoff.js";
@@ -100,7 +101,9 @@ export class KubeSource {
   readonly #supervisors = new Map<WatchedKind, InformerSupervisor>();
   readonly #specs = new Map<WatchedKind, KindSpec>();
   readonly #entries = new Map<WatchedKind, Map<string, Entry<unknown>>>();
-  readonly #listeners: Array<() => void> = [];
+  readonly #listeners: Array<(change: SourceChange) => void> = [];
+  /** current() lists by kind, kept until that kind (or, for Secrets, the references) changes. */
+  readonly #lists = new Map<WatchedKind, { objects: unknown[]; diagnostics: Diagnostic[] }>();
   readonly #extraSecrets: ReadonlyArray<string>;
   #refs: References | null = null;
   #current: { view: ClusterView; diagnostics: ReadonlyArray<Diagnostic> } | null = null;
@@ -200,7 +203,8 @@ export class KubeSource {
     return this.#current;
   }
 
-  onChange(listener: () => void): void {
+  /** `listener` gets, per relevant change, the Services an EndpointSlice change touches, or "full". */
+  onChange(listener: (change: SourceChange) => void): void {
     this.#listeners.push(listener);
   }
 
@@ -221,11 +225,16 @@ export class KubeSource {
       entries.set(event.key, next);
     }
     this.#current = null;
-    if (spec.kind === "Ingress" || spec.kind === "Service") this.#refs = null;
+    this.#lists.delete(spec.kind);
+    if (spec.kind === "Ingress" || spec.kind === "Service") {
+      this.#refs = null;
+      this.#lists.delete("Secret");
+    }
     // Before the initial sync completes nothing may be built: start() resolving is the first signal.
     if (!this.#started || this.#closed) return;
-    if (!this.#matters(spec.kind, event, previous, next)) return;
-    for (const listener of this.#listeners) listener();
+    const change = this.#matters(spec.kind, event, previous, next);
+    if (change === null) return;
+    for (const listener of this.#listeners) listener(change);
   }
 
   #parse(spec: KindSpec, event: StoreEvent, previous: Entry<unknown> | undefined): Entry<unknown> {
@@ -241,17 +250,18 @@ export class KubeSource {
     return { object: null, lastValid: previous?.lastValid ?? null, diagnostic };
   }
 
-  /** Whether a change can alter the snapshot. */
-  #matters(kind: WatchedKind, event: StoreEvent, previous: Entry<unknown> | undefined, next: Entry<unknown> | undefined): boolean {
+  /** What a change can alter in the snapshot; null when nothing. */
+  #matters(kind: WatchedKind, event: StoreEvent, previous: Entry<unknown> | undefined, next: Entry<unknown> | undefined): SourceChange | null {
+    const full: SourceChange = { type: "full", kind };
     switch (kind) {
       case "Ingress":
       case "IngressClass":
       case "ConfigMap":
-        return true;
+        return full;
       case "Service":
-        return this.#references().services.has(event.key);
+        return this.#references().services.has(event.key) ? full : null;
       case "Secret":
-        return this.#references().secrets.has(event.key);
+        return this.#references().secrets.has(event.key) ? full : null;
       case "EndpointSlice": {
         const refs = this.#references().services;
         const ns = event.object.metadata?.namespace ?? "";
@@ -265,7 +275,8 @@ export class KubeSource {
             if (name !== undefined) names.add(name);
           }
         }
-        return [...names].some((name) => refs.has(`${ns}/${name}`));
+        const services = [...names].map((name) => `${ns}/${name}`).sort();
+        return services.some((key) => refs.has(key)) ? { type: "endpoints", services } : null;
       }
     }
   }
@@ -288,29 +299,43 @@ export class KubeSource {
     return entries;
   }
 
-  #objects<T>(kind: WatchedKind, keep: (key: string) => boolean = () => true): T[] {
-    const entries = this.#entry(kind);
-    return [...entries.keys()]
-      .sort()
-      .flatMap((key) => {
-        const object = entries.get(key)?.object;
-        return object === null || object === undefined || !keep(key) ? [] : [object as T];
-      });
+  /** The objects of a kind sorted by key, and its diagnostics; recomputed only after that kind changed. */
+  #list<T>(kind: WatchedKind, keep: (key: string) => boolean = () => true): { objects: T[]; diagnostics: Diagnostic[] } {
+    let list = this.#lists.get(kind);
+    if (list === undefined) {
+      const entries = this.#entry(kind);
+      const objects: unknown[] = [];
+      const diagnostics: Diagnostic[] = [];
+      for (const key of [...entries.keys()].sort()) {
+        const entry = entries.get(key);
+        if (entry === undefined) continue;
+        if (entry.diagnostic !== null) diagnostics.push(entry.diagnostic);
+        if (entry.object !== null && keep(key)) objects.push(entry.object);
+      }
+      list = { objects, diagnostics };
+      this.#lists.set(kind, list);
+    }
+    return list as { objects: T[]; diagnostics: Diagnostic[] };
   }
 
   #compute(): { view: ClusterView; diagnostics: ReadonlyArray<Diagnostic> } {
     const secrets = this.#references().secrets;
+    const ingresses = this.#list<ClusterView["ingresses"][number]>("Ingress");
+    const ingressClasses = this.#list<ClusterView["ingressClasses"][number]>("IngressClass");
+    const services = this.#list<ClusterView["services"][number]>("Service");
+    const endpointSlices = this.#list<ClusterView["endpointSlices"][number]>("EndpointSlice");
+    // Only referenced Secrets reach the builder.
+    const secretList = this.#list<ClusterView["secrets"][number]>("Secret", (key) => secrets.has(key));
+    const configMaps = this.#list<ClusterView["configMaps"][number]>("ConfigMap");
     const view: ClusterView = {
-      ingresses: this.#objects("Ingress"),
-      ingressClasses: this.#objects("IngressClass"),
-      services: this.#objects("Service"),
-      endpointSlices: this.#objects("EndpointSlice"),
-      // Only referenced Secrets reach the builder.
-      secrets: this.#objects("Secret", (key) => secrets.has(key)),
-      configMaps: this.#objects("ConfigMap"),
+      ingresses: ingresses.objects,
+      ingressClasses: ingressClasses.objects,
+      services: services.objects,
+      endpointSlices: endpointSlices.objects,
+      secrets: secretList.objects,
+      configMaps: configMaps.objects,
     };
-    const diagnostics: Diagnostic[] = [];
-    for (const entries of this.#entries.values()) for (const e of entries.values()) if (e.diagnostic !== null) diagnostics.push(e.diagnostic);
+    const diagnostics = [ingresses, ingressClasses, services, endpointSlices, secretList, configMaps].flatMap((l) => l.diagnostics);
     return { view, diagnostics: diagnostics.sort(compareDiagnostics) };
   }
 }

@@ -85,7 +85,11 @@ describe("ManifestSource", () => {
     await writeFile(join(dir, "a.yaml"), service("a"));
     const s = await startOn(dir);
     let changes = 0;
-    s.onChange(() => changes++);
+    const types = new Set<string>();
+    s.onChange((change) => {
+      changes++;
+      types.add(change.type);
+    });
     await writeFile(join(dir, "a.yaml"), service("a-edited"));
     await expectServices(s, ["a-edited"]);
     await writeFile(join(dir, "b.yaml"), service("b"));
@@ -93,6 +97,8 @@ describe("ManifestSource", () => {
     await rm(join(dir, "a.yaml"));
     await expectServices(s, ["b"]);
     expect(changes).toBeGreaterThanOrEqual(3);
+    // A file can hold any kind: every change asks for a full rebuild.
+    expect([...types]).toEqual(["full"]);
   });
 
   it("sees files in a subdirectory created after start", async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { ClusterView } from "../../src/model/index.js";
+import type { ClusterView, SourceChange } from "../../src/model/index.js";
 import { startKubeApi, type KubeApi, type KubeObjectInput } from "../support/kube-api.js";
 import { waitFor } from "../support/wait.js";
 import { endpointSlice, ingress, ingressClass, kubeSource, service, tlsSecret, type SourceHarness } from "./kube-fixtures.js";
@@ -85,6 +85,24 @@ describe("KubeSource against the stand-in API server", () => {
     const before = h.changes();
     act(a);
     await converges(h, before, check, "change");
+  });
+
+  const hints: Array<{ name: string; act: (api: KubeApi) => void; hint: SourceChange }> = [
+    { name: "EndpointSlice updated: its Service, endpoints only", act: (a) => a.apply(endpointSlice("web-svc-abc", "web-svc", ["10.0.0.9"])), hint: { type: "endpoints", services: ["default/web-svc"] } },
+    { name: "EndpointSlice created: its Service, endpoints only", act: (a) => a.apply(endpointSlice("web-svc-def", "web-svc", ["10.0.0.2"])), hint: { type: "endpoints", services: ["default/web-svc"] } },
+    { name: "EndpointSlice deleted: its Service, endpoints only", act: (a) => a.remove("EndpointSlice", "default", "web-svc-abc"), hint: { type: "endpoints", services: ["default/web-svc"] } },
+    { name: "EndpointSlice moved to another Service: both Services", act: (a) => a.apply(endpointSlice("web-svc-abc", "other", ["10.0.0.1"])), hint: { type: "endpoints", services: ["default/other", "default/web-svc"] } },
+    { name: "Ingress updated: full", act: (a) => a.apply(ingress("web", "web-svc", { host: "changed.example.com", tlsSecret: "web-tls" })), hint: { type: "full", kind: "Ingress" } },
+    { name: "referenced Service updated: full", act: (a) => a.apply(service("web-svc", { port: 81 })), hint: { type: "full", kind: "Service" } },
+    { name: "referenced Secret updated: full", act: (a) => a.apply(tlsSecret("web-tls", "bmV3")), hint: { type: "full", kind: "Secret" } },
+  ];
+  it.each(hints)("change hint — $name", async ({ act, hint }) => {
+    const { api: a, h } = await setup(base());
+    const seen: SourceChange[] = [];
+    h.source.onChange((change) => seen.push(change));
+    act(a);
+    await waitFor(() => (seen.length > 0 ? true : undefined), { timeoutMs: 1000, what: "change hint" });
+    expect(seen).toEqual([hint]);
   });
 
   it("an unreferenced Service, EndpointSlice or Secret does not fire onChange", async () => {

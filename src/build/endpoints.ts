@@ -1,0 +1,77 @@
+// The endpoint fast lane's half of the builder: members of some balancers, resolved by the same
+// code the full build uses (resolveBackend), and the endpoint table version computed from
+// per-balancer texts so a caller that keeps them can re-version a table after changing a few.
+import { createHash } from "node:crypto";
+import type { BalancerConfig, BalancerMembers, BuildSettings, ClusterView, Diagnostic, IngressBackend } from "../model/index.js";
+import { canonicalJson } from "../util/index.js";
+import { endpointPortNotFound, endpointProblemPrefix, indexServices, resolveBackend } from "./backend.js";
+
+/**
+ * Members of `balancers` (configs of the current route table) in `view`, in the order given, exactly
+ * as `buildSnapshot` would resolve them; null when that cannot be guaranteed — a balancer whose
+ * resolution now differs from its config or reports a problem (a diagnostic would change), or whose
+ * Service has several ports with its port number — and the caller must run a full build.
+ */
+export function buildBalancerMembers(view: ClusterView, balancers: ReadonlyArray<BalancerConfig>, settings: BuildSettings): BalancerMembers[] | null {
+  const index = indexServices(view, new Set(balancers.map((b) => b.service)));
+  const out: BalancerMembers[] = [];
+  for (const config of balancers) {
+    const backend = backendOf(config);
+    if (backend === null) return null;
+    const service = index.services.get(config.service);
+    const portNumber = backend.backend.service?.port.number;
+    if (service !== undefined && portNumber !== undefined && service.spec.ports.filter((p) => p.port === portNumber).length > 1) return null;
+    const resolution = resolveBackend(backend.namespace, backend.backend, index, settings);
+    if (!resolution.ok) return null;
+    const { balancer, members, problems } = resolution.backend;
+    if (problems.length > 0 || balancer.id !== config.id || balancer.hostHeader !== config.hostHeader) return null;
+    out.push({ balancer: config.id, members });
+  }
+  return out;
+}
+
+/**
+ * Whether `diagnostics` (of the last full build) report a slice-dependent problem of one of
+ * `services`: such a diagnostic may go away with an endpoint change, so only a full build may
+ * decide.
+ */
+export function hasEndpointProblem(diagnostics: ReadonlyArray<Diagnostic>, services: Iterable<string>): boolean {
+  const problems = diagnostics.filter((d) => d.reason === endpointPortNotFound);
+  if (problems.length === 0) return false;
+  for (const service of services) {
+    const prefix = endpointProblemPrefix(service);
+    if (problems.some((d) => d.message.startsWith(`${prefix} `))) return true;
+  }
+  return false;
+}
+
+/** The Ingress backend a balancer id ("ns/service:port") stands for. */
+function backendOf(config: BalancerConfig): { namespace: string; backend: IngressBackend } | null {
+  const slash = config.service.indexOf("/");
+  if (slash < 0 || !config.id.startsWith(`${config.service}:`)) return null;
+  const namespace = config.service.slice(0, slash);
+  const name = config.service.slice(slash + 1);
+  const port = config.id.slice(config.service.length + 1);
+  if (port === "") return null;
+  return { namespace, backend: { service: { name, port: /^[0-9]+$/.test(port) ? { number: Number(port) } : { name: port } } } };
+}
+
+/** The text of one balancer's members that the endpoint table version hashes. */
+export function balancerMembersText(members: BalancerMembers): string {
+  return canonicalJson(members);
+}
+
+/**
+ * The endpoint table version from the texts of its balancers (sorted by id): equal to the
+ * `endpoints.version` buildSnapshot gives for the same balancers, without re-serializing them.
+ */
+export function endpointTableVersion(texts: Iterable<string>): string {
+  const hash = createHash("sha256").update('{"balancers":[');
+  let first = true;
+  for (const text of texts) {
+    if (!first) hash.update(",");
+    hash.update(text);
+    first = false;
+  }
+  return hash.update("]}").digest("hex").slice(0, 16);
+}
