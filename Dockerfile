@@ -14,6 +14,9 @@ RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
 FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# V8 would size each thread's heap from the node's memory and keep freed pages resident; these caps
+# keep RSS flat (docs/control-plane-benchmark.md). They apply to the data-plane worker threads too.
+ENV NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=1024"
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
