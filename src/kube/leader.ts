@@ -6,17 +6,9 @@
 // for the renew deadline steps down on its own, before the lease expires for the others.
 import { randomBytes } from "node:crypto";
 import { hostname as osHostname } from "node:os";
-import {
-  CoordinationV1Api,
-  Observable,
-  V1MicroTime,
-  type ConfigurationOptions,
-  type KubeConfig,
-  type RequestContext,
-  type ResponseContext,
-  type V1Lease,
-} from "@kubernetes/client-node";
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "../util/index.js";
+import { apiCallOptions, describeApiError } from "./api-call.js";
 import { KubeError, describeError, statusOf } from "./errors.js";
 
 export const defaultElectionId = "proxypass-ingress-leader";
@@ -105,47 +97,6 @@ type Attempt =
   | { readonly kind: "leader"; readonly renewedAt: number; readonly transitions: number }
   | { readonly kind: "follower"; readonly holder: string }
   | { readonly kind: "conflict" };
-
-/**
- * Per-call client-node options: an abort signal (timeout and stop) and optionally a Content-Type
- * (client-node sends PATCH as JSON Patch unless told otherwise).
- */
-export function apiCallOptions(signal: AbortSignal, contentType?: string): ConfigurationOptions {
-  return {
-    middleware: [
-      {
-        pre: (ctx: RequestContext) => {
-          ctx.setSignal(signal);
-          if (contentType !== undefined) ctx.setHeaderParam("Content-Type", contentType);
-          return new Observable(Promise.resolve(ctx));
-        },
-        post: (res: ResponseContext) => new Observable(Promise.resolve(res)),
-      },
-    ],
-    middlewareMergeStrategy: "append",
-  };
-}
-
-/** A short description of an API error: the HTTP status and the Status message, without headers. */
-export function describeApiError(err: unknown): string {
-  const status = statusOf(err);
-  if (status === undefined || err === null || typeof err !== "object") return describeError(err);
-  let message = "";
-  if ("body" in err) {
-    const body = err.body;
-    let parsed: unknown = body;
-    if (typeof body === "string") {
-      try {
-        parsed = JSON.parse(body) as unknown;
-      } catch {
-        parsed = body;
-      }
-    }
-    if (parsed !== null && typeof parsed === "object" && "message" in parsed && typeof parsed.message === "string") message = parsed.message;
-    else if (typeof parsed === "string") message = parsed.slice(0, 200);
-  }
-  return message === "" ? `HTTP ${status}` : `HTTP ${status}: ${message}`;
-}
 
 function timeOf(value: unknown): number | undefined {
   if (value instanceof Date) return value.getTime();

@@ -32,7 +32,8 @@ import {
 import type { BuildObservation, BuildObserver } from "../model/index.js";
 import type { Logger } from "../util/index.js";
 import { KubeError, statusOf } from "./errors.js";
-import { apiCallOptions, describeApiError, type ControllerInstance, type Leadership } from "./leader.js";
+import { apiCallOptions, describeApiError } from "./api-call.js";
+import type { ControllerInstance, Leadership } from "./leader.js";
 import type { NamespacedName } from "./source.js";
 
 /** The controller's addresses cannot be determined (publish Service without address, pods not scheduled, no POD_NAME). */
