@@ -57,6 +57,7 @@ Try:
   curl -s -H 'Host: api.demo.localhost' ${http}/     # host rule
   curl -si ${http}/ | grep -i x-served-by            # response-headers annotation
   curl -s http://127.0.0.1:10254/readyz
+  curl -s http://127.0.0.1:10254/metrics | grep '^proxypass_config'
 
 Edit deploy/examples/demo.yaml (e.g. remove an endpoint) and the change is live within a second.
 Ctrl-C stops everything.
