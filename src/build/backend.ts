@@ -129,7 +129,7 @@ function serviceBackend(ns: string, service: Service, servicePort: ServicePort, 
  * an address in several slices counts once (ready if any copy is ready).
  */
 export function sliceMembers(slices: ReadonlyArray<EndpointSlice>, portName: string): Member[] {
-  const members = new Map<string, Member>();
+  const candidates: Member[] = [];
   for (const slice of slices) {
     const port = slice.ports.find((p) => (p.name ?? "") === portName)?.port;
     if (port === undefined) continue;
@@ -139,13 +139,33 @@ export function sliceMembers(slices: ReadonlyArray<EndpointSlice>, portName: str
       if (!ready && !(c.serving === true && c.terminating === true)) continue;
       const address = endpoint.addresses[0];
       if (address === undefined) continue;
-      const key = memberKey(address, port);
-      const existing = members.get(key);
-      if (existing !== undefined && (existing.ready || !ready)) continue;
-      members.set(key, { key, address, port, route: endpoint.targetRef?.name ?? endpoint.hostname ?? "", zone: endpoint.zone ?? null, ready });
+      candidates.push({ key: memberKey(address, port), address, port, route: endpoint.targetRef?.name ?? endpoint.hostname ?? "", zone: endpoint.zone ?? null, ready });
     }
   }
-  return [...members.values()].sort((a, b) => compareText(a.key, b.key));
+  // A stable sort keeps copies of one key in slice order, next to each other: the first copy wins
+  // unless it is not ready and a later one is (the first ready copy then).
+  if (!sortedByKey(candidates)) candidates.sort(compareMembers);
+  let n = 0;
+  for (const m of candidates) {
+    const last = n > 0 ? candidates[n - 1] : undefined;
+    if (last !== undefined && last.key === m.key) {
+      if (!last.ready && m.ready) candidates[n - 1] = m;
+      continue;
+    }
+    candidates[n++] = m;
+  }
+  candidates.length = n;
+  return candidates;
+}
+
+function compareMembers(a: Member, b: Member): number {
+  return compareText(a.key, b.key);
+}
+
+/** Whether keys never decrease (then sorting is skipped: endpoints often come in order). */
+function sortedByKey(members: ReadonlyArray<Member>): boolean {
+  for (let i = 1; i < members.length; i++) if ((members[i - 1] as Member).key > (members[i] as Member).key) return false;
+  return true;
 }
 
 /** "address:port", with IPv6 addresses bracketed. */

@@ -5,7 +5,8 @@ import { resolveBackend, type BackendResolution, type ResolvedBackend, type Serv
 export class BalancerSet {
   readonly #index: ServiceIndex;
   readonly #settings: BuildSettings;
-  readonly #byBackend = new Map<string, BackendResolution>();
+  /** Service backends by namespace, then Service name, then port number or name (no key strings to build). */
+  readonly #byBackend = new Map<string, Map<string, Map<number | string, BackendResolution>>>();
   readonly #byId = new Map<string, ResolvedBackend>();
 
   constructor(index: ServiceIndex, settings: BuildSettings) {
@@ -14,12 +15,24 @@ export class BalancerSet {
   }
 
   resolve(ns: string, backend: IngressBackend): BackendResolution {
-    const port = backend.service?.port;
-    const key = `${ns}|${backend.service?.name ?? ""}|${port?.number ?? ""}|${port?.name ?? ""}|${backend.resource?.kind ?? ""}|${backend.resource?.name ?? ""}`;
-    let resolution = this.#byBackend.get(key);
+    const service = backend.service;
+    // Not a Service backend: resolution fails without a lookup, nothing to remember.
+    if (service === undefined) return resolveBackend(ns, backend, this.#index, this.#settings);
+    const port: number | string = service.port.number ?? service.port.name ?? "";
+    let byName = this.#byBackend.get(ns);
+    if (byName === undefined) {
+      byName = new Map();
+      this.#byBackend.set(ns, byName);
+    }
+    let byPort = byName.get(service.name);
+    if (byPort === undefined) {
+      byPort = new Map();
+      byName.set(service.name, byPort);
+    }
+    let resolution = byPort.get(port);
     if (resolution === undefined) {
       resolution = resolveBackend(ns, backend, this.#index, this.#settings);
-      this.#byBackend.set(key, resolution);
+      byPort.set(port, resolution);
       if (resolution.ok) this.#byId.set(resolution.backend.balancer.id, resolution.backend);
     }
     return resolution;

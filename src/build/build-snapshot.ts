@@ -1,6 +1,6 @@
 // The pure builder: cluster objects + last accepted Ingress versions + settings -> snapshot.
-import type { BalancerConfig, BalancerMembers, BuildMemory, BuildSettings, ClusterView, Diagnostic, EndpointTable, Ingress, ProxySnapshot, Route, RouteTable } from "../model/index.js";
-import { contentHash } from "../util/index.js";
+import type { BalancerConfig, BalancerMembers, BuildMemory, BuildSettings, ClusterView, Diagnostic, EndpointTable, Ingress, ProxySnapshot, Route, RouteTable, VirtualHost } from "../model/index.js";
+import { contentHash, ContentHasher } from "../util/index.js";
 import { admitIngresses } from "./admit.js";
 import { indexServices } from "./backend.js";
 import { BalancerSet } from "./balancers.js";
@@ -8,7 +8,9 @@ import { DiagnosticList } from "./diagnostics.js";
 import { resolveGlobalSettings, type GlobalSettings } from "./global-settings.js";
 import { selectIngresses } from "./ingress-class.js";
 import { compareText } from "./order.js";
+import { endpointTableVersion } from "./endpoints.js";
 import { mergeRoutes, type MergedRoutes } from "./routes.js";
+import { balancerConfigJson, balancerMembersJson, RouteJsonWriter } from "./snapshot-json.js";
 
 export interface BuildResult {
   readonly snapshot: ProxySnapshot;
@@ -65,11 +67,34 @@ function usedBalancers(merged: MergedRoutes, balancers: BalancerSet): Array<{ co
   });
 }
 
+/** The route table; its version is contentHash of its content (canonical JSON, written by snapshot-json). */
 function routeTable(merged: MergedRoutes, balancers: ReadonlyArray<BalancerConfig>): RouteTable {
-  const content = { virtualHosts: merged.virtualHosts, defaultRoute: merged.defaultRoute, balancers };
-  return { version: contentHash(content), ...content };
+  const hash = new ContentHasher();
+  let text = '{"balancers":[';
+  for (let i = 0; i < balancers.length; i++) {
+    if (i > 0) text += ",";
+    text += balancerConfigJson(balancers[i] as BalancerConfig);
+    if (text.length >= chunkChars) text = flush(hash, text);
+  }
+  const writer = new RouteJsonWriter();
+  text += `],"defaultRoute":${writer.route(merged.defaultRoute)},"virtualHosts":[`;
+  for (let i = 0; i < merged.virtualHosts.length; i++) {
+    if (i > 0) text += ",";
+    text += writer.virtualHost(merged.virtualHosts[i] as VirtualHost);
+    if (text.length >= chunkChars) text = flush(hash, text);
+  }
+  return { version: hash.update(`${text}]}`).digest(), virtualHosts: merged.virtualHosts, defaultRoute: merged.defaultRoute, balancers };
 }
 
+/** Text is hashed in chunks of about this many characters: fewer calls into the hash than one per part, no 10 MB string. */
+const chunkChars = 1 << 16;
+
+function flush(hash: ContentHasher, text: string): string {
+  hash.update(text);
+  return "";
+}
+
+/** The endpoint table; its version is contentHash({ balancers }), computed as the endpoint fast lane does. */
 function endpointTable(balancers: ReadonlyArray<BalancerMembers>): EndpointTable {
-  return { version: contentHash({ balancers }), balancers };
+  return { version: endpointTableVersion(balancers.map(balancerMembersJson)), balancers };
 }

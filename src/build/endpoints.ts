@@ -3,8 +3,8 @@
 // per-balancer texts so a caller that keeps them can re-version a table after changing a few.
 import { createHash } from "node:crypto";
 import type { BalancerConfig, BalancerMembers, BuildSettings, ClusterView, Diagnostic, IngressBackend } from "../model/index.js";
-import { canonicalJson } from "../util/index.js";
 import { endpointPortNotFound, endpointProblemPrefix, indexServices, resolveBackend } from "./backend.js";
+import { balancerMembersJson } from "./snapshot-json.js";
 
 /**
  * Members of `balancers` (configs of the current route table) in `view`, in the order given, exactly
@@ -56,9 +56,9 @@ function backendOf(config: BalancerConfig): { namespace: string; backend: Ingres
   return { namespace, backend: { service: { name, port: /^[0-9]+$/.test(port) ? { number: Number(port) } : { name: port } } } };
 }
 
-/** The text of one balancer's members that the endpoint table version hashes. */
+/** The text of one balancer's members that the endpoint table version hashes: canonicalJson(members). */
 export function balancerMembersText(members: BalancerMembers): string {
-  return canonicalJson(members);
+  return balancerMembersJson(members);
 }
 
 /**
@@ -66,12 +66,17 @@ export function balancerMembersText(members: BalancerMembers): string {
  * `endpoints.version` buildSnapshot gives for the same balancers, without re-serializing them.
  */
 export function endpointTableVersion(texts: Iterable<string>): string {
-  const hash = createHash("sha256").update('{"balancers":[');
+  const hash = createHash("sha256");
+  let chunk = '{"balancers":[';
   let first = true;
   for (const text of texts) {
-    if (!first) hash.update(",");
-    hash.update(text);
+    if (!first) chunk += ",";
+    chunk += text;
     first = false;
+    if (chunk.length >= 1 << 16) {
+      hash.update(chunk);
+      chunk = "";
+    }
   }
-  return hash.update("]}").digest("hex").slice(0, 16);
+  return hash.update(`${chunk}]}`).digest("hex").slice(0, 16);
 }

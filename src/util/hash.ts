@@ -16,3 +16,20 @@ export function canonicalJson(value: unknown): string {
 export function contentHash(value: unknown): string {
   return createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 16);
 }
+
+/**
+ * contentHash of a value whose canonical JSON is given in parts (concatenated in order), without
+ * joining them into one string: `new ContentHasher().update("[1,").update("2]").digest() === contentHash([1, 2])`.
+ */
+export class ContentHasher {
+  readonly #hash = createHash("sha256");
+
+  update(text: string): this {
+    this.#hash.update(text);
+    return this;
+  }
+
+  digest(): string {
+    return this.#hash.digest("hex").slice(0, 16);
+  }
+}

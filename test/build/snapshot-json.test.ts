@@ -1,0 +1,69 @@
+// The field-by-field canonical JSON of the snapshot tables must equal canonicalJson (keys sorted),
+// so table versions are those of contentHash over the tables: checked on every golden fixture and
+// on values with escapes, nulls and shared options.
+import { describe, expect, it } from "vitest";
+import { balancerMembersText, sliceMembers } from "../../src/build/index.js";
+import { balancerConfigJson, balancerMembersJson, RouteJsonWriter } from "../../src/build/snapshot-json.js";
+import { contentHash, canonicalJson } from "../../src/util/index.js";
+import type { Route, RouteOptions, VirtualHost, EndpointSlice } from "../../src/model/index.js";
+import { goldenCases, runCase } from "./golden.js";
+
+const options: RouteOptions = {
+  timeouts: { connectMs: null, readMs: 2500 },
+  preserveHost: true,
+  upstreamVhost: 'a"b\\c\u0001é',
+  requestHeaders: [{ op: "set", name: "X-A", value: 'q"\u2028' }],
+  responseHeaders: [{ op: "unset", name: "X-B", value: "" }],
+};
+const route: Route = { path: "/ü\"x", pathType: "Exact", ingress: "ns/a", balancer: "ns/s:80", options };
+
+describe("snapshot JSON", () => {
+  it.each(goldenCases())("route and endpoint table versions are contentHash of the tables: $name", ({ id }) => {
+    const { routes, endpoints } = runCase(id).result.snapshot;
+    expect(routes.version).toBe(contentHash({ virtualHosts: routes.virtualHosts, defaultRoute: routes.defaultRoute, balancers: routes.balancers }));
+    expect(endpoints.version).toBe(contentHash({ balancers: endpoints.balancers }));
+    const writer = new RouteJsonWriter();
+    for (const vh of routes.virtualHosts) expect(writer.virtualHost(vh)).toBe(canonicalJson(vh));
+    for (const b of routes.balancers) expect(balancerConfigJson(b)).toBe(canonicalJson(b));
+    for (const b of endpoints.balancers) expect(balancerMembersText(b)).toBe(canonicalJson(b));
+  });
+
+  it("escapes strings and writes nulls and shared options as canonicalJson does", () => {
+    const vh: VirtualHost = { host: "h\"", routes: [route, { ...route, path: "/" }], fallback: null };
+    const writer = new RouteJsonWriter();
+    expect(writer.virtualHost(vh)).toBe(canonicalJson(vh));
+    expect(writer.virtualHost({ ...vh, fallback: route })).toBe(canonicalJson({ ...vh, fallback: route }));
+    expect(writer.route(null)).toBe("null");
+    expect(balancerConfigJson({ id: "n/s:80", service: "n/s", hostHeader: 'x"', protocol: "http" })).toBe(canonicalJson({ id: "n/s:80", service: "n/s", hostHeader: 'x"', protocol: "http" }));
+    const members = { balancer: "n/s:80", members: [{ key: "[::1]:8", address: "::1", port: 8, route: "p\"", zone: null, ready: false }, { key: "a:1", address: "a", port: 1, route: "", zone: "z", ready: true }] };
+    expect(balancerMembersJson(members)).toBe(canonicalJson(members));
+  });
+});
+
+describe("sliceMembers", () => {
+  const slice = (name: string, endpoints: EndpointSlice["endpoints"]): EndpointSlice =>
+    ({ metadata: { name, namespace: "n", labels: {} }, ports: [{ name: "http", port: 8080 }], endpoints }) as unknown as EndpointSlice;
+  it("sorts by key and keeps one member per address: the first copy unless a later copy is ready and it is not", () => {
+    const members = sliceMembers(
+      [
+        slice("a", [
+          { addresses: ["10.0.0.9"], conditions: { ready: false, serving: true, terminating: true } },
+          { addresses: ["10.0.0.10"], conditions: { ready: true }, zone: "z1" },
+          { addresses: ["10.0.0.2"], conditions: { ready: false, serving: true, terminating: true }, hostname: "first" },
+        ]),
+        slice("b", [
+          { addresses: ["10.0.0.9"], conditions: { ready: true }, hostname: "ready-copy" },
+          { addresses: ["10.0.0.10"], conditions: { ready: true }, zone: "z2" },
+          { addresses: ["10.0.0.2"], conditions: { ready: false, serving: true, terminating: true }, hostname: "second" },
+          { addresses: ["10.0.0.3"], conditions: { ready: false } },
+        ]),
+      ],
+      "http",
+    );
+    expect(members.map((m) => [m.key, m.ready, m.route, m.zone])).toEqual([
+      ["10.0.0.10:8080", true, "", "z1"],
+      ["10.0.0.2:8080", false, "first", null],
+      ["10.0.0.9:8080", true, "ready-copy", null],
+    ]);
+  });
+});
