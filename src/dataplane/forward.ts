@@ -214,6 +214,7 @@ export class Forwarder {
     // One pass over the raw headers: forwarded set (lower-case names), plus what we need.
     const headers: string[] = [];
     let hostValue = "";
+    let hostCount = 0;
     let forwardedFor: string | null = null;
     let listed: string[] | null = null;
     let hasBody = false;
@@ -223,6 +224,7 @@ export class Forwarder {
       switch (name) {
         case "host":
           hostValue = value;
+          hostCount++;
           continue;
         case "x-forwarded-for":
           forwardedFor = forwardedFor === null ? value : `${forwardedFor}, ${value}`;
@@ -249,6 +251,11 @@ export class Forwarder {
       headers.push(name, value);
     }
     if (listed !== null) removeNames(headers, listed);
+    if (hostCount > 1) {
+      // RFC 9112 §3.2: more than one Host is a 400 (which one would a front proxy have routed by?).
+      this.#reject(req, res, new BadRequestError("duplicate Host"), hostValue, start);
+      return;
+    }
 
     // Request target: origin-form; absolute-form only for a host we serve (never an open proxy).
     let path = url;
