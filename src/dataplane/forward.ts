@@ -19,7 +19,7 @@ import {
   type ProxyError,
 } from "./errors.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
-import { normalizeHost } from "./host.js";
+import { parseHost } from "./host.js";
 import type { CompiledRoute, Router } from "./router.js";
 
 export class ProxyRequest extends IncomingMessage {}
@@ -259,6 +259,7 @@ export class Forwarder {
 
     // Request target: origin-form; absolute-form only for a host we serve (never an open proxy).
     let path = url;
+    let host: string | null;
     if (url.charCodeAt(0) !== 47 /* / */) {
       const schemeEnd = startsWithHttpScheme(url);
       if (schemeEnd === -1) {
@@ -274,15 +275,21 @@ export class Forwarder {
         }
       }
       const authority = url.slice(schemeEnd, authorityEnd);
-      if (authority === "" || authority.includes("@") || !router.servesHost(normalizeHost(authority))) {
+      host = authority === "" ? null : parseHost(authority); // null: userinfo, bad port...
+      if (host === null || !router.servesHost(host)) {
         this.#reject(req, res, new ForeignHostError(), hostValue, start);
         return;
       }
       hostValue = authority;
       path = authorityEnd === url.length ? "/" : url.charCodeAt(authorityEnd) === 47 ? url.slice(authorityEnd) : `/${url.slice(authorityEnd)}`;
+    } else {
+      host = parseHost(hostValue); // null: a value other than uri-host [":" port]
+      if (host === null) {
+        this.#reject(req, res, new BadRequestError("invalid Host"), hostValue, start);
+        return;
+      }
     }
 
-    const host = normalizeHost(hostValue);
     const q = path.indexOf("?");
     const route = router.route(host, q === -1 ? path : path.slice(0, q));
     if (route === null) {

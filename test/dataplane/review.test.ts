@@ -3,6 +3,7 @@
 import { connect } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ProxyServer } from "../../src/dataplane/index.js";
+import { parseHost } from "../../src/dataplane/host.js";
 import type { RouteOptions } from "../../src/model/index.js";
 import { echo, endpointTable, json, member, route, routeTable, send, silentLogger, startUpstream, vhost, type Upstream } from "./helpers.js";
 
@@ -59,6 +60,7 @@ describe("request target", () => {
     { name: "absolute-form with an IPv6 authority we do not serve is refused", path: "http://[::1]:80/x", status: 400 },
     { name: "absolute-form whose host is hidden behind userinfo is refused", path: "http://example.com@evil.test/x", status: 400 },
     { name: "absolute-form with an empty authority is refused", path: "http:///x", status: 400 },
+    { name: "absolute-form with a non-numeric port is refused", path: "http://example.com:evil.test/x", status: 400 },
     { name: "non-http scheme is refused", path: "ftp://example.com/x", status: 400 },
   ])("$name", async ({ path, status }) => {
     const u = await upstream("u");
@@ -123,9 +125,13 @@ describe("Host header", () => {
 
   it.each([
     { name: "two Host headers are refused with 400", head: "Host: other.test\r\nHost: example.com\r\n" },
-  ])("$name", async ({ head }) => {
+    { name: "Host with a non-numeric port is refused with 400", head: "Host: example.com:@evil.test\r\n" },
+    { name: "Host with a path is refused with 400", head: "Host: example.com/x\r\n" },
+    { name: "Host with userinfo is refused with 400", head: "Host: evil.test@example.com\r\n" },
+    { name: "Host with junk after an IPv6 literal is refused with 400", head: "Host: [::1]evil.test\r\n", hosts: ["[::1]"] },
+  ])("$name", async ({ head, hosts }) => {
     const u = await upstream("u");
-    await serve(u, {}, ["", "example.com"]);
+    await serve(u, {}, hosts ?? ["", "example.com"]);
     const text = await raw(`GET / HTTP/1.1\r\n${head}Connection: close\r\n\r\n`);
     expect(text.slice(9, 12)).toBe("400");
     expect(u.arrivals).toHaveLength(0);
@@ -275,3 +281,25 @@ describe("upstream misbehaviour", () => {
   });
 });
 
+describe("parseHost", () => {
+  it.each([
+    { name: "empty stays empty", raw: "", want: "" },
+    { name: "lower-cases, strips port and one trailing dot", raw: "A.Example.COM.:8080", want: "a.example.com" },
+    { name: "empty port is allowed", raw: "example.com:", want: "example.com" },
+    { name: "IPv6 literal with port", raw: "[FE80::1]:80", want: "[fe80::1]" },
+    { name: "IPv4 address", raw: "192.0.2.1:80", want: "192.0.2.1" },
+    { name: "userinfo is invalid", raw: "u@example.com", want: null },
+    { name: "non-numeric port is invalid", raw: "example.com:x", want: null },
+    { name: "second colon is invalid", raw: "example.com:80:81", want: null },
+    { name: "path is invalid", raw: "example.com/x", want: null },
+    { name: "backslash is invalid", raw: "example.com\\x", want: null },
+    { name: "space is invalid", raw: "exa mple.com", want: null },
+    { name: "port without host is invalid", raw: ":80", want: null },
+    { name: "unclosed IPv6 literal is invalid", raw: "[::1", want: null },
+    { name: "empty IPv6 literal is invalid", raw: "[]", want: null },
+    { name: "junk after IPv6 literal is invalid", raw: "[::1]x", want: null },
+    { name: "non-ASCII is invalid", raw: "ex\u00e4mple.com", want: null },
+  ])("$name", ({ raw, want }) => {
+    expect(parseHost(raw)).toBe(want);
+  });
+});
