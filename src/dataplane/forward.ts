@@ -86,7 +86,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const value = headers[name];
       if (value === undefined) continue;
       if (isHopByHop(name)) {
-        if (name === "connection" && typeof value === "string") listed = connectionTokens(value);
+        // Several Connection lines arrive as an array: every line's tokens are hop-by-hop.
+        if (name === "connection") listed = connectionTokens(typeof value === "string" ? value : value.join(","));
         continue;
       }
       if (typeof value === "string") out.push(name, value);

@@ -1,6 +1,9 @@
 // Review of the request path: bad input, header edge cases and upstream misbehaviour, through
 // real sockets on 127.0.0.1.
-import { connect } from "node:net";
+import { request as httpRequest } from "node:http";
+import { connect, type Socket } from "node:net";
+import { Writable } from "node:stream";
+import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ProxyServer } from "../../src/dataplane/index.js";
 import { parseHost } from "../../src/dataplane/host.js";
@@ -38,6 +41,18 @@ function raw(data: string, until: string | null = null): Promise<string> {
     s.on("close", () => resolve(text));
     s.on("error", () => resolve(text));
   });
+}
+
+/** An upstream that answers every connection with `resp` (raw bytes) and closes. */
+async function rawUpstream(resp: string): Promise<Upstream> {
+  const u = await upstream("raw");
+  u.server.removeAllListeners("request");
+  u.server.removeAllListeners("connection");
+  u.server.on("connection", (s: Socket) => {
+    s.on("error", () => {});
+    s.once("data", () => s.end(resp));
+  });
+  return u;
 }
 
 beforeAll(async () => {
@@ -234,12 +249,7 @@ describe("upstream misbehaviour", () => {
     { name: "close before headers -> 502", resp: "" },
     { name: "garbage status line -> 502", resp: "NOT HTTP\r\n\r\n" },
   ])("$name", async ({ resp }) => {
-    const u = await upstream("u");
-    u.server.removeAllListeners("request");
-    u.server.removeAllListeners("connection");
-    u.server.on("connection", (s) => {
-      s.once("data", () => s.end(resp));
-    });
+    const u = await rawUpstream(resp);
     await serve(u);
     const reply = await send(port);
     expect(reply.status).toBe(502);
@@ -301,5 +311,107 @@ describe("parseHost", () => {
     { name: "non-ASCII is invalid", raw: "ex\u00e4mple.com", want: null },
   ])("$name", ({ raw, want }) => {
     expect(parseHost(raw)).toBe(want);
+  });
+});
+
+describe("upstream misbehaviour (raw responses)", () => {
+  it.each([
+    { name: "status 600 is relayed", resp: "HTTP/1.1 600 X\r\nContent-Length: 2\r\n\r\nok", status: 600 },
+    { name: "status 999 is relayed", resp: "HTTP/1.1 999 X\r\nContent-Length: 2\r\n\r\nok", status: 999 },
+    { name: "status 099 then close -> 502", resp: "HTTP/1.1 099 X\r\n\r\n", status: 502 },
+    { name: "status 000 -> 502", resp: "HTTP/1.1 000 X\r\nContent-Length: 0\r\n\r\n", status: 502 },
+    { name: "unsolicited 101 -> 502", resp: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", status: 502 },
+    { name: "unsolicited 100 Continue -> 502 (undici: bad response)", resp: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", status: 502 },
+    { name: "control character in a header value -> 502", resp: "HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 2\r\n\r\nok", status: 502 },
+    { name: "obs-text in a header value is relayed", resp: "HTTP/1.1 200 OK\r\nX-Latin: caf\xe9\r\nContent-Length: 2\r\n\r\nok", status: 200 },
+    { name: "close-delimited body is relayed (chunked to the client)", resp: "HTTP/1.1 200 OK\r\n\r\nok", status: 200 },
+  ])("$name", async ({ resp, status }) => {
+    const u = await rawUpstream(resp);
+    await serve(u, { timeouts: { connectMs: 1_000, readMs: 1_000 } });
+    const reply = await send(port);
+    expect(reply.status).toBe(status);
+    const ok = await upstream("ok");
+    await serve(ok);
+    expect((await send(port)).status).toBe(200);
+  });
+
+  it("POST with a body to a refused upstream gets 502, not a reset", async () => {
+    const u = await upstream("gone");
+    await serve(u);
+    await u.close();
+    upstreams.splice(upstreams.indexOf(u), 1);
+    const reply = await send(port, { method: "POST", body: Buffer.alloc(1 << 20, 1) });
+    expect(reply.status).toBe(502);
+    const chunked = await send(port, { method: "POST", body: [Buffer.alloc(1 << 16, 1), Buffer.alloc(1 << 16, 2)], chunked: true });
+    expect(chunked.status).toBe(502);
+  });
+});
+
+describe("access log", () => {
+  const lines: Record<string, unknown>[] = [];
+  let logged: ProxyServer;
+  let lport = 0;
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb): void {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        cb();
+      },
+    });
+    logged = new ProxyServer({ logger: silentLogger, accessLogger: pino({ level: "info" }, sink) });
+    lport = (await logged.listen({ port: 0, host: "127.0.0.1" })).port;
+  });
+  afterAll(async () => {
+    await logged.close(1_000);
+  });
+
+  it.each([
+    { name: "404 is logged with its code", spec: { headers: { host: "nothing.test" } }, status: 404, code: "PPI_ERR_NO_ROUTE" },
+    { name: "foreign absolute-form is logged with its code", spec: { path: "http://evil.test/" }, status: 400, code: "PPI_ERR_FOREIGN_HOST" },
+    { name: "invalid Host is logged with its code", spec: { headers: { host: "a/b" } }, status: 400, code: "PPI_ERR_BAD_REQUEST" },
+  ])("$name", async ({ spec, status, code }) => {
+    const u = await upstream("u");
+    await logged.applyRoutes(routeTable([vhost("example.com", [route("/", "Prefix", B)])]), endpointTable({ [B]: [member(u.port)] }));
+    lines.length = 0;
+    expect((await send(lport, spec)).status).toBe(status);
+    await expect.poll(() => lines.length).toBe(1);
+    expect(lines[0]).toMatchObject({ status, code });
+  });
+
+  it("upstream 502 and a client abort mid-response are logged once each (502, 499) and release the member", async () => {
+    const cut = await upstream("cut", (req) => req.socket.destroy());
+    await logged.applyRoutes(routeTable([vhost("example.com", [route("/", "Prefix", B)])]), endpointTable({ [B]: [member(cut.port)] }));
+    lines.length = 0;
+    expect((await send(lport)).status).toBe(502);
+    await expect.poll(() => lines.length).toBe(1);
+    expect(lines[0]).toMatchObject({ status: 502 });
+
+    const hang = await upstream("hang", (_req, res) => {
+      res.writeHead(200);
+      res.write("partial");
+    });
+    await logged.applyRoutes(routeTable([vhost("example.com", [route("/", "Prefix", B)])]), endpointTable({ [B]: [member(hang.port)] }));
+    lines.length = 0;
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({ host: "127.0.0.1", port: lport, path: "/", headers: { host: "example.com" }, agent: false });
+      req.on("error", () => resolve());
+      req.on("close", () => resolve());
+      req.on("response", (res) => res.once("data", () => req.destroy()));
+      req.end();
+    });
+    await expect.poll(() => lines.length).toBe(1);
+    expect(lines[0]).toMatchObject({ status: 499 });
+    await expect.poll(() => logged.memberStats(B, `127.0.0.1:${hang.port}`)?.busy).toBe(0);
+  });
+});
+
+describe("framing and hop-by-hop edge cases", () => {
+  it("upstream's tokens from several Connection header lines are all removed", async () => {
+    const u = await rawUpstream("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nConnection: x-up-private\r\nX-Up-Private: secret\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok");
+    await serve(u);
+    const reply = await send(port);
+    expect(reply.status).toBe(200);
+    expect(reply.headers["x-kept"]).toBe("yes");
+    expect(reply.headers["x-up-private"]).toBeUndefined();
   });
 });
