@@ -6,6 +6,7 @@ export type ProxyErrorCode =
   | "PPI_ERR_BAD_REQUEST"
   | "PPI_ERR_FOREIGN_HOST"
   | "PPI_ERR_METHOD_NOT_ALLOWED"
+  | "PPI_ERR_TRANSFER_CODING"
   | "PPI_ERR_NO_MEMBER"
   | "PPI_ERR_UPSTREAM_REFUSED"
   | "PPI_ERR_UPSTREAM_RESET"
@@ -46,6 +47,13 @@ export class MethodNotAllowedError extends ProxyError {
   constructor() {
     super("PPI_ERR_METHOD_NOT_ALLOWED", "method not allowed");
     this.name = "MethodNotAllowedError";
+  }
+}
+/** A request transfer coding other than chunked (RFC 9112 §6.1: 501). */
+export class TransferCodingError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_TRANSFER_CODING", "unsupported request transfer coding");
+    this.name = "TransferCodingError";
   }
 }
 export class NoMemberError extends ProxyError {
@@ -109,6 +117,7 @@ export const ERROR_RESPONSES: Readonly<Record<ProxyErrorCode, ErrorResponse>> = 
   PPI_ERR_BAD_REQUEST: response(400, "Bad Request"),
   PPI_ERR_FOREIGN_HOST: response(400, "Bad Request"),
   PPI_ERR_METHOD_NOT_ALLOWED: response(405, "Method Not Allowed"),
+  PPI_ERR_TRANSFER_CODING: response(501, "Not Implemented"),
   PPI_ERR_NO_MEMBER: response(503, "Service Unavailable"),
   PPI_ERR_UPSTREAM_REFUSED: response(502, "Bad Gateway"),
   PPI_ERR_UPSTREAM_RESET: response(502, "Bad Gateway"),

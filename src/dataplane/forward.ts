@@ -15,6 +15,7 @@ import {
   ForeignHostError,
   NoMemberError,
   NoRouteError,
+  TransferCodingError,
   classifyUpstreamError,
   type ProxyError,
 } from "./errors.js";
@@ -219,6 +220,7 @@ export class Forwarder {
     let forwardedFor: string | null = null;
     let listed: string[] | null = null;
     let hasBody = false;
+    let unchunked = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = (raw[i] ?? "").toLowerCase();
       const value = raw[i + 1] ?? "";
@@ -239,7 +241,9 @@ export class Forwarder {
           hasBody = true;
           break;
         case "transfer-encoding":
+          // Node only de-chunks; any other coding (gzip, chunked) would reach the upstream undeclared.
           hasBody = true;
+          if (value.length !== 7 || (value !== "chunked" && value.toLowerCase() !== "chunked")) unchunked = true;
           continue;
         case "connection": {
           const tokens = connectionTokens(value);
@@ -252,6 +256,10 @@ export class Forwarder {
       headers.push(name, value);
     }
     if (listed !== null) removeNames(headers, listed);
+    if (unchunked) {
+      this.#reject(req, res, new TransferCodingError(), hostValue, start);
+      return;
+    }
     if (hostCount > 1) {
       // RFC 9112 §3.2: more than one Host is a 400 (which one would a front proxy have routed by?).
       this.#reject(req, res, new BadRequestError("duplicate Host"), hostValue, start);

@@ -414,4 +414,23 @@ describe("framing and hop-by-hop edge cases", () => {
     expect(reply.headers["x-kept"]).toBe("yes");
     expect(reply.headers["x-up-private"]).toBeUndefined();
   });
+
+  it.each([
+    { name: "Transfer-Encoding other than chunked is refused with 501, not forwarded as a bare body", te: "gzip, chunked" },
+    { name: "a second Transfer-Encoding line other than chunked is refused with 501", te: "gzip\r\nTransfer-Encoding: chunked" },
+  ])("$name", async ({ te }) => {
+    const u = await upstream("u");
+    await serve(u);
+    const text = await raw(`POST / HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: ${te}\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+    expect(text.slice(9, 12)).toBe("501");
+    expect(u.arrivals).toHaveLength(0);
+  });
+
+  it("Transfer-Encoding: Chunked (any case) is forwarded", async () => {
+    const u = await upstream("u");
+    await serve(u);
+    const text = await raw("POST / HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    expect(text.slice(9, 12)).toBe("200");
+    expect(text).toContain('"bodyBytes":5');
+  });
 });
