@@ -1,5 +1,6 @@
 // Review of the request path: bad input, header edge cases and upstream misbehaviour, through
 // real sockets on 127.0.0.1.
+import { spawn, type ChildProcess } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
 import { Writable } from "node:stream";
@@ -432,5 +433,44 @@ describe("framing and hop-by-hop edge cases", () => {
     const text = await raw("POST / HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
     expect(text.slice(9, 12)).toBe("200");
     expect(text).toContain('"bodyBytes":5');
+  });
+});
+
+describe("client abort while the upstream connect is pending", () => {
+  // A listener in a stopped process with a full backlog: further connects hang (loopback only).
+  let child: ChildProcess;
+  let stuckPort = 0;
+  const fillers: Socket[] = [];
+  beforeAll(async () => {
+    child = spawn(process.execPath, ["-e", "require('net').createServer().listen({port:0,host:'127.0.0.1',backlog:1},function(){process.stdout.write(String(this.address().port)+'\\n')})"], { stdio: ["ignore", "pipe", "inherit"] });
+    stuckPort = await new Promise<number>((resolve) => child.stdout?.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))));
+    child.kill("SIGSTOP");
+    for (let i = 0; i < 8; i++) {
+      const s = connect({ host: "127.0.0.1", port: stuckPort });
+      s.on("error", () => {});
+      fillers.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  });
+  afterAll(() => {
+    for (const s of fillers) s.destroy();
+    child.kill("SIGKILL");
+  });
+
+  it("no crash; the member is released once the connect gives up; the proxy keeps serving", async () => {
+    await proxy.applyRoutes(
+      routeTable([vhost("example.com", [route("/", "Prefix", B, { timeouts: { connectMs: 300, readMs: 5_000 } })])]),
+      endpointTable({ [B]: [member(stuckPort)] }),
+    );
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({ host: "127.0.0.1", port, method: "POST", path: "/", headers: { host: "example.com", "content-length": "10" }, agent: false });
+      req.on("error", () => resolve());
+      req.write("hello");
+      setTimeout(() => req.destroy(), 50);
+    });
+    await expect.poll(() => proxy.memberStats(B, `127.0.0.1:${stuckPort}`)?.busy, { timeout: 3_000 }).toBe(0);
+    const ok = await upstream("ok");
+    await serve(ok);
+    expect((await send(port)).status).toBe(200);
   });
 });
