@@ -22,7 +22,7 @@ export const rbacRules: ReadonlyArray<RbacRule> = [
   { apiGroup: "discovery.k8s.io", resource: "endpointslices", verbs: ["list", "watch"], purpose: "balancer members", implemented: true },
   { apiGroup: "", resource: "secrets", verbs: ["list", "watch"], purpose: "TLS certificates (field selector type=kubernetes.io/tls)", implemented: true },
   { apiGroup: "", resource: "configmaps", verbs: ["list", "watch"], purpose: "--configmap global settings (field selector metadata.name)", implemented: true },
-  { apiGroup: "networking.k8s.io", resource: "ingresses/status", verbs: ["get", "patch"], purpose: "status.loadBalancer of served Ingresses: read, then JSON merge patch when different (leader only)", implemented: true },
+  { apiGroup: "networking.k8s.io", resource: "ingresses/status", verbs: ["get", "patch"], purpose: "status.loadBalancer of served Ingresses: JSON merge patch when different; get only for an Ingress whose watched resourceVersion is newer than the one listed or last seen (statuses come from a paged ingresses list; leader only)", implemented: true },
   { apiGroup: "coordination.k8s.io", resource: "leases", verbs: ["get", "create", "update"], purpose: "leader election: the --election-id Lease in the controller namespace (POD_NAMESPACE)", implemented: true },
   { apiGroup: "", resource: "services", verbs: ["get"], purpose: "--publish-service: its load-balancer ingress, external IPs or cluster IP for Ingress status (leader only)", implemented: true },
   { apiGroup: "", resource: "pods", verbs: ["get", "list"], purpose: "Ingress status without --publish-service: own pod (POD_NAME) or controller pods by label selector, in the controller namespace, for their nodes (leader only)", implemented: true },

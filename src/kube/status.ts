@@ -10,8 +10,13 @@
 //   InternalIP addresses when it has no ExternalIP. Without POD_NAME and selector nothing is written.
 //
 // A write happens only when the current status differs: the writer remembers, per Ingress, the
-// status it last saw at which resourceVersion, and reads the /status subresource again only when the
-// view shows a newer resourceVersion; writes are JSON merge patches of the /status subresource.
+// status it last saw at which resourceVersion. The first pass after becoming leader (and any pass
+// with many Ingresses to read) starts from one paged LIST of the Ingresses (`limit` 500, across all
+// namespaces or in `watchNamespace`), which gives every current status and resourceVersion at once;
+// an Ingress's /status subresource is read on its own (GET) only when the view shows a newer
+// resourceVersion than the one known or listed for it. Writes are JSON merge patches of /status.
+// (resourceVersions are compared as integers, as etcd issues them; any other form is treated as
+// "maybe newer", which costs a GET and is never wrong.)
 // observe() only records the newest build and marks work due: one pass runs at a time, passes are at
 // least `minPassIntervalMs` apart, and every API call goes through a token bucket, so a storm of
 // builds costs one pass. On becoming leader the writer forgets what it knew and does a full pass;
@@ -23,6 +28,7 @@ import {
   NetworkingV1Api,
   PatchStrategy,
   type KubeConfig,
+  type V1IngressList,
   type V1IngressLoadBalancerIngress,
   type V1Node,
   type V1Pod,
@@ -82,6 +88,10 @@ export interface IngressStatusWriterOptions {
   /** First retry delay after a failed pass (default 2 000 ms), doubling up to 30 000 ms. */
   readonly retryMs?: number;
   readonly rateLimit?: StatusRateLimit;
+  /** `--watch-namespace`: the Ingress LIST is made in this namespace; default all namespaces. */
+  readonly watchNamespace?: string | undefined;
+  /** Items per page of the Ingress LIST (default 500). */
+  readonly listPageSize?: number;
   /** A request not answered within this fails (default 10 000 ms). */
   readonly requestTimeoutMs?: number;
   readonly now?: () => number;
@@ -110,6 +120,16 @@ export function normaliseAddresses(entries: ReadonlyArray<V1IngressLoadBalancerI
 
 function statusKey(addresses: ReadonlyArray<LoadBalancerAddress>): string {
   return JSON.stringify(addresses);
+}
+
+/**
+ * Whether what is known at resourceVersion `known` is as new as the view's `view`: equal, or both
+ * integers with known >= view. Anything else counts as "the view may be newer".
+ */
+function coversVersion(known: string, view: string): boolean {
+  if (known === view) return true;
+  if (!/^\d+$/.test(known) || !/^\d+$/.test(view)) return false;
+  return BigInt(known) >= BigInt(view);
 }
 
 function splitKey(key: string): { namespace: string; name: string } {
@@ -158,6 +178,8 @@ export class IngressStatusWriter implements BuildObserver {
   readonly #retryMs: number;
   readonly #rate: StatusRateLimit;
   readonly #requestTimeoutMs: number;
+  readonly #watchNamespace: string | undefined;
+  readonly #listPageSize: number;
   readonly #now: () => number;
   readonly #known = new Map<string, Known>();
   /** Ingresses that were accepted and no longer are: their status is cleared when ours. */
@@ -181,6 +203,10 @@ export class IngressStatusWriter implements BuildObserver {
   #logState = "";
   #writes = 0;
   #passes = 0;
+  /** Set on becoming leader: the next pass starts from a LIST. */
+  #listDue = true;
+  #lists = 0;
+  #reads = 0;
 
   constructor(options: IngressStatusWriterOptions) {
     this.#networking = options.kubeConfig.makeApiClient(NetworkingV1Api);
@@ -195,6 +221,8 @@ export class IngressStatusWriter implements BuildObserver {
     this.#retryMs = options.retryMs ?? 2000;
     this.#rate = options.rateLimit ?? defaultStatusRateLimit;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.#watchNamespace = options.watchNamespace === "" ? undefined : options.watchNamespace;
+    this.#listPageSize = Math.max(1, options.listPageSize ?? 500);
     this.#now = options.now ?? Date.now;
     this.#tokens = this.#rate.burst;
     this.#refilledAt = this.#now();
@@ -203,6 +231,16 @@ export class IngressStatusWriter implements BuildObserver {
   /** Status writes (sets and clears) made so far. */
   get writes(): number {
     return this.#writes;
+  }
+
+  /** Ingress LIST requests (pages) made so far. */
+  get lists(): number {
+    return this.#lists;
+  }
+
+  /** Single-Ingress status reads (GET ingresses/status) made so far. */
+  get reads(): number {
+    return this.#reads;
   }
 
   /** Passes completed (successful or not), for tests and metrics. */
@@ -248,6 +286,7 @@ export class IngressStatusWriter implements BuildObserver {
   #onStartedLeading(): void {
     if (this.#closed) return;
     this.#known.clear();
+    this.#listDue = true;
     this.#failures = 0;
     this.#retryAt = Number.NEGATIVE_INFINITY;
     this.#dirty = true;
@@ -326,6 +365,28 @@ export class IngressStatusWriter implements BuildObserver {
     }
     const versions = new Map<string, string>();
     for (const ing of observation.view.ingresses) versions.set(`${ing.metadata.namespace}/${ing.metadata.name}`, ing.metadata.resourceVersion ?? "");
+    // Ingresses whose current status is not known at (at least) the view's resourceVersion.
+    let unknown = 0;
+    for (const key of observation.accepted) {
+      const rv = versions.get(key);
+      if (rv === undefined) continue;
+      const known = this.#known.get(key);
+      if (known === undefined || !coversVersion(known.rv, rv)) unknown++;
+    }
+    for (const key of this.#pendingClear) if (versions.has(key)) unknown++;
+    // One LIST costs a request per page: cheaper than GETs as soon as a few pages' worth are unknown.
+    const pages = Math.max(1, Math.ceil(versions.size / this.#listPageSize));
+    let listed: Map<string, Known> | null = null;
+    if (unknown > 0 && (this.#listDue || unknown > 4 * pages)) {
+      try {
+        listed = await this.#listStatuses(signal);
+        this.#listDue = false;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        // Not fatal (e.g. a Role without cluster-wide list): this pass reads the Ingresses one by one.
+        this.#log.warn({ err: describeApiError(err), namespace: this.#watchNamespace }, "Ingress list for status failed; reading statuses one by one");
+      }
+    }
     let failed = 0;
     let firstError: unknown;
     const attempt = async (work: () => Promise<void>): Promise<void> => {
@@ -340,28 +401,63 @@ export class IngressStatusWriter implements BuildObserver {
     for (const key of observation.accepted) {
       const rv = versions.get(key);
       if (rv === undefined) continue;
+      const fromList = listed?.get(key);
+      if (fromList !== undefined) {
+        const known = this.#known.get(key);
+        if (known === undefined || !coversVersion(known.rv, fromList.rv)) this.#known.set(key, fromList);
+      }
       await attempt(() => this.#ensure(key, rv, addresses, desired, signal));
     }
     for (const key of [...this.#pendingClear]) {
-      if (!versions.has(key)) {
+      const rv = versions.get(key);
+      if (rv === undefined) {
         this.#pendingClear.delete(key);
         this.#known.delete(key);
         continue;
       }
+      const fromList = listed?.get(key);
       await attempt(async () => {
-        await this.#clear(key, desired, signal);
+        await this.#clear(key, desired, fromList !== undefined && coversVersion(fromList.rv, rv) ? fromList : undefined, signal);
         this.#pendingClear.delete(key);
       });
     }
     if (failed > 0) throw new StatusWriteError(`${failed} Ingress status update(s) failed, first: ${describeApiError(firstError)}`, { cause: firstError });
   }
 
-  /** Makes one accepted Ingress's status `addresses` (read first unless known current). */
+  /** Status and resourceVersion of every Ingress in scope, by "namespace/name": one paged LIST. */
+  async #listStatuses(signal: AbortSignal): Promise<Map<string, Known>> {
+    const result = new Map<string, Known>();
+    let token: string | undefined;
+    do {
+      await this.#take(signal);
+      const options = apiCallOptions(this.#signal(signal));
+      const page: V1IngressList =
+        this.#watchNamespace === undefined
+          ? await this.#networking.listIngressForAllNamespaces({ limit: this.#listPageSize, ...(token !== undefined ? { _continue: token } : {}) }, options)
+          : await this.#networking.listNamespacedIngress({ namespace: this.#watchNamespace, limit: this.#listPageSize, ...(token !== undefined ? { _continue: token } : {}) }, options);
+      this.#lists++;
+      for (const ing of page.items) {
+        const namespace = ing.metadata?.namespace;
+        const name = ing.metadata?.name;
+        if (namespace === undefined || name === undefined) continue;
+        result.set(`${namespace}/${name}`, { rv: ing.metadata?.resourceVersion ?? "", status: statusKey(normaliseAddresses(ing.status?.loadBalancer?.ingress)) });
+      }
+      const next = page.metadata?._continue;
+      token = next !== undefined && next !== "" ? next : undefined;
+    } while (token !== undefined);
+    return result;
+  }
+
+  /**
+   * Makes one accepted Ingress's status `addresses`. The status known for it is used when it is at
+   * least as new as the view's resourceVersion; otherwise it is read (GET) first.
+   */
   async #ensure(key: string, viewRv: string, addresses: ReadonlyArray<LoadBalancerAddress>, desired: string, signal: AbortSignal): Promise<void> {
     const known = this.#known.get(key);
-    if (known !== undefined && known.rv === viewRv && known.status === desired) return;
+    let current: Known | null | undefined = known !== undefined && coversVersion(known.rv, viewRv) ? known : undefined;
+    if (current?.status === desired) return;
     const { namespace, name } = splitKey(key);
-    const current = await this.#readStatus(namespace, name, signal);
+    current ??= await this.#readStatus(namespace, name, signal);
     if (current === null) {
       this.#known.delete(key);
       return;
@@ -380,11 +476,11 @@ export class IngressStatusWriter implements BuildObserver {
   }
 
   /** Clears the status of an Ingress no longer accepted, if it holds our addresses (or what we last wrote). */
-  async #clear(key: string, desired: string, signal: AbortSignal): Promise<void> {
+  async #clear(key: string, desired: string, listed: Known | undefined, signal: AbortSignal): Promise<void> {
     const ours = this.#known.get(key)?.status;
     this.#known.delete(key);
     const { namespace, name } = splitKey(key);
-    const current = await this.#readStatus(namespace, name, signal);
+    const current = listed ?? (await this.#readStatus(namespace, name, signal));
     if (current === null || current.status === statusKey([])) return;
     if (current.status !== desired && current.status !== ours) return;
     const rv = await this.#patchStatus(namespace, name, null, signal);
@@ -394,6 +490,7 @@ export class IngressStatusWriter implements BuildObserver {
   /** status of an Ingress and its resourceVersion; null when it no longer exists. */
   async #readStatus(namespace: string, name: string, signal: AbortSignal): Promise<Known | null> {
     await this.#take(signal);
+    this.#reads++;
     try {
       const ing = await this.#networking.readNamespacedIngressStatus({ name, namespace }, apiCallOptions(this.#signal(signal)));
       return { rv: ing.metadata?.resourceVersion ?? "", status: statusKey(normaliseAddresses(ing.status?.loadBalancer?.ingress)) };

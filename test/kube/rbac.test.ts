@@ -63,6 +63,13 @@ describe("RBAC list", () => {
     }
     elector.start();
     await waitFor(() => (writers.every((w) => w.passes >= 1) && a.requests.some((r) => r.resource === "leases" && r.verb === "update") ? true : undefined), { what: "status passes and a renewal" });
+    // An Ingress changed after the writers' LIST: each reads just that one's status (the GET fallback).
+    const passesBefore = writers.map((w) => w.passes);
+    a.apply({ ...ingress("web", "web-svc", { tlsSecret: "web-tls", host: "changed.example.com" }), status: { loadBalancer: { ingress: [{ ip: "192.0.2.9" }] } } });
+    await waitFor(() => (harness?.source.current().view.ingresses.some((i) => i.spec.rules[0]?.host === "changed.example.com") ? true : undefined), { what: "change seen" });
+    const changed = harness.source.current().view;
+    for (const w of writers) w.observe({ view: changed, diagnostics: [], accepted: changed.ingresses.map((i) => `${i.metadata.namespace}/${i.metadata.name}`).sort(), snapshotVersion: "rbac-2" });
+    await waitFor(() => (writers.every((w, i) => w.passes > (passesBefore[i] ?? 0)) && writers.every((w) => w.reads >= 1) ? true : undefined), { what: "fallback reads" });
     await Promise.all(writers.map((w) => w.close()));
     await elector.stop();
     // Events: one created for a diagnostic, then its series patched once the interval has passed.

@@ -293,6 +293,86 @@ describe("IngressStatusWriter against the stand-in API server", () => {
     expect(statusOf(a, "other")).toEqual([{ ip: "198.51.100.7" }]);
   });
 
+  it.each([
+    { name: "all namespaces", watchNamespace: undefined, pageSize: undefined, pages: 1 },
+    { name: "--watch-namespace", watchNamespace: "default", pageSize: undefined, pages: 1 },
+    { name: "pages of 128", watchNamespace: undefined, pageSize: 128, pages: 3 },
+  ])("first pass at scale ($name): one paged LIST, no per-Ingress GET, only differing statuses written; a second pass writes nothing", async ({ watchNamespace, pageSize, pages }) => {
+    // 300 accepted Ingresses: every third already right, every third someone else's address, the rest without status.
+    const differing = new Set<string>();
+    const ingresses: KubeObjectInput[] = [];
+    for (let i = 0; i < 300; i++) {
+      const name = `ing-${String(i).padStart(3, "0")}`;
+      const status = i % 3 === 0 ? lbAddress : i % 3 === 1 ? [{ ip: "192.0.2.1" }] : [];
+      if (i % 3 !== 0) differing.add(name);
+      ingresses.push({ ...ingress(name, "web-svc"), status: { loadBalancer: { ingress: status } } });
+    }
+    const elsewhere = { ...ingress("elsewhere", "web-svc", { namespace: "team-b" }), status: { loadBalancer: { ingress: lbAddress } } };
+    const a = (api = await startKubeApi({ objects: [ingressClass(), service("web-svc"), publishService({ lb: lbAddress }), ...ingresses, elsewhere] }));
+    const harness = kubeSource(a, watchNamespace === undefined ? {} : { watchNamespace });
+    await harness.source.start();
+    const inView = 300 + (watchNamespace === undefined ? 1 : 0);
+    await waitFor(() => (harness.source.current().view.ingresses.length === inView ? true : undefined), { what: "view" });
+    const leadership: Leadership = { isLeader: true, onStartedLeading: () => () => undefined, onStoppedLeading: () => () => undefined };
+    const writer = new IngressStatusWriter({
+      kubeConfig: harnessKubeConfig(a),
+      logger: silent,
+      leadership,
+      instance: resolveControllerInstance({ env: { POD_NAME: "ppi-a", POD_NAMESPACE: "ingress" } }),
+      ...writerTimings,
+      ...publish,
+      watchNamespace,
+      ...(pageSize !== undefined ? { listPageSize: pageSize } : {}),
+      rateLimit: { perSecond: 10_000, burst: 10_000 },
+    });
+    try {
+      a.clearRequests();
+      writer.start();
+      writer.observe(observation(harness.source.current().view));
+      await waitFor(() => (writer.passes >= 1 ? true : undefined), { timeoutMs: 10_000, what: "first pass" });
+      const first = [...a.requests];
+      // The writer's lists (the informer's own lists carry no limit).
+      const lists = first.filter((r) => r.resource === "ingresses" && r.verb === "list" && r.query["limit"] !== undefined);
+      expect(lists.length, JSON.stringify(lists.map((r) => r.path + JSON.stringify(r.query)))).toBe(pages);
+      expect(lists.length).toBeLessThanOrEqual(Math.ceil(300 / (pageSize ?? 500)) + 2);
+      expect(writer.lists).toBe(lists.length);
+      expect(lists.filter((r) => r.query["continue"] !== undefined).length).toBe(pages - 1);
+      for (const r of lists) {
+        expect(r.query["limit"]).toBe(String(pageSize ?? 500));
+        expect(r.namespace).toBe(watchNamespace);
+      }
+      expect(first.filter((r) => r.resource === "ingresses/status" && r.verb === "get")).toEqual([]);
+      expect(writer.reads).toBe(0);
+      const patched = first.filter((r) => r.resource === "ingresses/status" && r.verb === "patch").map((r) => r.name ?? "");
+      expect(new Set(patched)).toEqual(differing);
+      expect(patched.length).toBe(differing.size);
+      expect(writer.writes, `writes of the first pass (pass errors would show in the log)`).toBe(200);
+      for (const name of ["ing-000", "ing-001", "ing-002", "ing-299"]) expect(statusOf(a, name)).toEqual(lbAddress);
+      expect(statusOf(a, "elsewhere", "team-b")).toEqual(lbAddress);
+
+      // Second pass, once the watch delivered the written statuses' resourceVersions: nothing read, listed or written.
+      await waitFor(() => (harness.source.current().view.ingresses.every((i) => i.metadata.resourceVersion === a.get("Ingress", i.metadata.namespace, i.metadata.name)?.metadata.resourceVersion) ? true : undefined), { what: "view caught up" });
+      a.clearRequests();
+      const passes = writer.passes;
+      writer.observe(observation(harness.source.current().view));
+      await waitFor(() => (writer.passes > passes ? true : undefined), { what: "second pass" });
+      expect(a.requests.filter((r) => r.resource === "ingresses/status" || (r.resource === "ingresses" && r.verb === "list" && r.query["limit"] !== undefined))).toEqual([]);
+      expect(writer.writes).toBe(200);
+
+      // An Ingress changed after the list: the fallback reads just that one.
+      a.apply({ ...ingress("ing-000", "web-svc", { host: "changed.example.com" }), status: { loadBalancer: { ingress: [{ ip: "192.0.2.9" }] } } });
+      await waitFor(() => (harness.source.current().view.ingresses.some((i) => i.spec.rules[0]?.host === "changed.example.com") ? true : undefined), { what: "change seen" });
+      writer.observe(observation(harness.source.current().view));
+      await hasStatus(a, "ing-000", lbAddress, "ing-000 put right");
+      expect(a.requests.filter((r) => r.resource === "ingresses/status" && r.verb === "get").map((r) => r.name)).toEqual(["ing-000"]);
+      expect(a.requests.filter((r) => r.resource === "ingresses" && r.verb === "list" && r.query["limit"] !== undefined)).toEqual([]);
+      expect(writer.writes).toBe(201);
+    } finally {
+      await writer.close();
+      await harness.close();
+    }
+  });
+
   it("stops writing the moment leadership is lost", async () => {
     const a = (api = await startKubeApi({ objects: base() }));
     const r = await replica(a, "ppi-a", publish);
