@@ -324,6 +324,7 @@ describe("upstream misbehaviour (raw responses)", () => {
     { name: "unsolicited 101 -> 502", resp: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", status: 502 },
     { name: "unsolicited 100 Continue -> 502 (undici: bad response)", resp: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", status: 502 },
     { name: "control character in a header value -> 502", resp: "HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 2\r\n\r\nok", status: 502 },
+    { name: "DEL in a header value (node refuses to write it) -> 502, no crash", resp: "HTTP/1.1 200 OK\r\nX-Del: a\x7fb\r\nContent-Length: 2\r\n\r\nok", status: 502 },
     { name: "obs-text in a header value is relayed", resp: "HTTP/1.1 200 OK\r\nX-Latin: caf\xe9\r\nContent-Length: 2\r\n\r\nok", status: 200 },
     { name: "close-delimited body is relayed (chunked to the client)", resp: "HTTP/1.1 200 OK\r\n\r\nok", status: 200 },
   ])("$name", async ({ resp, status }) => {
