@@ -155,6 +155,7 @@ function createKubeParts(flags: Flags, loggerFor: (component: string) => Logger)
     leadership: elector,
     instance,
     publishService: flags["publish-service"],
+    ...(flags["watch-namespace"] !== undefined ? { watchNamespace: flags["watch-namespace"] } : {}),
   });
   const events = new EventRecorder({ kubeConfig, logger: loggerFor("events"), identity: instance.identity, isActive: () => elector.isLeader });
   return { source, elector, status, events };
