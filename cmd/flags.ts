@@ -34,6 +34,7 @@ export const flagsSchema = z.object({
   "log-level": z.string().refine((v) => parseLogLevels(v) !== undefined, "must be a pino level or component=level list, e.g. info,proxy=debug").default("info"),
   "access-log": bool.default(true),
   "access-log-format": z.enum(["json"]).default("json"),
+  "max-header-size": z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
   "shutdown-delay": seconds.default(5),
   "shutdown-grace": seconds.default(30),
   "cluster-domain": name.default("cluster.local"),
@@ -64,6 +65,7 @@ export const usage = `usage: proxypass-ingress [--manifests PATH | --kubeconfig 
   --workers N                 data-plane worker threads (number of CPUs)
   --log-level LEVEL           pino level, or per component: info,proxy=debug
   --access-log BOOL           one JSON line per request (true)
+  --max-header-size BYTES     larger request headers get 431 (16384)
   --shutdown-delay S          on SIGTERM, keep serving while unready this long (5)
   --shutdown-grace S          then let in-flight requests finish for at most this long (30)
   --cluster-domain NAME       cluster DNS domain for Service host names (cluster.local)

@@ -74,6 +74,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     host: flags["bind-address"],
     logLevel: flags["log-level"],
     accessLog: flags["access-log"],
+    maxHeaderSize: flags["max-header-size"],
     logger: loggerFor("proxy"),
   });
   const reconciler = new Reconciler({

@@ -8,6 +8,7 @@ describe("parseFlags", () => {
     { name: "bare boolean means true", argv: ["--access-log"], expect: { "access-log": true } },
     { name: "--access-log=false turns access logs off", argv: ["--access-log=false"], expect: { "access-log": false } },
     { name: "boolean with separate value", argv: ["--access-log", "false", "--workers", "2"], expect: { "access-log": false, workers: 2 } },
+    { name: "--max-header-size sets the 431 limit", argv: ["--max-header-size", "32768"], expect: { "max-header-size": 32768 } },
     { name: "per-component log levels", argv: ["--log-level", "info,proxy=debug"], expect: { "log-level": "info,proxy=debug" } },
   ])("$name", ({ argv, expect: want }) => {
     expect(parseFlags(argv)).toMatchObject(want);
@@ -23,6 +24,7 @@ describe("parseFlags", () => {
     { name: "missing value", argv: ["--manifests"], message: /needs a value/ },
     { name: "positional argument", argv: ["serve"], message: /unexpected argument/ },
     { name: "duplicate flag", argv: ["--workers", "1", "--workers", "2"], message: /given twice/ },
+    { name: "tiny max header size", argv: ["--max-header-size", "10"], message: /invalid --max-header-size/ },
     { name: "bad ingress class", argv: ["--ingress-class", "Bad_Class"], message: /DNS-1123/ },
   ])("rejects $name", ({ argv, message }) => {
     expect(() => parseFlags(argv)).toThrow(FlagError);
