@@ -1,5 +1,7 @@
 // Test helpers for the data plane: snapshot builders, recording upstreams, a small HTTP client.
+import { spawn } from "node:child_process";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { connect, type Socket } from "node:net";
 import { pino } from "pino";
 import type { BalancerConfig, EndpointTable, Member, Route, RouteOptions, RouteTable, VirtualHost } from "../../src/model/index.js";
 import { deepFreeze } from "../../src/util/index.js";
@@ -111,4 +113,32 @@ export function send(port: number, spec: RequestSpec = {}): Promise<Reply> {
 
 export function json(reply: Reply): { member: string; url: string; headers: IncomingHttpHeaders; bodyBytes: number } {
   return JSON.parse(reply.body.toString("utf8")) as { member: string; url: string; headers: IncomingHttpHeaders; bodyBytes: number };
+}
+
+/**
+ * A listener whose connects hang: a server in a SIGSTOPped child process with a backlog of 1,
+ * filled up, so the kernel drops further SYNs (loopback only). For connect-timeout tests.
+ */
+export async function startStuckListener(): Promise<{ port: number; close(): void }> {
+  const child = spawn(
+    process.execPath,
+    ["-e", "require('net').createServer().listen({port:0,host:'127.0.0.1',backlog:1},function(){process.stdout.write(String(this.address().port)+'\\n')})"],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const port = await new Promise<number>((resolve) => child.stdout?.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))));
+  child.kill("SIGSTOP");
+  const fillers: Socket[] = [];
+  for (let i = 0; i < 8; i++) {
+    const s = connect({ host: "127.0.0.1", port });
+    s.on("error", () => {});
+    fillers.push(s);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  return {
+    port,
+    close: () => {
+      for (const s of fillers) s.destroy();
+      child.kill("SIGKILL");
+    },
+  };
 }

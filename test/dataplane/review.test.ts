@@ -1,6 +1,5 @@
 // Review of the request path: bad input, header edge cases and upstream misbehaviour, through
 // real sockets on 127.0.0.1.
-import { spawn, type ChildProcess } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
 import { Writable } from "node:stream";
@@ -9,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ProxyServer } from "../../src/dataplane/index.js";
 import { parseHost } from "../../src/dataplane/host.js";
 import type { RouteOptions } from "../../src/model/index.js";
-import { echo, endpointTable, json, member, route, routeTable, send, silentLogger, startUpstream, vhost, type Upstream } from "./helpers.js";
+import { echo, endpointTable, json, member, route, routeTable, send, silentLogger, startStuckListener, startUpstream, vhost, type Upstream } from "./helpers.js";
 
 const B = "default/web:80";
 
@@ -438,25 +437,14 @@ describe("framing and hop-by-hop edge cases", () => {
 });
 
 describe("client abort while the upstream connect is pending", () => {
-  // A listener in a stopped process with a full backlog: further connects hang (loopback only).
-  let child: ChildProcess;
+  // Connects to this listener hang (see startStuckListener).
+  let stuck: { port: number; close(): void };
   let stuckPort = 0;
-  const fillers: Socket[] = [];
   beforeAll(async () => {
-    child = spawn(process.execPath, ["-e", "require('net').createServer().listen({port:0,host:'127.0.0.1',backlog:1},function(){process.stdout.write(String(this.address().port)+'\\n')})"], { stdio: ["ignore", "pipe", "inherit"] });
-    stuckPort = await new Promise<number>((resolve) => child.stdout?.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))));
-    child.kill("SIGSTOP");
-    for (let i = 0; i < 8; i++) {
-      const s = connect({ host: "127.0.0.1", port: stuckPort });
-      s.on("error", () => {});
-      fillers.push(s);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+    stuck = await startStuckListener();
+    stuckPort = stuck.port;
   });
-  afterAll(() => {
-    for (const s of fillers) s.destroy();
-    child.kill("SIGKILL");
-  });
+  afterAll(() => stuck.close());
 
   it("no crash; the member is released once the connect gives up; the proxy keeps serving", async () => {
     await proxy.applyRoutes(
