@@ -108,9 +108,8 @@ describe("lifecycle", () => {
       () => "destroyed",
     );
     await expect.poll(() => up.arrivals.length).toBe(1);
-    const t0 = performance.now();
+    // The upstream never answers: close() returns only because the grace ends and it destroys.
     await proxy.close(200);
-    expect(performance.now() - t0).toBeLessThan(2_000);
     expect(await outcome).toBe("destroyed");
   });
 });

@@ -83,16 +83,25 @@ describe("router", () => {
     );
     const big = compileRoutes(many, new BalancerRegistry(Scoreboard.create({ members: 4, balancers: 4 })));
     expect(big.route("h9999.test", "/p9999/x")?.ingress).toBe("i9999");
-    const time = (fn: () => void): number => {
-      const t0 = performance.now();
-      for (let i = 0; i < 50_000; i++) fn();
-      return performance.now() - t0;
-    };
     const small = compileRoutes(routeTable([vhost("h0.test", [r("/p0", "Prefix", "i0")])]), new BalancerRegistry(Scoreboard.create({ members: 4, balancers: 4 })));
-    time(() => small.route("h0.test", "/p0/a/b"));
-    time(() => big.route("h5000.test", "/p5000/a/b"));
-    const tSmall = time(() => small.route("h0.test", "/p0/a/b"));
-    const tBig = time(() => big.route("h5000.test", "/p5000/a/b"));
-    expect(tBig).toBeLessThan(tSmall * 5 + 20);
+    // Count the Map lookups one routing decision makes: the same for 1 and for 10,000 vhosts.
+    const lookups = (fn: () => unknown): number => {
+      const original = Map.prototype.get;
+      let n = 0;
+      Map.prototype.get = function (this: Map<unknown, unknown>, key: unknown) {
+        n++;
+        return original.call(this, key);
+      };
+      try {
+        fn();
+      } finally {
+        Map.prototype.get = original;
+      }
+      return n;
+    };
+    const inSmall = lookups(() => small.route("h0.test", "/p0/a/b"));
+    const inBig = lookups(() => big.route("h5000.test", "/p5000/a/b"));
+    expect(inSmall).toBeGreaterThan(0);
+    expect(inBig).toBe(inSmall);
   });
 });
