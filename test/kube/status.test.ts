@@ -375,7 +375,7 @@ describe("IngressStatusWriter against the stand-in API server", () => {
       await hasStatus(a, "ing-000", lbAddress, "ing-000 put right");
       expect(a.requests.filter((r) => r.resource === "ingresses/status" && r.verb === "get").map((r) => r.name)).toEqual(["ing-000"]);
       expect(a.requests.filter((r) => r.resource === "ingresses" && r.verb === "list" && r.query["limit"] !== undefined)).toEqual([]);
-      expect(writer.writes).toBe(201);
+      await expectWrites(writer, 201);
     } finally {
       await writer.close();
       await harness.close();
