@@ -80,7 +80,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
   const reconciler = new Reconciler({
     source,
     sink: pool,
-    settings: { ingressClass: flags["ingress-class"], controllerName: flags["controller-name"], clusterDomain: flags["cluster-domain"], configMap: flags.configmap ?? null },
+    settings: { ingressClass: flags["ingress-class"], controllerName: flags["controller-name"], clusterDomain: flags["cluster-domain"], configMap: flags.configmap ?? null, zone: null },
     logger: loggerFor("control"),
     observers,
   });

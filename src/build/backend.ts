@@ -1,5 +1,5 @@
 // Backend resolution: Ingress backend -> Service port -> balancer config and members.
-import type { BalancerConfig, BuildSettings, ClusterView, EndpointSlice, IngressBackend, Member, Service, ServicePort } from "../model/index.js";
+import { defaultBalancerSettings, type BalancerConfig, type BuildSettings, type ClusterView, type EndpointSlice, type IngressBackend, type Member, type Service, type ServicePort } from "../model/index.js";
 import { isDnsName } from "./host.js";
 import { compareText } from "./order.js";
 
@@ -82,7 +82,7 @@ function isExternalName(service: Service): boolean {
 }
 
 function balancerConfig(ns: string, name: string, port: number | string, hostHeader: string): BalancerConfig {
-  return { id: `${ns}/${name}:${port}`, service: `${ns}/${name}`, hostHeader, protocol: "http" };
+  return { id: `${ns}/${name}:${port}`, service: `${ns}/${name}`, hostHeader, protocol: "http", ...defaultBalancerSettings };
 }
 
 function serviceHost(ns: string, name: string, port: number | string, settings: BuildSettings): string {
@@ -106,7 +106,7 @@ function externalNameBackend(ns: string, service: Service, port: number | undefi
   if (!isDnsName(externalName)) {
     return { ok: true, backend: { balancer, members: [], problems: [{ severity: "error", reason: "InvalidExternalName", message: `ExternalName Service ${ns}/${name} has externalName ${JSON.stringify(service.spec.externalName ?? "")}, not a DNS name; routes to it answer 503` }] } };
   }
-  const member: Member = { key: memberKey(externalName, port), address: externalName, port, route: "", zone: null, ready: true };
+  const member: Member = { key: memberKey(externalName, port), address: externalName, port, route: "", zone: null, ready: true, standby: false, lbset: 0 };
   return { ok: true, backend: { balancer, members: [member], problems: [] } };
 }
 
@@ -139,7 +139,7 @@ export function sliceMembers(slices: ReadonlyArray<EndpointSlice>, portName: str
       if (!ready && !(c.serving === true && c.terminating === true)) continue;
       const address = endpoint.addresses[0];
       if (address === undefined) continue;
-      candidates.push({ key: memberKey(address, port), address, port, route: endpoint.targetRef?.name ?? endpoint.hostname ?? "", zone: endpoint.zone ?? null, ready });
+      candidates.push({ key: memberKey(address, port), address, port, route: endpoint.targetRef?.name ?? endpoint.hostname ?? "", zone: endpoint.zone ?? null, ready, standby: false, lbset: 0 });
     }
   }
   // A stable sort keeps copies of one key in slice order, next to each other: the first copy wins

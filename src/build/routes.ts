@@ -96,7 +96,7 @@ function routeTo(a: AdmittedIngress, backend: IngressBackend, path: string, path
 }
 
 function makeRoute(path: string, pathType: Route["pathType"], ingress: string, balancer: string, options: RouteOptions): Route {
-  return { path, pathType, ingress, balancer, options };
+  return { path, pathType, ingress, balancer, options, canary: null };
 }
 
 function reportConflict(ref: string, host: string, loser: Route, winner: Route, ctx: Context): void {

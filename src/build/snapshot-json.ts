@@ -3,20 +3,24 @@
 // called for every value and copies every object) — the bulk of a full rebuild's hashing cost. The
 // key lists are checked against the model types at compile time, and test/build/snapshot-json.test.ts
 // checks the text equals canonicalJson, so a field added to the model must be added here.
-import type { BalancerConfig, BalancerMembers, HeaderRule, Member, Route, RouteOptions, Timeouts, VirtualHost } from "../model/index.js";
+import type { BalancerConfig, BalancerMembers, CanaryConfig, FailoverConfig, HeaderRule, HealthCheckConfig, Member, Route, RouteOptions, StickyConfig, Timeouts, VirtualHost } from "../model/index.js";
 
 /** Compile-time check that `K` (the keys written, sorted) are exactly the keys of `T`. */
 type Exactly<T, K extends ReadonlyArray<keyof T>> = [Exclude<keyof T, K[number]>] extends [never] ? K : never;
 const keys = <T>() => <const K extends ReadonlyArray<keyof T>>(k: Exactly<T, K>): K => k;
 // Sorted key lists (referenced so a model change fails the typecheck here).
 export const canonicalKeys = {
-  route: keys<Route>()(["balancer", "ingress", "options", "path", "pathType"]),
+  route: keys<Route>()(["balancer", "canary", "ingress", "options", "path", "pathType"]),
+  canary: keys<CanaryConfig>()(["balancer", "byCookie", "byHeader", "ingress", "weight"]),
   options: keys<RouteOptions>()(["preserveHost", "requestHeaders", "responseHeaders", "timeouts", "upstreamVhost"]),
   timeouts: keys<Timeouts>()(["connectMs", "readMs"]),
   header: keys<HeaderRule>()(["name", "op", "value"]),
   virtualHost: keys<VirtualHost>()(["fallback", "host", "routes"]),
-  balancer: keys<BalancerConfig>()(["hostHeader", "id", "protocol", "service"]),
-  member: keys<Member>()(["address", "key", "port", "ready", "route", "zone"]),
+  balancer: keys<BalancerConfig>()(["failover", "healthCheck", "hostHeader", "id", "lbmethod", "protocol", "service", "settingsFrom", "standby", "sticky"]),
+  sticky: keys<StickyConfig>()(["cookie", "noFailover", "param"]),
+  failover: keys<FailoverConfig>()(["failOnStatus", "failOnTimeout", "maxAttempts", "retryMs"]),
+  healthCheck: keys<HealthCheckConfig>()(["expect", "fails", "intervalMs", "method", "passes", "uri"]),
+  member: keys<Member>()(["address", "key", "lbset", "port", "ready", "route", "standby", "zone"]),
   balancerMembers: keys<BalancerMembers>()(["balancer", "members"]),
 } as const;
 
@@ -53,7 +57,7 @@ export class RouteJsonWriter {
       options = optionsJson(r.options);
       this.#options.set(r.options, options);
     }
-    return `{"balancer":${str(r.balancer)},"ingress":${str(r.ingress)},"options":${options},"path":${str(r.path)},"pathType":${str(r.pathType)}}`;
+    return `{"balancer":${str(r.balancer)},"canary":${canaryJson(r.canary)},"ingress":${str(r.ingress)},"options":${options},"path":${str(r.path)},"pathType":${str(r.pathType)}}`;
   }
 
   virtualHost(vh: VirtualHost): string {
@@ -66,12 +70,45 @@ export class RouteJsonWriter {
   }
 }
 
+function canaryJson(c: CanaryConfig | null): string {
+  if (c === null) return "null";
+  return `{"balancer":${str(c.balancer)},"byCookie":${str(c.byCookie)},"byHeader":${str(c.byHeader)},"ingress":${str(c.ingress)},"weight":${str(c.weight)}}`;
+}
+
+function numbersJson(list: ReadonlyArray<number>): string {
+  let out = "[";
+  for (let i = 0; i < list.length; i++) out += i > 0 ? `,${str(list[i] as number)}` : str(list[i] as number);
+  return `${out}]`;
+}
+
+function stickyJson(s: StickyConfig | null): string {
+  if (s === null) return "null";
+  return `{"cookie":${str(s.cookie)},"noFailover":${str(s.noFailover)},"param":${str(s.param)}}`;
+}
+
+function failoverJson(f: FailoverConfig): string {
+  return `{"failOnStatus":${numbersJson(f.failOnStatus)},"failOnTimeout":${str(f.failOnTimeout)},"maxAttempts":${str(f.maxAttempts)},"retryMs":${str(f.retryMs)}}`;
+}
+
+function healthCheckJson(h: HealthCheckConfig | null): string {
+  if (h === null) return "null";
+  let expect = "[";
+  for (let i = 0; i < h.expect.length; i++) {
+    const range = h.expect[i] as readonly [number, number];
+    expect += `${i > 0 ? "," : ""}[${str(range[0])},${str(range[1])}]`;
+  }
+  return `{"expect":${expect}],"fails":${str(h.fails)},"intervalMs":${str(h.intervalMs)},"method":${str(h.method)},"passes":${str(h.passes)},"uri":${str(h.uri)}}`;
+}
+
 export function balancerConfigJson(b: BalancerConfig): string {
-  return `{"hostHeader":${str(b.hostHeader)},"id":${str(b.id)},"protocol":${str(b.protocol)},"service":${str(b.service)}}`;
+  return (
+    `{"failover":${failoverJson(b.failover)},"healthCheck":${healthCheckJson(b.healthCheck)},"hostHeader":${str(b.hostHeader)},"id":${str(b.id)},` +
+    `"lbmethod":${str(b.lbmethod)},"protocol":${str(b.protocol)},"service":${str(b.service)},"settingsFrom":${str(b.settingsFrom)},"standby":${str(b.standby)},"sticky":${stickyJson(b.sticky)}}`
+  );
 }
 
 function memberJson(m: Member): string {
-  return `{"address":${str(m.address)},"key":${str(m.key)},"port":${str(m.port)},"ready":${str(m.ready)},"route":${str(m.route)},"zone":${str(m.zone)}}`;
+  return `{"address":${str(m.address)},"key":${str(m.key)},"lbset":${str(m.lbset)},"port":${str(m.port)},"ready":${str(m.ready)},"route":${str(m.route)},"standby":${str(m.standby)},"zone":${str(m.zone)}}`;
 }
 
 /** canonicalJson(members), written directly. */

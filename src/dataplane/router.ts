@@ -5,7 +5,7 @@
 // so the cost is O(path segments), independent of the number of Ingresses. Then the vhost's
 // fallback, then the table's defaultRoute, else no route (404).
 
-import type { Route, RouteTable, VirtualHost } from "../model/index.js";
+import { defaultBalancerSettings, type Route, type RouteTable, type VirtualHost } from "../model/index.js";
 import type { Balancer, BalancerRegistry } from "./balancer/index.js";
 import { HeaderRules } from "./headers.js";
 
@@ -142,7 +142,7 @@ export function compileRoutes(table: RouteTable, registry: BalancerRegistry): Ro
   const configs = new Map(table.balancers.map((b) => [b.id, b] as const));
   const compile = (r: Route): CompiledRoute => {
     const config = configs.get(r.balancer);
-    const balancer = config !== undefined ? registry.ensure(config) : registry.ensure({ id: r.balancer, service: "", hostHeader: "", protocol: "http" });
+    const balancer = config !== undefined ? registry.ensure(config) : registry.ensure({ id: r.balancer, service: "", hostHeader: "", protocol: "http", ...defaultBalancerSettings });
     return new CompiledRoute(r, balancer);
   };
   const exact = new Map<string, VirtualHostMatcher>();

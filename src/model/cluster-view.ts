@@ -29,6 +29,8 @@ export interface BuildSettings {
   readonly clusterDomain: string;
   /** `--configmap NS/NAME`: the global settings ConfigMap, or null (built-in defaults only). */
   readonly configMap: { readonly namespace: string; readonly name: string } | null;
+  /** The controller's topology zone (`--zone`, else its node's `topology.kubernetes.io/zone`); null = unknown (no zone tiers). */
+  readonly zone: string | null;
 }
 
 export const defaultBuildSettings: BuildSettings = Object.freeze({
@@ -36,6 +38,7 @@ export const defaultBuildSettings: BuildSettings = Object.freeze({
   controllerName: "proxypass.io/ingress-controller",
   clusterDomain: "cluster.local",
   configMap: null,
+  zone: null,
 });
 
 /** The last valid global settings (from the `--configmap` ConfigMap), part of `BuildMemory`. */

@@ -30,6 +30,23 @@ export interface RouteOptions {
   readonly responseHeaders: ReadonlyArray<HeaderRule>;
 }
 
+/**
+ * A canary split (ingress-nginx's canary-* annotations, as a loadfactor between two balancers): a
+ * second Ingress for the same host, path and pathType with `proxypass.io/canary: "true"`.
+ */
+export interface CanaryConfig {
+  /** "namespace/name" of the canary Ingress. */
+  readonly ingress: string;
+  /** Id of the canary's balancer in `RouteTable.balancers`. */
+  readonly balancer: string;
+  /** 0-100: percentage of requests (without header/cookie/sticky override) sent to the canary, byrequests-smooth. */
+  readonly weight: number;
+  /** Lower-case request header name: value "always" -> canary, "never" -> primary, else the weight decides. */
+  readonly byHeader: string | null;
+  /** Cookie name: value "always" -> canary, "never" -> primary, else the weight decides. Header wins over cookie. */
+  readonly byCookie: string | null;
+}
+
 export interface Route {
   /** Starts with "/". For Prefix, normalised without trailing "/" (except the root "/"). */
   readonly path: string;
@@ -39,6 +56,8 @@ export interface Route {
   /** Id of a balancer in `RouteTable.balancers`. */
   readonly balancer: string;
   readonly options: RouteOptions;
+  /** Canary split of this route, or null. */
+  readonly canary: CanaryConfig | null;
 }
 
 export interface VirtualHost {
@@ -50,6 +69,45 @@ export interface VirtualHost {
   readonly fallback: Route | null;
 }
 
+/** httpd lbmethod: `byrequests` (default), `bytraffic`, `bybusyness`, `random2` (power of two choices on in-flight). */
+export type LbMethod = "byrequests" | "bytraffic" | "bybusyness" | "random2";
+
+/** Sticky routes (httpd `stickysession=`, `nofailover=`). */
+export interface StickyConfig {
+  /** Cookie name; its value's text after the first "." (else the whole value) is the route. */
+  readonly cookie: string;
+  /** Also read `;param=` path parameters and `?param=` query parameters (httpd `COOKIE|param`); wins over the cookie. null = cookie only. */
+  readonly param: string | null;
+  /** `sticky-nofailover`: a sticky request whose member is unusable gets 503 instead of moving. */
+  readonly noFailover: boolean;
+}
+
+/** Failover and passive health (httpd `maxattempts=`, `retry=`, `failonstatus=`, `failontimeout=`). */
+export interface FailoverConfig {
+  /** Failover tries after the first attempt; null = members - 1. */
+  readonly maxAttempts: number | null;
+  /** How long a member stays in error state (E) before one trial request; 0 = retry at once. */
+  readonly retryMs: number;
+  /** Statuses that put the member in error (the response is still relayed). Sorted, unique. */
+  readonly failOnStatus: ReadonlyArray<number>;
+  /** A read timeout puts the member in error. */
+  readonly failOnTimeout: boolean;
+}
+
+/** Active health checks (mod_proxy_hcheck: hcuri, hcmethod, hcinterval, hcpasses, hcfails, hcexpr). */
+export interface HealthCheckConfig {
+  /** Request target (path and optional query), starts with "/"; unused for TCP. */
+  readonly uri: string;
+  readonly method: "GET" | "HEAD" | "OPTIONS" | "TCP";
+  readonly intervalMs: number;
+  /** Consecutive passes that clear C. */
+  readonly passes: number;
+  /** Consecutive failures that set C. */
+  readonly fails: number;
+  /** Statuses that pass: inclusive [low, high] ranges, sorted, non-overlapping. */
+  readonly expect: ReadonlyArray<readonly [number, number]>;
+}
+
 /** Balancer settings (route-side, changes with Ingress/Service edits, not with endpoints). */
 export interface BalancerConfig {
   /** Stable identity: "namespace/service:port" (port = Service port number). */
@@ -59,6 +117,18 @@ export interface BalancerConfig {
   /** Host header used when preserve-host is false: Service DNS name (":port" unless 80) or ExternalName. */
   readonly hostHeader: string;
   readonly protocol: "http";
+  /**
+   * "namespace/name" of the Ingress whose annotations set the settings below: the oldest Ingress
+   * routing to this balancer (others with different settings get a BalancerSettingsConflict warning);
+   * "" when only the global defaults apply.
+   */
+  readonly settingsFrom: string;
+  readonly lbmethod: LbMethod;
+  readonly sticky: StickyConfig | null;
+  readonly failover: FailoverConfig;
+  readonly healthCheck: HealthCheckConfig | null;
+  /** `hot-standby`: balancer id ("namespace/service:port") whose endpoints join as standby (H) members; null = none. */
+  readonly standby: string | null;
 }
 
 export interface RouteTable {
@@ -78,11 +148,18 @@ export interface Member {
   /** IP address, or a DNS name for ExternalName Services. */
   readonly address: string;
   readonly port: number;
-  /** Route id (httpd `route=`): the endpoint's targetRef name (pod), else hostname, else "". */
+  /**
+   * Route id (httpd `route=`), the sticky-session value: the endpoint's targetRef name (pod), else
+   * its hostname, else "a" + a stable hash of the key (never ""). Cookie-safe: [a-z0-9.-].
+   */
   readonly route: string;
   readonly zone: string | null;
-  /** true: ready; false: serving and terminating (used only when no member is ready). */
+  /** true: ready; false: serving and terminating (drain: sticky requests only, while any ready member exists). */
   readonly ready: boolean;
+  /** H: an endpoint of the balancer's `standby` Service, used only while no other member of its lbset is usable. */
+  readonly standby: boolean;
+  /** lbset tier, walked from 0 up: 0, or 1 for other-zone members when topology hints apply (`--zone`). */
+  readonly lbset: number;
 }
 
 export interface BalancerMembers {
@@ -124,3 +201,18 @@ export interface SnapshotSink {
   /** Replace the members of the named balancers only. Resolves once every worker runs it. */
   applyEndpointDelta(delta: EndpointDelta): Promise<void>;
 }
+
+/** The settings part of a BalancerConfig (what Ingress annotations and the global ConfigMap decide). */
+export type BalancerSettings = Pick<BalancerConfig, "settingsFrom" | "lbmethod" | "sticky" | "failover" | "healthCheck" | "standby">;
+
+export const defaultFailover: FailoverConfig = Object.freeze({ maxAttempts: null, retryMs: 60_000, failOnStatus: Object.freeze([]) as ReadonlyArray<number>, failOnTimeout: false });
+
+/** httpd's defaults: byrequests, no stickiness, maxattempts = members - 1, retry 60 s, no checks, no standby. */
+export const defaultBalancerSettings: BalancerSettings = Object.freeze({
+  settingsFrom: "",
+  lbmethod: "byrequests",
+  sticky: null,
+  failover: defaultFailover,
+  healthCheck: null,
+  standby: null,
+});

@@ -63,7 +63,7 @@ describe("buildSnapshot properties", () => {
 
   it("uses the settings: class name, controller name and cluster domain", () => {
     const { view } = loadFixture("class-ingressclass-ours.in.yaml");
-    const other = { ingressClass: "proxypass", controllerName: "example.com/other", clusterDomain: "corp.internal", configMap: null };
+    const other = { ingressClass: "proxypass", controllerName: "example.com/other", clusterDomain: "corp.internal", configMap: null, zone: null };
     expect(buildSnapshot(view, emptyBuildMemory, other).accepted).toEqual([]);
     const renamedClass = { ...defaultBuildSettings, ingressClass: "edge" };
     expect(buildSnapshot(view, emptyBuildMemory, renamedClass).accepted).toEqual([]);

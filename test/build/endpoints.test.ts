@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { balancerMembersText, buildBalancerMembers, buildSnapshot, endpointTableVersion, hasEndpointProblem } from "../../src/build/index.js";
 import { parseManifestText, toClusterView } from "../../src/files/index.js";
-import { defaultBuildSettings, emptyBuildMemory, type ClusterView } from "../../src/model/index.js";
+import { defaultBalancerSettings, defaultBuildSettings, emptyBuildMemory, type ClusterView } from "../../src/model/index.js";
 import { endpointSlicesYaml, serviceYaml } from "../support/manifests.js";
 import { goldenCases, loadFixture, memoryFor, settingsFor } from "./golden.js";
 
@@ -47,7 +47,7 @@ describe("buildBalancerMembers", () => {
   ];
   it.each(cases)("$name", ({ text, id, service, expected }) => {
     const hostHeader = id.endsWith(":80") ? "s.ns.svc.cluster.local" : "s.ns.svc.cluster.local:53";
-    const members = buildBalancerMembers(view(text === "" ? "{}" : text), [{ id, service, hostHeader, protocol: "http" }], defaultBuildSettings);
+    const members = buildBalancerMembers(view(text === "" ? "{}" : text), [{ id, service, hostHeader, protocol: "http", ...defaultBalancerSettings }], defaultBuildSettings);
     if (expected === "null") expect(members).toBeNull();
     else expect(members?.[0]?.members).toHaveLength(expected);
   });

@@ -98,7 +98,7 @@ describe("EndpointSlice members", () => {
   it("prefers the ready copy of a duplicated address", () => {
     const draining = slice("a", "http", [{ addresses: ["10.0.0.1"], conditions: { ready: false, serving: true, terminating: true }, targetRef: { name: "old" } }]);
     const ready = slice("b", "http", [{ addresses: ["10.0.0.1"], targetRef: { name: "new" } }]);
-    expect(sliceMembers([draining, ready], "http")).toEqual([{ key: "10.0.0.1:8080", address: "10.0.0.1", port: 8080, route: "new", zone: null, ready: true }]);
+    expect(sliceMembers([draining, ready], "http")).toEqual([{ key: "10.0.0.1:8080", address: "10.0.0.1", port: 8080, route: "new", zone: null, ready: true, standby: false, lbset: 0 }]);
   });
 
   it.each([

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { balancerMembersText, sliceMembers } from "../../src/build/index.js";
 import { balancerConfigJson, balancerMembersJson, RouteJsonWriter } from "../../src/build/snapshot-json.js";
 import { contentHash, canonicalJson } from "../../src/util/index.js";
-import type { Route, RouteOptions, VirtualHost, EndpointSlice } from "../../src/model/index.js";
+import { defaultBalancerSettings, type BalancerConfig, type Route, type RouteOptions, type VirtualHost, type EndpointSlice } from "../../src/model/index.js";
 import { goldenCases, runCase } from "./golden.js";
 
 const options: RouteOptions = {
@@ -15,7 +15,7 @@ const options: RouteOptions = {
   requestHeaders: [{ op: "set", name: "X-A", value: 'q"\u2028' }],
   responseHeaders: [{ op: "unset", name: "X-B", value: "" }],
 };
-const route: Route = { path: "/ü\"x", pathType: "Exact", ingress: "ns/a", balancer: "ns/s:80", options };
+const route: Route = { path: "/ü\"x", pathType: "Exact", ingress: "ns/a", balancer: "ns/s:80", options, canary: { ingress: "ns/c", balancer: "ns/c:80", weight: 7, byHeader: "x-c\"", byCookie: null } };
 
 describe("snapshot JSON", () => {
   it.each(goldenCases())("route and endpoint table versions are contentHash of the tables: $name", ({ id }) => {
@@ -34,8 +34,21 @@ describe("snapshot JSON", () => {
     expect(writer.virtualHost(vh)).toBe(canonicalJson(vh));
     expect(writer.virtualHost({ ...vh, fallback: route })).toBe(canonicalJson({ ...vh, fallback: route }));
     expect(writer.route(null)).toBe("null");
-    expect(balancerConfigJson({ id: "n/s:80", service: "n/s", hostHeader: 'x"', protocol: "http" })).toBe(canonicalJson({ id: "n/s:80", service: "n/s", hostHeader: 'x"', protocol: "http" }));
-    const members = { balancer: "n/s:80", members: [{ key: "[::1]:8", address: "::1", port: 8, route: "p\"", zone: null, ready: false }, { key: "a:1", address: "a", port: 1, route: "", zone: "z", ready: true }] };
+    const config: BalancerConfig = {
+      id: "n/s:80",
+      service: "n/s",
+      hostHeader: 'x"',
+      protocol: "http",
+      settingsFrom: "n/i",
+      lbmethod: "bybusyness",
+      sticky: { cookie: "ROUTEID", param: "jsessionid", noFailover: true },
+      failover: { maxAttempts: 2, retryMs: 1500, failOnStatus: [500, 503], failOnTimeout: true },
+      healthCheck: { uri: "/hc?x=\"", method: "HEAD", intervalMs: 5000, passes: 2, fails: 3, expect: [[200, 299], [404, 404]] },
+      standby: "n/b:80",
+    };
+    expect(balancerConfigJson(config)).toBe(canonicalJson(config));
+    expect(balancerConfigJson({ ...config, ...defaultBalancerSettings })).toBe(canonicalJson({ ...config, ...defaultBalancerSettings }));
+    const members = { balancer: "n/s:80", members: [{ key: "[::1]:8", address: "::1", port: 8, route: "p\"", zone: null, ready: false, standby: true, lbset: 1 }, { key: "a:1", address: "a", port: 1, route: "", zone: "z", ready: true, standby: false, lbset: 0 }] };
     expect(balancerMembersJson(members)).toBe(canonicalJson(members));
   });
 });

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { connect, type Socket } from "node:net";
 import { pino } from "pino";
-import type { BalancerConfig, EndpointTable, Member, Route, RouteOptions, RouteTable, VirtualHost } from "../../src/model/index.js";
+import { defaultBalancerSettings, type BalancerConfig, type EndpointTable, type Member, type Route, type RouteOptions, type RouteTable, type VirtualHost } from "../../src/model/index.js";
 import { deepFreeze } from "../../src/util/index.js";
 import { startUpstream as startRecordingUpstream, type Upstream, type UpstreamHandler } from "../support/upstream.js";
 
@@ -18,7 +18,7 @@ export const defaultOptions: RouteOptions = {
 };
 
 export function route(path: string, pathType: "Exact" | "Prefix", balancer: string, options: Partial<RouteOptions> = {}, ingress = "default/ing"): Route {
-  return { path, pathType, ingress, balancer, options: { ...defaultOptions, ...options } };
+  return { path, pathType, ingress, balancer, options: { ...defaultOptions, ...options }, canary: null };
 }
 
 export function vhost(host: string, routes: Route[], fallback: Route | null = null): VirtualHost {
@@ -28,7 +28,7 @@ export function vhost(host: string, routes: Route[], fallback: Route | null = nu
 export function balancerConfig(id: string): BalancerConfig {
   const [nsSvc = "", port = "80"] = id.split(":");
   const [ns = "default", svc = "svc"] = nsSvc.split("/");
-  return { id, service: `${ns}/${svc}`, hostHeader: port === "80" ? `${svc}.${ns}.svc` : `${svc}.${ns}.svc:${port}`, protocol: "http" };
+  return { id, service: `${ns}/${svc}`, hostHeader: port === "80" ? `${svc}.${ns}.svc` : `${svc}.${ns}.svc:${port}`, protocol: "http", ...defaultBalancerSettings };
 }
 
 let versionCounter = 0;
@@ -44,7 +44,7 @@ export function routeTable(virtualHosts: VirtualHost[], defaultRoute: Route | nu
 }
 
 export function member(port: number, ready = true, address = "127.0.0.1"): Member {
-  return { key: `${address}:${port}`, address, port, route: `pod-${port}`, zone: null, ready };
+  return { key: `${address}:${port}`, address, port, route: `pod-${port}`, zone: null, ready, standby: false, lbset: 0 };
 }
 
 export function endpointTable(entries: Record<string, Member[]>): EndpointTable {
