@@ -305,7 +305,7 @@ export class Forwarder {
       this.#reject(req, res, new NoRouteError(), hostValue, start);
       return;
     }
-    const member = route.balancer.pick();
+    const member = route.balancer.pick(null, 0);
     if (member === null) {
       this.#reject(req, res, new NoMemberError(), hostValue, start);
       return;

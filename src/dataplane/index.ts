@@ -1,6 +1,7 @@
 // Public API of the data plane.
 export { ProxyServer, type ProxyServerOptions, type ListenOptions } from "./proxy-server.js";
 export { WorkerPool, type WorkerPoolOptions } from "./worker-pool.js";
+export { HealthChecker, type HealthCheckerOptions, type HealthResult } from "./health/index.js";
 export { compileRoutes, Router, CompiledRoute, VirtualHostMatcher } from "./router.js";
 export { normalizeHost } from "./host.js";
 export { HeaderRules, isHopByHop, connectionTokens } from "./headers.js";
@@ -22,17 +23,5 @@ export {
   type ProxyErrorCode,
   type ErrorResponse,
 } from "./errors.js";
-export {
-  Balancer,
-  BalancerMember,
-  BalancerRegistry,
-  Scoreboard,
-  SlotAllocator,
-  DEFAULT_CAPACITY,
-  MEMBER_BUSY,
-  MEMBER_ELECTED,
-  BALANCER_CURSOR,
-  type ScoreboardCapacity,
-  type SlotAssignment,
-} from "./balancer/index.js";
+export * from "./balancer/index.js";
 export { DEFAULT_UPSTREAM_OPTIONS, type UpstreamOptions } from "./upstream.js";

@@ -12,14 +12,37 @@ const HEADER_WORDS = 4;
 /** Member fields (Int32 each). */
 export const MEMBER_BUSY = 0; // in-flight requests (httpd `busy`)
 export const MEMBER_ELECTED = 1; // times elected, uint32 wrapping (httpd `elected`)
-export const MEMBER_LBSTATUS = 2; // reserved: lbmethod state (httpd `lbstatus`)
-export const MEMBER_ERROR_UNTIL = 3; // reserved: error state until (seconds since start), 0 = ok
-export const MEMBER_STATUS = 4; // reserved: status flags (health, drain, standby)
-export const MEMBER_FIELDS = 8;
+export const MEMBER_LBSTATUS = 2; // byrequests/bybusyness urgency (httpd `lbstatus`), under the balancer lock
+export const MEMBER_ERROR_UNTIL = 3; // while FLAG_ERROR: end of the retry window, (Date.now() | 0) clock, compared with wrapping arithmetic
+export const MEMBER_FLAGS = 4; // FLAG_* bits (httpd worker status)
+export const MEMBER_TO_LO = 5; // bytes sent to the member (httpd `transferred`): TO_HI * 2^30 + TO_LO
+export const MEMBER_TO_HI = 6;
+export const MEMBER_FROM_LO = 7; // bytes read from the member (httpd `read`): FROM_HI * 2^30 + FROM_LO
+export const MEMBER_FROM_HI = 8;
+export const MEMBER_LBFACTOR = 9; // loadfactor override 1-100 (balancer-manager); 0 = the default, 1
+export const MEMBER_LBSET = 10; // lbset override + 1 (balancer-manager); 0 = the snapshot's lbset
+export const MEMBER_ERRORS = 11; // times put in error state, uint32 wrapping
+export const MEMBER_HC_STREAK = 12; // primary only: > 0 consecutive health-check passes, < 0 consecutive failures
+export const MEMBER_FIELDS = 16;
+
+/** Member state flags (MEMBER_FLAGS bits), httpd's letters. */
+export const FLAG_DISABLED = 1 << 0; // D: takes no requests, sticky ones included
+export const FLAG_STOPPED = 1 << 1; // S: administratively stopped, never retried
+export const FLAG_IGNORE_ERRORS = 1 << 2; // I: errors never take it out
+export const FLAG_SPARE = 1 << 3; // R: hot spare, replaces an unusable member of its lbset one for one
+export const FLAG_STANDBY = 1 << 4; // H (set by balancer-manager; hot-standby Service members are H by the snapshot)
+export const FLAG_ERROR = 1 << 5; // E: in error until MEMBER_ERROR_UNTIL, then one trial request
+export const FLAG_DRAIN = 1 << 6; // N: sticky requests only
+export const FLAG_HC_FAIL = 1 << 7; // C: failed its active health check
+/** Flags that make a member unusable for every request, sticky ones included (httpd PROXY_WORKER_NOT_USABLE_BITMAP). */
+export const NOT_USABLE = FLAG_DISABLED | FLAG_STOPPED | FLAG_ERROR | FLAG_HC_FAIL;
 
 /** Balancer fields (Int32 each). */
-export const BALANCER_CURSOR = 0; // round-robin cursor, uint32 wrapping
-export const BALANCER_FIELDS = 4;
+export const BALANCER_CURSOR = 0; // round-robin cursor, uint32 wrapping (random2's tie-breaking)
+export const BALANCER_LOCK = 1; // spin lock around selections that read-modify-write lbstatus: 0 free, else owner
+export const BALANCER_SPLIT_PRIMARY = 2; // canary split lbstatus of the primary side (on the canary balancer's slot)
+export const BALANCER_SPLIT_CANARY = 3; // canary split lbstatus of the canary side
+export const BALANCER_FIELDS = 8;
 
 export interface ScoreboardCapacity {
   readonly members: number;
@@ -27,7 +50,7 @@ export interface ScoreboardCapacity {
 }
 
 /**
- * 262,144 member slots (32 bytes each, 8 MiB) and 65,536 balancer slots (16 bytes each, 1 MiB):
+ * 262,144 member slots (64 bytes each, 16 MiB) and 65,536 balancer slots (32 bytes each, 2 MiB):
  * room for the 50,000-endpoint / 5,000-Service scale target several times over, counting slots
  * quarantined after removals. Beyond it, members share an overflow slot (warned once).
  */

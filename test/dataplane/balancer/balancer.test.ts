@@ -29,7 +29,7 @@ describe("Balancer", () => {
     apply(members);
     const b = registry.get(A);
     const got = want.map(() => {
-      const m = b?.pick() ?? null;
+      const m = b?.pick(null, 0) ?? null;
       m?.release();
       return m?.key ?? null;
     });
@@ -42,7 +42,7 @@ describe("Balancer", () => {
     const b = registry.get(A);
     const m1 = b?.members.get("127.0.0.1:1");
     const pool = m1?.upstream.pool(1000);
-    const picked = b?.pick();
+    const picked = b?.pick(null, 0);
     expect(picked?.busy).toBe(1);
     apply([member(1), member(3)]);
     expect(b?.members.get("127.0.0.1:1")).toBe(m1);
