@@ -1,7 +1,7 @@
 // Admission of an Ingress version: its annotations must validate, else its last accepted
 // version (from memory) is served instead, or nothing.
 import type { Ingress, RouteOptions } from "../model/index.js";
-import { annotationPrefix, hasErrors, parseAnnotations, type AnnotationFinding, type Annotations, type ParsedAnnotations } from "./annotations/index.js";
+import { annotationPrefix, hasErrors, parseAnnotations, type AnnotationFinding, type Annotations, type BalancerSettingsValue, type CanaryValue, type ParsedAnnotations } from "./annotations/index.js";
 import type { DiagnosticList } from "./diagnostics.js";
 import { ingressRef, sortByIngressAge } from "./order.js";
 
@@ -10,6 +10,10 @@ export interface AdmittedIngress {
   /** The version served: the current one, or the last accepted one. */
   readonly ingress: Ingress;
   readonly options: RouteOptions;
+  /** Settings of the balancers it routes to (the oldest Ingress routing to a balancer decides). */
+  readonly balancer: BalancerSettingsValue;
+  /** Non-null for a canary Ingress: it adds no routes, it splits other Ingresses' routes. */
+  readonly canary: CanaryValue | null;
 }
 
 /**
@@ -55,7 +59,7 @@ function admitIngress(current: Ingress, memory: ReadonlyMap<string, Ingress>, pa
   const parsed = parse(current.metadata.annotations);
   if (!hasErrors(parsed.findings)) {
     report(ref, parsed.findings, "", diagnostics);
-    return { ref, ingress: current, options: parsed.options };
+    return { ref, ingress: current, options: parsed.options, balancer: parsed.balancer, canary: parsed.canary };
   }
   const last = memory.get(ref);
   const fallback = last === undefined ? null : parse(last.metadata.annotations);
@@ -64,7 +68,7 @@ function admitIngress(current: Ingress, memory: ReadonlyMap<string, Ingress>, pa
     return null;
   }
   report(ref, parsed.findings, "; the last accepted version of this Ingress stays in service", diagnostics);
-  return { ref, ingress: last, options: fallback.options };
+  return { ref, ingress: last, options: fallback.options, balancer: fallback.balancer, canary: fallback.canary };
 }
 
 function report(ref: string, findings: ReadonlyArray<AnnotationFinding>, errorSuffix: string, diagnostics: DiagnosticList): void {

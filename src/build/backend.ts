@@ -1,5 +1,6 @@
 // Backend resolution: Ingress backend -> Service port -> balancer config and members.
-import { defaultBalancerSettings, type BalancerConfig, type BuildSettings, type ClusterView, type EndpointSlice, type IngressBackend, type Member, type Service, type ServicePort } from "../model/index.js";
+import { defaultBalancerSettings, type BalancerConfig, type BuildSettings, type ClusterView, type Endpoint, type EndpointSlice, type IngressBackend, type Member, type Service, type ServicePort } from "../model/index.js";
+import { contentHash } from "../util/index.js";
 import { isDnsName } from "./host.js";
 import { compareText } from "./order.js";
 
@@ -106,7 +107,8 @@ function externalNameBackend(ns: string, service: Service, port: number | undefi
   if (!isDnsName(externalName)) {
     return { ok: true, backend: { balancer, members: [], problems: [{ severity: "error", reason: "InvalidExternalName", message: `ExternalName Service ${ns}/${name} has externalName ${JSON.stringify(service.spec.externalName ?? "")}, not a DNS name; routes to it answer 503` }] } };
   }
-  const member: Member = { key: memberKey(externalName, port), address: externalName, port, route: "", zone: null, ready: true, standby: false, lbset: 0 };
+  const key = memberKey(externalName, port);
+  const member: Member = { key, address: externalName, port, route: hashRoute(key), zone: null, ready: true, standby: false, lbset: 0 };
   return { ok: true, backend: { balancer, members: [member], problems: [] } };
 }
 
@@ -120,16 +122,46 @@ function serviceBackend(ns: string, service: Service, servicePort: ServicePort, 
   if (slices.length > 0 && matching.length === 0) {
     problems.push({ severity: "warning", reason: endpointPortNotFound, message: `${endpointProblemPrefix(`${ns}/${name}`)} no port named ${JSON.stringify(portName)}; the balancer has no members and answers 503` });
   }
-  return { balancer, members: sliceMembers(matching, portName), problems };
+  return { balancer, members: sliceMembers(matching, portName, settings.zone), problems };
+}
+
+/** A member's route id when the endpoint has no usable pod name or hostname: "a" + 10 hex of sha256 of its key. */
+export function hashRoute(key: string): string {
+  return `a${contentHash(key).slice(0, 10)}`;
+}
+
+/** Cookie-safe route ids ([a-z0-9.-], starting with a letter or digit, like pod names and hostnames). */
+const routePattern = /^[a-z0-9][a-z0-9.-]{0,252}$/;
+
+function memberRoute(endpoint: Endpoint, key: string): string {
+  const pod = endpoint.targetRef?.name;
+  if (pod !== undefined && routePattern.test(pod)) return pod;
+  const host = endpoint.hostname;
+  if (host !== undefined && routePattern.test(host)) return host;
+  return hashRoute(key);
+}
+
+/** Whether an endpoint carries topology hints (`hints.forZones` with at least one zone). */
+function hasHints(endpoint: Endpoint): boolean {
+  return (endpoint.hints?.forZones?.length ?? 0) > 0;
+}
+
+function hintsInclude(endpoint: Endpoint, zone: string): boolean {
+  return endpoint.hints?.forZones?.some((z) => z.name === zone) ?? false;
 }
 
 /**
  * Members of the slices at the port named `portName`: ready endpoints (ready != false) as ready,
  * serving+terminating ones as not ready, others dropped. The first address of an endpoint is used;
- * an address in several slices counts once (ready if any copy is ready).
+ * an address in several slices counts once (ready if any copy is ready). With a `zone` and topology
+ * hints on every ready endpoint, members hinted for the zone get lbset 0 and the others lbset 1;
+ * otherwise all are lbset 0.
  */
-export function sliceMembers(slices: ReadonlyArray<EndpointSlice>, portName: string): Member[] {
+export function sliceMembers(slices: ReadonlyArray<EndpointSlice>, portName: string, zone: string | null = null): Member[] {
   const candidates: Member[] = [];
+  const hinted: Endpoint[] = [];
+  let tiers = zone !== null;
+  let anyReady = false;
   for (const slice of slices) {
     const port = slice.ports.find((p) => (p.name ?? "") === portName)?.port;
     if (port === undefined) continue;
@@ -139,7 +171,19 @@ export function sliceMembers(slices: ReadonlyArray<EndpointSlice>, portName: str
       if (!ready && !(c.serving === true && c.terminating === true)) continue;
       const address = endpoint.addresses[0];
       if (address === undefined) continue;
-      candidates.push({ key: memberKey(address, port), address, port, route: endpoint.targetRef?.name ?? endpoint.hostname ?? "", zone: endpoint.zone ?? null, ready, standby: false, lbset: 0 });
+      const key = memberKey(address, port);
+      if (ready) {
+        anyReady = true;
+        if (!hasHints(endpoint)) tiers = false;
+      }
+      hinted.push(endpoint);
+      candidates.push({ key, address, port, route: memberRoute(endpoint, key), zone: endpoint.zone ?? null, ready, standby: false, lbset: 0 });
+    }
+  }
+  if (tiers && anyReady && zone !== null) {
+    for (let i = 0; i < candidates.length; i++) {
+      const m = candidates[i] as Member;
+      if (!hintsInclude(hinted[i] as Endpoint, zone)) candidates[i] = { ...m, lbset: 1 };
     }
   }
   // A stable sort keeps copies of one key in slice order, next to each other: the first copy wins
@@ -171,4 +215,16 @@ function sortedByKey(members: ReadonlyArray<Member>): boolean {
 /** "address:port", with IPv6 addresses bracketed. */
 export function memberKey(address: string, port: number): string {
   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * The members of a balancer with a hot standby: its own members, then the standby Service's
+ * members as standby (H, lbset 0) unless a primary member has the same key; sorted by key.
+ */
+export function withStandby(primary: ReadonlyArray<Member>, standby: ReadonlyArray<Member>): ReadonlyArray<Member> {
+  if (standby.length === 0) return primary;
+  const keys = new Set(primary.map((m) => m.key));
+  const out: Member[] = [...primary];
+  for (const m of standby) if (!keys.has(m.key)) out.push({ ...m, standby: true, lbset: 0 });
+  return out.sort(compareMembers);
 }

@@ -1,8 +1,9 @@
 // The pure builder: cluster objects + last accepted Ingress versions + settings -> snapshot.
-import type { BalancerConfig, BalancerMembers, BuildMemory, BuildSettings, ClusterView, Diagnostic, EndpointTable, Ingress, ProxySnapshot, Route, RouteTable, VirtualHost } from "../model/index.js";
+import type { BalancerConfig, BalancerMembers, BuildMemory, BuildSettings, ClusterView, Diagnostic, EndpointTable, Ingress, ProxySnapshot, RouteTable, VirtualHost } from "../model/index.js";
 import { contentHash, ContentHasher } from "../util/index.js";
 import { admitIngresses } from "./admit.js";
 import { indexServices } from "./backend.js";
+import { resolveBalancers } from "./balancer-settings.js";
 import { BalancerSet } from "./balancers.js";
 import { DiagnosticList } from "./diagnostics.js";
 import { resolveGlobalSettings, type GlobalSettings } from "./global-settings.js";
@@ -37,7 +38,7 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
   const admitted = admitIngresses(selection.ours, memory.ingresses, global.annotationDefaults, diagnostics);
   const balancers = new BalancerSet(indexServices(view), settings);
   const merged = mergeRoutes(admitted, balancers, diagnostics);
-  const used = usedBalancers(merged, balancers);
+  const used = resolveBalancers(merged, admitted, balancers, diagnostics);
   const routes = routeTable(merged, used.map((b) => b.config));
   const endpoints = endpointTable(used.map((b) => b.members));
   const snapshot: ProxySnapshot = { version: snapshotVersion(routes.version, endpoints.version), routes, endpoints };
@@ -54,17 +55,6 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
 /** The version of a snapshot made of a route table and an endpoint table of these versions. */
 export function snapshotVersion(routesVersion: string, endpointsVersion: string): string {
   return contentHash({ routes: routesVersion, endpoints: endpointsVersion });
-}
-
-/** Balancers some route refers to, sorted by id, with their members. */
-function usedBalancers(merged: MergedRoutes, balancers: BalancerSet): Array<{ config: BalancerConfig; members: BalancerMembers }> {
-  const routes: Route[] = merged.virtualHosts.flatMap((vh) => (vh.fallback === null ? vh.routes : [...vh.routes, vh.fallback]));
-  if (merged.defaultRoute !== null) routes.push(merged.defaultRoute);
-  const ids = [...new Set(routes.map((r) => r.balancer))].sort(compareText);
-  return ids.flatMap((id) => {
-    const resolved = balancers.get(id);
-    return resolved === undefined ? [] : [{ config: resolved.balancer, members: { balancer: id, members: resolved.members } }];
-  });
 }
 
 /** The route table; its version is contentHash of its content (canonical JSON, written by snapshot-json). */

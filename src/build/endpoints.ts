@@ -3,7 +3,7 @@
 // per-balancer texts so a caller that keeps them can re-version a table after changing a few.
 import { createHash } from "node:crypto";
 import type { BalancerConfig, BalancerMembers, BuildSettings, ClusterView, Diagnostic, IngressBackend } from "../model/index.js";
-import { endpointPortNotFound, endpointProblemPrefix, indexServices, resolveBackend } from "./backend.js";
+import { endpointPortNotFound, endpointProblemPrefix, indexServices, resolveBackend, withStandby, type ResolvedBackend, type ServiceIndex } from "./backend.js";
 import { balancerMembersJson } from "./snapshot-json.js";
 
 /**
@@ -13,21 +13,49 @@ import { balancerMembersJson } from "./snapshot-json.js";
  * Service has several ports with its port number — and the caller must run a full build.
  */
 export function buildBalancerMembers(view: ClusterView, balancers: ReadonlyArray<BalancerConfig>, settings: BuildSettings): BalancerMembers[] | null {
-  const index = indexServices(view, new Set(balancers.map((b) => b.service)));
+  const services = new Set<string>();
+  for (const b of balancers) {
+    services.add(b.service);
+    if (b.standby !== null) services.add(serviceOfId(b.standby));
+  }
+  const index = indexServices(view, services);
   const out: BalancerMembers[] = [];
   for (const config of balancers) {
-    const backend = backendOf(config);
-    if (backend === null) return null;
-    const service = index.services.get(config.service);
-    const portNumber = backend.backend.service?.port.number;
-    if (service !== undefined && portNumber !== undefined && service.spec.ports.filter((p) => p.port === portNumber).length > 1) return null;
-    const resolution = resolveBackend(backend.namespace, backend.backend, index, settings);
-    if (!resolution.ok) return null;
-    const { balancer, members, problems } = resolution.backend;
-    if (problems.length > 0 || balancer.id !== config.id || balancer.hostHeader !== config.hostHeader) return null;
+    const primary = resolveExactly(config.id, config.service, index, settings);
+    if (primary === null || primary.balancer.hostHeader !== config.hostHeader) return null;
+    let members = primary.members;
+    if (config.standby !== null) {
+      const standby = resolveExactly(config.standby, serviceOfId(config.standby), index, settings);
+      if (standby === null) return null;
+      members = withStandby(members, standby.members);
+    }
     out.push({ balancer: config.id, members });
   }
   return out;
+}
+
+/** The Service ("ns/name") of a balancer id ("ns/name:port"). */
+export function serviceOfId(id: string): string {
+  const colon = id.lastIndexOf(":");
+  return colon < 0 ? id : id.slice(0, colon);
+}
+
+/**
+ * Resolves balancer `id` of `service` as the full build does; null when the result could differ
+ * from the full build's: the id resolves differently, a problem is reported (a diagnostic would
+ * change), or the Service has several ports with the id's port number.
+ */
+function resolveExactly(id: string, service: string, index: ServiceIndex, settings: BuildSettings): ResolvedBackend | null {
+  const backend = backendOf(id, service);
+  if (backend === null) return null;
+  const svc = index.services.get(service);
+  const portNumber = backend.backend.service?.port.number;
+  if (svc !== undefined && portNumber !== undefined && svc.spec.ports.filter((p) => p.port === portNumber).length > 1) return null;
+  const resolution = resolveBackend(backend.namespace, backend.backend, index, settings);
+  if (!resolution.ok) return null;
+  const { balancer, problems } = resolution.backend;
+  if (problems.length > 0 || balancer.id !== id) return null;
+  return resolution.backend;
 }
 
 /**
@@ -46,12 +74,12 @@ export function hasEndpointProblem(diagnostics: ReadonlyArray<Diagnostic>, servi
 }
 
 /** The Ingress backend a balancer id ("ns/service:port") stands for. */
-function backendOf(config: BalancerConfig): { namespace: string; backend: IngressBackend } | null {
-  const slash = config.service.indexOf("/");
-  if (slash < 0 || !config.id.startsWith(`${config.service}:`)) return null;
-  const namespace = config.service.slice(0, slash);
-  const name = config.service.slice(slash + 1);
-  const port = config.id.slice(config.service.length + 1);
+function backendOf(id: string, service: string): { namespace: string; backend: IngressBackend } | null {
+  const slash = service.indexOf("/");
+  if (slash < 0 || !id.startsWith(`${service}:`)) return null;
+  const namespace = service.slice(0, slash);
+  const name = service.slice(slash + 1);
+  const port = id.slice(service.length + 1);
   if (port === "") return null;
   return { namespace, backend: { service: { name, port: /^[0-9]+$/.test(port) ? { number: Number(port) } : { name: port } } } };
 }

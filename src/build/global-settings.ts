@@ -6,6 +6,12 @@ import {
   annotationFamilies,
   annotationKey,
   annotationPrefix,
+  canaryByCookieKey,
+  canaryByHeaderKey,
+  canaryKey,
+  canaryWeightKey,
+  healthCheckUriKey,
+  hotStandbyKey,
   knownAnnotationKeys,
   parseAnnotations,
   quoteValue,
@@ -17,7 +23,15 @@ import type { DiagnosticList } from "./diagnostics.js";
 import { compareText } from "./order.js";
 
 /** Annotations only an Ingress can set: refused in the ConfigMap. */
-const perIngressOnly: ReadonlyMap<string, string> = new Map([[upstreamVhostKey, "the Host sent upstream is specific to an Ingress's backends"]]);
+const perIngressOnly: ReadonlyMap<string, string> = new Map([
+  [upstreamVhostKey, "the Host sent upstream is specific to an Ingress's backends"],
+  [hotStandbyKey, "a standby Service is specific to an Ingress's namespace and backends"],
+  [canaryKey, "a canary is specific to an Ingress"],
+  [canaryWeightKey, "a canary is specific to an Ingress"],
+  [canaryByHeaderKey, "a canary is specific to an Ingress"],
+  [canaryByCookieKey, "a canary is specific to an Ingress"],
+  [healthCheckUriKey, "the checked path is specific to an Ingress's backends (it enables checks)"],
+]);
 
 const implementedFamilies = annotationFamilies.filter((f) => f.implemented);
 

@@ -4,7 +4,7 @@ export { checkRuleHost, checkHostPort, isDnsName, type HostCheck } from "./host.
 export { checkPath, type PathCheck } from "./path.js";
 export { compareIngressAge, ingressRef, timestampSeconds } from "./order.js";
 export { selectIngresses, defaultClassAnnotation, legacyClassAnnotation, type ClassSelection } from "./ingress-class.js";
-export { sliceMembers, memberKey, serviceNameLabel } from "./backend.js";
+export { sliceMembers, memberKey, serviceNameLabel, hashRoute, withStandby } from "./backend.js";
 export { compareRoutes } from "./routes.js";
 export * from "./annotations/index.js";
-export { buildBalancerMembers, balancerMembersText, endpointTableVersion, hasEndpointProblem } from "./endpoints.js";
+export { buildBalancerMembers, balancerMembersText, endpointTableVersion, hasEndpointProblem, serviceOfId } from "./endpoints.js";

@@ -1,8 +1,10 @@
 // Routes of the admitted Ingresses, merged per host: the oldest Ingress wins a (host, path,
 // pathType); spec.defaultBackend becomes the fallback of its hosts and, for the oldest one, the
-// default route for unmatched hosts.
-import type { IngressBackend, Route, RouteOptions, VirtualHost } from "../model/index.js";
+// default route for unmatched hosts. Canary Ingresses add no routes: each of their rules splits the
+// existing route of the same host, path and pathType (the oldest canary wins).
+import type { CanaryConfig, IngressBackend, Route, RouteOptions, VirtualHost } from "../model/index.js";
 import type { AdmittedIngress } from "./admit.js";
+import type { CanaryValue } from "./annotations/index.js";
 import type { BalancerSet } from "./balancers.js";
 import type { DiagnosticList } from "./diagnostics.js";
 import { checkRuleHost } from "./host.js";
@@ -29,16 +31,18 @@ interface Context {
 /** `admitted` must be oldest first: earlier entries win conflicts. */
 export function mergeRoutes(admitted: ReadonlyArray<AdmittedIngress>, balancers: BalancerSet, diagnostics: DiagnosticList): MergedRoutes {
   const ctx: Context = { balancers, diagnostics, hosts: new Map() };
+  const primaries = admitted.filter((a) => a.canary === null);
   const hostsOf = new Map<string, ReadonlyArray<string>>();
-  for (const a of admitted) hostsOf.set(a.ref, addRules(a, ctx));
+  for (const a of primaries) hostsOf.set(a.ref, addRules(a, ctx));
   let defaultRoute: Route | null = null;
-  for (const a of admitted) {
+  for (const a of primaries) {
     const route = defaultBackendRoute(a, ctx);
     if (route === null) continue;
     if (defaultRoute === null) defaultRoute = route;
     else diagnostics.ingress(a.ref, "warning", "DefaultBackendConflict", `spec.defaultBackend is not the default for unmatched hosts: Ingress ${defaultRoute.ingress} is older and has one`);
     for (const host of hostsOf.get(a.ref) ?? []) setFallback(host, route, ctx);
   }
+  for (const a of admitted) if (a.canary !== null) addCanary(a, a.canary, ctx);
   return { virtualHosts: virtualHosts(ctx.hosts), defaultRoute };
 }
 
@@ -66,6 +70,49 @@ function addRules(a: AdmittedIngress, ctx: Context): string[] {
     }
   }
   return [...hosts].sort(compareText);
+}
+
+/** Sets the canary of the routes a canary Ingress's rules match; rules without such a route are not served. */
+function addCanary(a: AdmittedIngress, canary: CanaryValue, ctx: Context): void {
+  if (a.ingress.spec.defaultBackend !== undefined) {
+    ctx.diagnostics.ingress(a.ref, "warning", "CanaryDefaultBackend", "spec.defaultBackend of a canary Ingress is ignored; only its rules split routes");
+  }
+  for (const [i, rule] of a.ingress.spec.rules.entries()) {
+    const host = ruleHost(a.ref, rule.host, i, ctx);
+    if (host === null) continue;
+    const entry = ctx.hosts.get(host);
+    for (const [j, path] of (rule.http?.paths ?? []).entries()) {
+      const checked = checkPath(path.path, path.pathType);
+      const field = `spec.rules[${i}].http.paths[${j}]`;
+      if (!checked.ok) {
+        ctx.diagnostics.ingress(a.ref, "error", "InvalidPath", `${field}: ${checked.reason}; this path is not served`);
+        continue;
+      }
+      const key = `${checked.pathType} ${checked.path}`;
+      const what = `host ${JSON.stringify(host)} path ${JSON.stringify(checked.path)} (${checked.pathType})`;
+      const primary = entry?.routes.get(key);
+      if (primary === undefined) {
+        ctx.diagnostics.ingress(a.ref, "warning", "CanaryWithoutPrimary", `${field}: canary of ${what}, but no non-canary Ingress serves it; this canary rule is not served`);
+        continue;
+      }
+      if (primary.canary !== null) {
+        const message =
+          primary.canary.ingress === a.ref
+            ? `${field}: ${what} appears twice in this canary Ingress; the first one is used`
+            : `${field}: ${what} already has the canary Ingress ${primary.canary.ingress} (older, or as old and first by namespace/name); this canary rule is ignored`;
+        ctx.diagnostics.ingress(a.ref, "warning", "CanaryConflict", message);
+        continue;
+      }
+      const resolution = ctx.balancers.resolve(a.ingress.metadata.namespace, path.backend);
+      if (!resolution.ok) {
+        ctx.diagnostics.ingress(a.ref, "error", resolution.reason, `${field}: ${resolution.message}; this canary rule is not served`);
+        continue;
+      }
+      for (const p of resolution.backend.problems) ctx.diagnostics.ingress(a.ref, p.severity, p.reason, p.message);
+      const split: CanaryConfig = { ingress: a.ref, balancer: resolution.backend.balancer.id, weight: canary.weight, byHeader: canary.byHeader, byCookie: canary.byCookie };
+      (entry as HostEntry).routes.set(key, { ...primary, canary: split });
+    }
+  }
 }
 
 function ruleHost(ref: string, raw: string | undefined, i: number, ctx: Context): string | null {

@@ -68,7 +68,7 @@ function sameMembers(a: ReadonlyArray<Member>, b: ReadonlyArray<Member>): boolea
     const x = a[i];
     const y = b[i];
     if (x === undefined || y === undefined) return false;
-    if (x.key !== y.key || x.address !== y.address || x.port !== y.port || x.route !== y.route || x.zone !== y.zone || x.ready !== y.ready) return false;
+    if (x.key !== y.key || x.address !== y.address || x.port !== y.port || x.route !== y.route || x.zone !== y.zone || x.ready !== y.ready || x.standby !== y.standby || x.lbset !== y.lbset) return false;
   }
   return true;
 }

@@ -1,6 +1,6 @@
 import { compareDiagnostics, emptyBuildMemory, fullChange, type BuildObservation, type SourceChange } from "../model/index.js";
 import type { BalancerConfig, BalancerMembers, BuildMemory, BuildObserver, BuildSettings, ClusterView, Diagnostic, ProxySnapshot, RouteTable, SnapshotSink } from "../model/index.js";
-import { buildBalancerMembers, buildSnapshot, hasEndpointProblem, snapshotVersion, type BuildResult } from "../build/index.js";
+import { buildBalancerMembers, buildSnapshot, hasEndpointProblem, serviceOfId, snapshotVersion, type BuildResult } from "../build/index.js";
 import type { Logger } from "../util/index.js";
 import { EndpointLedger } from "./endpoint-ledger.js";
 
@@ -78,7 +78,7 @@ export class Reconciler {
   /** Diagnostics of the last full build (a slice-dependent one sends its Service's changes to the full lane). */
   #diagnostics: ReadonlyArray<Diagnostic> = [];
   readonly #ledger = new EndpointLedger();
-  /** Balancer configs of the published route table by Service ("ns/name"). */
+  /** Balancer configs of the published route table by Service ("ns/name"), and by their hot-standby Service. */
   #balancersByService: { routes: string; map: Map<string, BalancerConfig[]> } | null = null;
 
   constructor(options: ReconcilerOptions) {
@@ -190,17 +190,17 @@ export class Reconciler {
     const published = this.#published;
     if (published === null) return false;
     const byService = this.#byService(published.routes);
-    const configs: BalancerConfig[] = [];
+    const configs = new Set<BalancerConfig>();
     for (const service of services) {
       const list = byService.get(service);
       if (list === undefined) return false; // no balancer of the route table: only a full build can tell
-      configs.push(...list);
+      for (const config of list) configs.add(config);
     }
     if (hasEndpointProblem(this.#diagnostics, services)) return false;
-    configs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const sorted = [...configs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     let members: BalancerMembers[] | null;
     try {
-      members = buildBalancerMembers(this.#source.current().view, configs, this.#settings);
+      members = buildBalancerMembers(this.#source.current().view, sorted, this.#settings);
     } catch (err) {
       this.#log.error({ err }, "endpoint fast lane failed; rebuilding everything");
       return false;
@@ -229,10 +229,15 @@ export class Reconciler {
   #byService(routes: RouteTable): Map<string, BalancerConfig[]> {
     if (this.#balancersByService?.routes !== routes.version) {
       const map = new Map<string, BalancerConfig[]>();
-      for (const b of routes.balancers) {
-        const list = map.get(b.service);
-        if (list === undefined) map.set(b.service, [b]);
+      const add = (service: string, b: BalancerConfig): void => {
+        const list = map.get(service);
+        if (list === undefined) map.set(service, [b]);
         else list.push(b);
+      };
+      for (const b of routes.balancers) {
+        add(b.service, b);
+        // A hot-standby Service's endpoints are members of the balancers it stands by for.
+        if (b.standby !== null) add(serviceOfId(b.standby), b);
       }
       this.#balancersByService = { routes: routes.version, map };
     }

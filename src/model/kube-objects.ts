@@ -97,6 +97,8 @@ export const endpointSchema = z.object({
   hostname: z.string().optional(),
   nodeName: z.string().optional(),
   zone: z.string().optional(),
+  /** Topology hints: the zones this endpoint should serve (EndpointSlice v1 `hints.forZones`). */
+  hints: z.object({ forZones: z.array(z.object({ name: z.string() })).optional() }).optional(),
   targetRef: z.object({ kind: z.string().optional(), name: z.string().optional(), namespace: z.string().optional() }).optional(),
 });
 export type Endpoint = z.infer<typeof endpointSchema>;

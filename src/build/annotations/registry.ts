@@ -1,7 +1,7 @@
 // All annotation families, and the one parse of an Ingress's annotations into route options.
-import type { RouteOptions } from "../../model/index.js";
+import type { FailoverConfig, HealthCheckConfig, LbMethod, RouteOptions, StickyConfig } from "../../model/index.js";
 import { accessFamily } from "./access.js";
-import { balancerFamily } from "./balancer.js";
+import { balancerFamily, type CanaryValue, type HotStandbyRef } from "./balancer.js";
 import { bodyFamily } from "./body.js";
 import { failoverFamily } from "./failover.js";
 import { annotationPrefix, type AnnotationDoc, type AnnotationFinding, type Annotations } from "./family.js";
@@ -24,8 +24,21 @@ export const annotationDocs: ReadonlyArray<AnnotationDoc & { readonly family: st
 
 const noDefaults: Annotations = Object.freeze({});
 
+/** What an Ingress's annotations say about the balancers it routes to (BalancerSettings before resolution). */
+export interface BalancerSettingsValue {
+  readonly lbmethod: LbMethod;
+  readonly sticky: StickyConfig | null;
+  readonly failover: FailoverConfig;
+  readonly healthCheck: HealthCheckConfig | null;
+  /** Unresolved `hot-standby` Service and port, in the Ingress's namespace. */
+  readonly hotStandby: HotStandbyRef | null;
+}
+
 export interface ParsedAnnotations {
   readonly options: RouteOptions;
+  readonly balancer: BalancerSettingsValue;
+  /** Non-null when the Ingress is a canary (`canary: "true"`). */
+  readonly canary: CanaryValue | null;
   /** Sorted by key, then message. Any `error` means this Ingress version must not be served. */
   readonly findings: ReadonlyArray<AnnotationFinding>;
 }
@@ -38,7 +51,14 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
   const effective = defaults === noDefaults ? annotations : { ...defaults, ...annotations };
   const timeouts = timeoutsFamily.parse(effective);
   const headers = headersFamily.parse(effective);
-  const findings: AnnotationFinding[] = [...timeouts.diagnostics, ...headers.diagnostics];
+  const balancer = balancerFamily.parse(effective);
+  const health = healthFamily.parse(effective);
+  const failover = failoverFamily.parse(effective);
+  const findings: AnnotationFinding[] = [];
+  // Warnings ("ignored") only about keys the Ingress sets itself, not about global defaults.
+  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics]) {
+    if (f.severity === "error" || Object.hasOwn(annotations, f.key)) findings.push(f);
+  }
   for (const family of annotationFamilies) {
     if (!family.implemented) findings.push(...family.parse(annotations).diagnostics);
   }
@@ -55,7 +75,14 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
     requestHeaders: headers.value.requestHeaders,
     responseHeaders: headers.value.responseHeaders,
   };
-  return { options, findings };
+  const settings: BalancerSettingsValue = {
+    lbmethod: balancer.value.lbmethod,
+    sticky: balancer.value.sticky,
+    failover: failover.value,
+    healthCheck: health.value,
+    hotStandby: balancer.value.hotStandby,
+  };
+  return { options, balancer: settings, canary: balancer.value.canary, findings };
 }
 
 export function hasErrors(findings: ReadonlyArray<AnnotationFinding>): boolean {

@@ -33,7 +33,10 @@ describe("annotation registry", () => {
     { name: "no annotations: default options, no findings", annotations: none, findings: [] },
     { name: "foreign prefixes are ignored", annotations: { "nginx.ingress.kubernetes.io/rewrite-target": "/", "kubernetes.io/ingress.class": "x" }, findings: [] },
     { name: "an unknown proxypass.io/ key is a warning", annotations: { "proxypass.io/lb-method": "x" }, findings: [{ severity: "warning", reason: "UnknownAnnotation", key: "proxypass.io/lb-method" }] },
-    { name: "a not-implemented key is a warning", annotations: { "proxypass.io/lbmethod": "random2" }, findings: [{ severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/lbmethod" }] },
+    { name: "a not-implemented key is a warning", annotations: { "proxypass.io/app-root": "/app" }, findings: [{ severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/app-root" }] },
+    { name: "an implemented balancer key gives no finding", annotations: { "proxypass.io/lbmethod": "random2" }, findings: [] },
+    { name: "an invalid balancer key is an error", annotations: { "proxypass.io/lbmethod": "roundrobin" }, findings: [{ severity: "error", reason: "InvalidAnnotation", key: "proxypass.io/lbmethod" }] },
+    { name: "a health setting without health-check-uri is ignored with a warning", annotations: { "proxypass.io/health-check-interval": "5" }, findings: [{ severity: "warning", reason: "AnnotationIgnored", key: "proxypass.io/health-check-interval" }] },
     { name: "an invalid implemented key is an error", annotations: { "proxypass.io/timeout": "x" }, findings: [{ severity: "error", reason: "InvalidAnnotation", key: "proxypass.io/timeout" }] },
     {
       name: "findings are sorted by key",
@@ -47,6 +50,25 @@ describe("annotation registry", () => {
   ])("$name", ({ annotations, findings }) => {
     const parsed = parseAnnotations(annotations);
     expect(parsed.findings.map(({ severity, reason, key }) => ({ severity, reason, key }))).toEqual(findings);
+  });
+
+  it("turns balancer, health and failover keys into balancer settings", () => {
+    const parsed = parseAnnotations({ "proxypass.io/lbmethod": "bybusyness", "proxypass.io/sticky-session": "ROUTEID", "proxypass.io/retry": "5", "proxypass.io/health-check-method": "TCP", "proxypass.io/hot-standby": "spare:http" });
+    expect(parsed.balancer).toEqual({
+      lbmethod: "bybusyness",
+      sticky: { cookie: "ROUTEID", param: null, noFailover: false },
+      failover: { maxAttempts: null, retryMs: 5000, failOnStatus: [], failOnTimeout: false },
+      healthCheck: { uri: "/", method: "TCP", intervalMs: 30000, passes: 1, fails: 1, expect: [[200, 399]] },
+      hotStandby: { service: "spare", port: "http" },
+    });
+    expect(parsed.canary).toBeNull();
+  });
+
+  it("global defaults apply to balancer settings without warnings about keys the Ingress does not set", () => {
+    const parsed = parseAnnotations({}, { "proxypass.io/health-check-interval": "5", "proxypass.io/sticky-nofailover": "true", "proxypass.io/lbmethod": "random2" });
+    expect(parsed.findings).toEqual([]);
+    expect(parsed.balancer.lbmethod).toBe("random2");
+    expect(parsed.balancer.healthCheck).toBeNull();
   });
 
   it("turns timeouts and headers into route options", () => {
