@@ -11,6 +11,7 @@ import type { EndpointDelta, EndpointTable, RouteTable, SnapshotSink } from "../
 import type { Logger } from "../util/index.js";
 import { BalancerRegistry, Scoreboard, SlotAllocator, type SlotAssignment } from "./balancer/index.js";
 import { Forwarder, ProxyRequest, ProxyResponse } from "./forward.js";
+import { HealthChecker } from "./health/index.js";
 import { compileRoutes, type Router } from "./router.js";
 import { DEFAULT_UPSTREAM_OPTIONS, type UpstreamOptions } from "./upstream.js";
 
@@ -28,6 +29,8 @@ export interface ProxyServerOptions {
   readonly keepAliveTimeoutMs?: number;
   /** `--max-header-size`: larger request headers get 431 (Node's parser). Default 16384. */
   readonly maxHeaderSize?: number;
+  /** Logger of the active health checks a standalone server runs ("health"); default `logger`. */
+  readonly healthLogger?: Logger;
 }
 
 export interface ListenOptions {
@@ -48,6 +51,10 @@ export class ProxyServer implements SnapshotSink {
   readonly #log: Logger;
   readonly #board: Scoreboard;
   readonly #allocator: SlotAllocator | null;
+  /** Standalone only: active health checks (in worker mode the primary runs them). */
+  readonly #health: HealthChecker | null;
+  /** Standalone only: the live route table, for the checks' settings on endpoint updates. */
+  #routes: RouteTable = EMPTY_ROUTES;
   readonly #registry: BalancerRegistry;
   readonly #forwarder: Forwarder;
   readonly #server: Server<typeof ProxyRequest, typeof ProxyResponse>;
@@ -63,9 +70,11 @@ export class ProxyServer implements SnapshotSink {
     if (options.scoreboard !== undefined) {
       this.#board = options.scoreboard;
       this.#allocator = null;
+      this.#health = null;
     } else {
       this.#board = Scoreboard.create();
       this.#allocator = new SlotAllocator(this.#board);
+      this.#health = new HealthChecker({ scoreboard: this.#board, logger: options.healthLogger ?? options.logger });
     }
     this.#registry = new BalancerRegistry(this.#board, options.upstream ?? DEFAULT_UPSTREAM_OPTIONS);
     this.#router = compileRoutes(EMPTY_ROUTES, this.#registry);
@@ -104,22 +113,31 @@ export class ProxyServer implements SnapshotSink {
     return this.#registry;
   }
 
+  /** Standalone: the active health checks (results for the admin pages); null in worker mode. */
+  get healthChecker(): HealthChecker | null {
+    return this.#health;
+  }
+
   async applyRoutes(routes: RouteTable, endpoints: EndpointTable): Promise<void> {
     const slots = this.#ownAllocator().assign(endpoints);
     this.applyAssignedRoutes(routes, endpoints, slots);
     this.#ownAllocator().release(slots.generation);
+    this.#routes = routes;
+    this.#health?.update(routes, endpoints, slots);
   }
 
   async applyEndpoints(endpoints: EndpointTable): Promise<void> {
     const slots = this.#ownAllocator().assign(endpoints);
     this.applyAssignedEndpoints(endpoints, slots);
     this.#ownAllocator().release(slots.generation);
+    this.#health?.update(this.#routes, endpoints, slots);
   }
 
   async applyEndpointDelta(delta: EndpointDelta): Promise<void> {
     const slots = this.#ownAllocator().assignDelta(delta);
     this.applyAssignedDelta(delta, slots);
     this.#ownAllocator().release(slots.generation);
+    this.#health?.updateDelta(this.#routes, delta, slots);
   }
 
   /** Worker mode: apply an endpoint delta with slots (parallel to `delta.balancers`) assigned by the primary. */
@@ -180,6 +198,7 @@ export class ProxyServer implements SnapshotSink {
 
   /** Stop accepting, let in-flight requests finish for up to `graceMs`, then destroy what is left. */
   close(graceMs = 30_000): Promise<void> {
+    this.#health?.close();
     this.#closing ??= this.#close(graceMs);
     return this.#closing;
   }

@@ -10,6 +10,7 @@ import { Worker } from "node:worker_threads";
 import type { BalancerMembers, EndpointDelta, EndpointTable, RouteTable, SnapshotSink } from "../model/index.js";
 import type { Logger } from "../util/index.js";
 import { MEMBER_BUSY, MEMBER_ELECTED, Scoreboard, SlotAllocator, type ScoreboardCapacity, type SlotAssignment } from "./balancer/index.js";
+import { HealthChecker } from "./health/index.js";
 import type { FromWorker, ToWorker, WorkerInit, WorkerSnapshot } from "./worker-protocol.js";
 
 export interface WorkerPoolOptions {
@@ -22,6 +23,8 @@ export interface WorkerPoolOptions {
   readonly accessLog: boolean;
   /** Main-thread logger for pool events (spawn, crash, respawn). */
   readonly logger: Logger;
+  /** Logger of the active health checks the primary runs ("health"); default `logger`. */
+  readonly healthLogger?: Logger;
   /** Test mode: responses carry `x-proxypass-worker: <worker id>`. */
   readonly exposeWorkerId?: boolean;
   /** Worker entry; default: ./worker.js next to this module (./worker.ts when running from sources). */
@@ -76,6 +79,8 @@ export class WorkerPool implements SnapshotSink {
   readonly #entry: URL;
   readonly #board: Scoreboard;
   readonly #allocator: SlotAllocator;
+  /** Active health checks: run here, once per member, never in the workers. */
+  readonly #health: HealthChecker;
   readonly #slots: WorkerSlot[] = [];
   #port: number;
   #current: WorkerSnapshot | null = null;
@@ -92,6 +97,7 @@ export class WorkerPool implements SnapshotSink {
     this.#entry = options.entry ?? defaultEntry();
     this.#board = Scoreboard.create(options.scoreboard);
     this.#allocator = new SlotAllocator(this.#board);
+    this.#health = new HealthChecker({ scoreboard: this.#board, logger: options.healthLogger ?? options.logger });
     this.#port = options.port;
     for (let i = 0; i < options.workers; i++) this.#slots.push(new WorkerSlot(i));
   }
@@ -111,6 +117,11 @@ export class WorkerPool implements SnapshotSink {
 
   get scoreboard(): Scoreboard {
     return this.#board;
+  }
+
+  /** The primary's active health checks (results for the admin pages). */
+  get healthChecker(): HealthChecker {
+    return this.#health;
   }
 
   /** How many workers were respawned after a crash. */
@@ -146,6 +157,7 @@ export class WorkerPool implements SnapshotSink {
     const slots = this.#assign(endpoints);
     const snapshot: WorkerSnapshot = { seq: slots.generation, routes, endpoints, slots };
     this.#setCurrent(snapshot);
+    this.#health.update(routes, endpoints, slots);
     this.#broadcast({ type: "routes", snapshot });
     return this.#waitFor(snapshot.seq);
   }
@@ -154,6 +166,7 @@ export class WorkerPool implements SnapshotSink {
     if (this.#current === null) return Promise.reject(new Error("applyEndpoints before the first applyRoutes"));
     const slots = this.#assign(endpoints);
     this.#setCurrent({ seq: slots.generation, routes: this.#current.routes, endpoints, slots });
+    this.#health.update(this.#current.routes, endpoints, slots);
     this.#broadcast({ type: "endpoints", seq: slots.generation, endpoints, slots });
     return this.#waitFor(slots.generation);
   }
@@ -185,6 +198,7 @@ export class WorkerPool implements SnapshotSink {
       endpoints: { version: delta.version, balancers },
       slots: { generation: slots.generation, balancers: balancerSlots, members: memberSlots },
     };
+    this.#health.update(this.#current.routes, this.#current.endpoints, this.#current.slots);
     this.#broadcast({ type: "delta", seq: slots.generation, delta, slots });
     return this.#waitFor(slots.generation);
   }
@@ -203,6 +217,7 @@ export class WorkerPool implements SnapshotSink {
   /** Graceful shutdown: every worker stops accepting, drains for up to `graceMs`, then exits. */
   async close(graceMs = 30_000): Promise<void> {
     this.#closing = true;
+    this.#health.close();
     await Promise.all(
       this.#slots.map(async (s) => {
         const w = s.worker;
