@@ -17,8 +17,13 @@ function resolve(data: Record<string, string> | null, previous: SettingsMemory =
 }
 
 describe("global settings: keys", () => {
-  it("are the implemented annotations without prefix, except per-Ingress upstream-vhost", () => {
-    expect(settingKeys).toEqual(["connect-timeout", "timeout", "preserve-host", "request-headers", "response-headers"]);
+  it("are the implemented annotations without prefix, except per-Ingress upstream-vhost, hot-standby, canary-* and health-check-uri", () => {
+    expect(settingKeys).toEqual([
+      "lbmethod", "sticky-session", "sticky-nofailover",
+      "health-check-method", "health-check-interval", "health-check-passes", "health-check-fails", "health-check-expect",
+      "retry", "max-attempts", "fail-on-status", "fail-on-timeout",
+      "connect-timeout", "timeout", "preserve-host", "request-headers", "response-headers",
+    ]);
   });
 
   it("have doc rows with the annotation's values and default", () => {
@@ -39,6 +44,8 @@ describe("global settings: checkSetting (the annotation schemas)", () => {
     { name: "preserve-host accepts false", key: "preserve-host", value: "false" },
     { name: "request-headers accepts rule lines", key: "request-headers", value: "set X-A 1\nunset X-B\n" },
     { name: "response-headers accepts an empty value (no rules)", key: "response-headers", value: "" },
+    { name: "lbmethod accepts bybusyness", key: "lbmethod", value: "bybusyness" },
+    { name: "health-check-interval accepts seconds without a uri (a default, not a warning)", key: "health-check-interval", value: "5" },
   ])("$name", ({ key, value }) => {
     expect(checkSetting(key, value)).toEqual({ ok: true });
   });
@@ -50,6 +57,10 @@ describe("global settings: checkSetting (the annotation schemas)", () => {
     { name: "request-headers rejects Host", key: "request-headers", value: "set Host x", reason: /header host cannot be changed/ },
     { name: "response-headers rejects CRLF", key: "response-headers", value: "set X-A 1\r\nset X-B 2", reason: /contains CR/ },
     { name: "upstream-vhost is not a global setting", key: "upstream-vhost", value: "a.example.com", reason: /not a global setting/ },
+    { name: "lbmethod rejects an unknown method", key: "lbmethod", value: "roundrobin", reason: /byrequests, bytraffic/ },
+    { name: "hot-standby is not a global setting", key: "hot-standby", value: "spare:80", reason: /not a global setting/ },
+    { name: "canary-weight is not a global setting", key: "canary-weight", value: "10", reason: /not a global setting/ },
+    { name: "health-check-uri is not a global setting", key: "health-check-uri", value: "/healthz", reason: /not a global setting/ },
     { name: "an unknown key is not a global setting", key: "proxy-read-timeout", value: "5", reason: /not a global setting/ },
   ])("$name", ({ key, value, reason }) => {
     const check = checkSetting(key, value);
@@ -105,7 +116,7 @@ describe("global settings: resolveGlobalSettings", () => {
     },
     {
       name: "unknown keys are warnings and ignored",
-      data: { "proxy-read-timeout": "20", lbmethod: "random2" },
+      data: { "proxy-read-timeout": "20", compression: "true" },
       previous: { found: false, values: {} },
       values: {},
       reasons: ["SettingNotImplemented", "UnknownSetting"],
@@ -116,6 +127,20 @@ describe("global settings: resolveGlobalSettings", () => {
       previous: { found: false, values: {} },
       values: {},
       reasons: ["SettingPerIngressOnly"],
+    },
+    {
+      name: "hot-standby and canary keys are refused with an error each",
+      data: { "hot-standby": "spare:80", canary: "true" },
+      previous: { found: false, values: {} },
+      values: {},
+      reasons: ["SettingPerIngressOnly", "SettingPerIngressOnly"],
+    },
+    {
+      name: "a balancer key applies",
+      data: { lbmethod: "bybusyness" },
+      previous: { found: true, values: {} },
+      values: { lbmethod: "bybusyness" },
+      reasons: [],
     },
     {
       name: "configured but never found: built-in defaults and a warning",
@@ -161,6 +186,21 @@ describe("global settings: resolveGlobalSettings", () => {
     const { global } = resolve({ "connect-timeout": "0", timeout: "2.5" });
     expect(global.routeDefaults.timeouts).toEqual({ connectMs: null, readMs: 2500 });
     expect(global.routeDefaults.preserveHost).toBe(true);
+  });
+
+  it("a balancer key is the default of the balancers of Ingresses that do not set it", () => {
+    const ingress = (name: string, annotations: Record<string, string>) => ({
+      apiVersion: "networking.k8s.io/v1" as const,
+      kind: "Ingress" as const,
+      metadata: { name, namespace: "default", labels: {}, annotations, creationTimestamp: `2024-01-0${name === "a" ? 1 : 2}T00:00:00Z` },
+      spec: { ingressClassName: "proxypass", rules: [{ host: `${name}.test`, http: { paths: [{ path: "/", pathType: "Prefix" as const, backend: { service: { name, port: { number: 80 } } } }] } }], tls: [] },
+    });
+    const view = { ...viewWith({ lbmethod: "bybusyness", "sticky-session": "ROUTEID" }), ingresses: [ingress("a", {}), ingress("b", { "proxypass.io/lbmethod": "random2" })] };
+    const { snapshot } = buildSnapshot(view, emptyBuildMemory, settings);
+    expect(snapshot.routes.balancers.map((b) => [b.id, b.settingsFrom, b.lbmethod, b.sticky?.cookie])).toEqual([
+      ["default/a:80", "default/a", "bybusyness", "ROUTEID"],
+      ["default/b:80", "default/b", "random2", "ROUTEID"],
+    ]);
   });
 
   it("an invalid value reported across builds keeps the value of the first valid build", () => {
