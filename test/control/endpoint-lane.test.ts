@@ -200,3 +200,111 @@ describe("Reconciler endpoint fast lane", () => {
     expect(reconciler.deltas).toBe(1);
   });
 });
+
+describe("Reconciler endpoint fast lane: hot standby, canary backends and zones", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** web (a.test -> a, hot-standby spare:80) and a canary of it (-> v2). */
+  function standbyView(members: Members, zoneHints = false): ClusterView {
+    const hinted = (service: string, ms: ReadonlyArray<MemberSpec>, zones: ReadonlyArray<string>): string => `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: ${service}-s, namespace: default, labels: { kubernetes.io/service-name: ${service} } }
+ports: [{ name: http, port: 8080 }]
+endpoints:
+${ms.map((m, i) => `  - { addresses: ["${m.ip}"], conditions: { ready: ${m.ready ?? true} }, targetRef: { kind: Pod, name: ${m.pod} }, hints: { forZones: [{ name: ${zones[i] ?? "zone-a"} }] } }`).join("\n")}
+`;
+    const docs = [
+      ingressYaml("default", "web", [{ host: "a.test", path: "/", service: "a", port: 80 }], { "proxypass.io/hot-standby": "spare:80" }),
+      ingressYaml("default", "web-canary", [{ host: "a.test", path: "/", service: "v2", port: 80 }], { "proxypass.io/canary": "true", "proxypass.io/canary-weight": "10" }),
+      ...["a", "spare", "v2"].map((s) => serviceYaml("default", s, 80)),
+      ...Object.entries(members).map(([service, ms]) =>
+        zoneHints ? hinted(service, ms, ms.map((m) => (m.pod.endsWith("-b") ? "zone-b" : "zone-a"))) : endpointSlicesYaml("default", service, ms),
+      ),
+    ];
+    const parsed = parseManifestText(docs.join("---\n"), "test.yaml");
+    if (!parsed.ok) throw new Error(parsed.error);
+    return toClusterView(parsed.objects).view;
+  }
+
+  const members: Members = {
+    a: [{ ip: "10.0.0.1", port: 8080, pod: "a-1" }],
+    spare: [{ ip: "10.0.5.1", port: 8080, pod: "spare-1" }],
+    v2: [{ ip: "10.0.6.1", port: 8080, pod: "v2-1" }],
+  };
+
+  async function start(view: ClusterView, settings = defaultBuildSettings) {
+    const source = new FakeSource(view);
+    const sink = new RecordingSink();
+    const reconciler = new Reconciler({ source, sink, settings, logger: pino({ level: "silent" }), holdoffMs: 100, maxHoldoffMs: 500, endpointHoldoffMs: 10, endpointMaxHoldoffMs: 50 });
+    await reconciler.start();
+    return { source, sink, reconciler, settings };
+  }
+
+  it("a hot-standby Service's endpoint change reaches the snapshot as a delta of the balancer it stands by for; a full rebuild after it publishes nothing new", async () => {
+    const t = await start(standbyView(members));
+    expect(t.reconciler.published?.routes.balancers.find((b) => b.id === "default/a:80")?.standby).toBe("default/spare:80");
+    t.source.view = standbyView({ ...members, spare: [{ ip: "10.0.5.2", port: 8080, pod: "spare-2" }, { ip: "10.0.0.1", port: 8080, pod: "a-1" }] });
+    t.source.emit(slices("spare"));
+    await vi.advanceTimersByTimeAsync(20);
+    const expected = full(t.source.view);
+    expect(t.reconciler.deltas).toBe(1);
+    expect(t.sink.calls.at(-1)).toEqual({ kind: "delta", endpoints: expected.endpoints.version, balancers: ["default/a:80"] });
+    const a = t.reconciler.published?.endpoints.balancers.find((b) => b.balancer === "default/a:80");
+    expect(a?.members.map((m) => [m.key, m.standby])).toEqual([
+      ["10.0.0.1:8080", false],
+      ["10.0.5.2:8080", true],
+    ]);
+    expect(t.reconciler.published?.version).toBe(expected.version);
+    const calls = t.sink.calls.length;
+    const builds = t.reconciler.builds;
+    t.source.emit(fullChange);
+    await vi.advanceTimersByTimeAsync(150);
+    expect(t.reconciler.builds).toBe(builds + 1);
+    expect(t.sink.calls).toHaveLength(calls);
+    expect(t.reconciler.published?.version).toBe(expected.version);
+  });
+
+  it("a canary backend's endpoint change is a delta of the canary balancer", async () => {
+    const t = await start(standbyView(members));
+    t.source.view = standbyView({ ...members, v2: [{ ip: "10.0.6.2", port: 8080, pod: "v2-2" }] });
+    t.source.emit(slices("v2"));
+    await vi.advanceTimersByTimeAsync(20);
+    const expected = full(t.source.view);
+    expect(t.sink.calls.at(-1)).toEqual({ kind: "delta", endpoints: expected.endpoints.version, balancers: ["default/v2:80"] });
+    expect(t.reconciler.published?.version).toBe(expected.version);
+  });
+
+  it("a hot standby that did not resolve sends its Service's endpoint changes to a full build", async () => {
+    const t = await start(standbyView({ a: members.a ?? [], v2: members.v2 ?? [] }));
+    const view = standbyView(members);
+    const withoutSpareService = { ...view, services: view.services.filter((s) => s.metadata.name !== "spare") };
+    t.source.view = withoutSpareService;
+    const builds = t.reconciler.builds;
+    t.source.emit(slices("spare"));
+    await vi.advanceTimersByTimeAsync(150);
+    expect(t.reconciler.deltas).toBe(0);
+    expect(t.reconciler.builds).toBe(builds + 1);
+  });
+
+  it("with a zone, a delta carries the lbsets a full build gives", async () => {
+    const settings = { ...defaultBuildSettings, zone: "zone-a" };
+    const t = await start(standbyView(members, true), settings);
+    t.source.view = standbyView({ ...members, a: [{ ip: "10.0.0.1", port: 8080, pod: "a-1" }, { ip: "10.0.0.2", port: 8080, pod: "a-2-b" }] }, true);
+    t.source.emit(slices("a"));
+    await vi.advanceTimersByTimeAsync(20);
+    const expected = buildSnapshot(t.source.view, emptyBuildMemory, settings).snapshot;
+    expect(t.reconciler.deltas).toBe(1);
+    expect(t.reconciler.published?.endpoints).toEqual(expected.endpoints);
+    const a = t.reconciler.published?.endpoints.balancers.find((b) => b.balancer === "default/a:80");
+    expect(a?.members.map((m) => [m.key, m.lbset, m.standby])).toEqual([
+      ["10.0.0.1:8080", 0, false],
+      ["10.0.0.2:8080", 1, false],
+      ["10.0.5.1:8080", 0, true],
+    ]);
+  });
+});
