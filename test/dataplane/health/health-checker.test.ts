@@ -11,7 +11,9 @@ const B = "default/web:80";
 const C = "default/api:8080";
 const UA = "proxypass-ingress-hcheck";
 
-const baseCheck: HealthCheckConfig = { uri: "/healthz", method: "GET", intervalMs: 50, passes: 2, fails: 3, expect: [[200, 399]] };
+// A check times out after min(interval, 5 s): 100 ms leaves a loaded test machine room for loopback
+// round trips. Assertions wait for eventual states (a stray timeout only delays them).
+const baseCheck: HealthCheckConfig = { uri: "/healthz", method: "GET", intervalMs: 100, passes: 2, fails: 3, expect: [[200, 399]] };
 
 /** A route table whose balancers get `checks[id]` as their healthCheck (others keep null). */
 function routesWith(checks: Record<string, HealthCheckConfig | null>): RouteTable {
@@ -113,7 +115,7 @@ describe("HealthChecker: state machine", () => {
     h.apply(routesWith({ [B]: baseCheck }), endpointTable({ [B]: [m] }));
     const slot = h.slot(B, m);
 
-    const failed = await h.until(B, m, (r) => !r.healthy, "C set");
+    const failed = await h.until(B, m, (r) => !r.healthy && r.lastStatus === 500, "C set");
     expect(h.failed(slot)).toBe(true);
     expect(failed.checks).toBeGreaterThanOrEqual(baseCheck.fails);
     expect(failed.streak).toBeLessThanOrEqual(-baseCheck.fails);
@@ -122,7 +124,7 @@ describe("HealthChecker: state machine", () => {
     expect(h.board.memberField(slot, MEMBER_HC_STREAK)).toBeLessThanOrEqual(-baseCheck.fails);
 
     state.status = 200;
-    const healthy = await h.until(B, m, (r) => r.healthy, "C cleared");
+    const healthy = await h.until(B, m, (r) => r.healthy && r.lastStatus === 200, "C cleared");
     expect(h.failed(slot)).toBe(false);
     expect(healthy.streak).toBeGreaterThanOrEqual(baseCheck.passes);
     expect(healthy.lastStatus).toBe(200);
@@ -150,11 +152,9 @@ describe("HealthChecker: state machine", () => {
     const h = track(new Harness(), (x) => x.checker.close());
     const m = member(up.port);
     h.apply(routesWith({ [B]: { ...baseCheck, fails: 1, passes: 1, expect: ranges } }), endpointTable({ [B]: [m] }));
-    const r = await h.until(B, m, (x) => x.checks >= 3, "three checks");
-    expect(r.healthy).toBe(healthy);
+    const r = await h.until(B, m, (x) => x.checks >= 3 && x.lastStatus === status && x.healthy === healthy, `healthy: ${healthy}`);
     expect(h.failed(h.slot(B, m))).toBe(!healthy);
-    expect(r.lastStatus).toBe(status);
-    expect(r.streak > 0).toBe(healthy);
+    expect(r.lastError).toBe(healthy ? null : `status ${status} not expected`);
   });
 
   it.each([
@@ -168,7 +168,7 @@ describe("HealthChecker: state machine", () => {
     const m = member(up.port);
     const routes = routesWith({ [C]: { ...baseCheck, method, uri: "/status?full=1" } });
     h.apply(routes, endpointTable({ [C]: [m] }));
-    await h.until(C, m, (r) => r.checks >= 2, "two checks");
+    await h.until(C, m, (r) => r.streak >= 2, "two passes");
     const a = up.arrivals[0];
     expect(a).toBeDefined();
     expect({ method: a?.method, url: a?.url, host: a?.headers.host, ua: a?.headers["user-agent"], connection: a?.headers.connection }).toEqual({
@@ -194,7 +194,7 @@ describe("HealthChecker: state machine", () => {
     const h = track(new Harness(), (x) => x.checker.close());
     const m = member(up.port);
     h.apply(routesWith({ [B]: { ...baseCheck, fails: 1 } }), endpointTable({ [B]: [m] }));
-    const r = await h.until(B, m, (x) => x.checks >= 3, "three checks");
+    const r = await h.until(B, m, (x) => x.streak >= 3, "three passes");
     expect(r.healthy).toBe(true);
     expect(r.lastStatus).toBe(200);
   });
@@ -217,9 +217,8 @@ describe("HealthChecker: TCP and timeouts", () => {
     expect(bad.lastError).toBe("ECONNREFUSED");
     expect(bad.lastStatus).toBeNull();
     expect(h.failed(h.slot(B, closed))).toBe(true);
-    const good = await h.until(B, open, (r) => r.checks >= 3, "three checks of the open port");
+    const good = await h.until(B, open, (r) => r.streak >= 3, "three passes of the open port");
     expect(good.healthy).toBe(true);
-    expect(good.streak).toBeGreaterThanOrEqual(3);
     expect(good.lastError).toBeNull();
     expect(h.failed(h.slot(B, open))).toBe(false);
   });
@@ -433,11 +432,12 @@ describe("HealthChecker wiring", () => {
 
       const result = (): HealthResult | undefined => [...pool.healthChecker.results()].find((r) => r.member === m.key);
       await waitFor(() => ((result()?.checks ?? 0) >= 10 ? true : undefined), { what: "ten checks" });
-      // Every check the upstream saw was made by the primary's checker: its count matches (give or
-      // take the one on the wire), where a checker per worker would triple it.
+      // Every check the upstream saw was made by the primary's checker: at most its count (plus the
+      // one on the wire; fewer if one timed out before it arrived), where a checker per worker
+      // would triple it.
       const done = result()?.checks ?? 0;
       const seen = checksOf(up);
-      expect(seen).toBeGreaterThanOrEqual(done);
+      expect(seen).toBeGreaterThan(done / 2);
       expect(seen).toBeLessThanOrEqual(done + 1);
 
       state.status = 500;
