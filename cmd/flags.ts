@@ -38,6 +38,11 @@ export const flagsSchema = z.object({
   "shutdown-delay": seconds.default(5),
   "shutdown-grace": seconds.default(30),
   "cluster-domain": name.default("cluster.local"),
+  zone: z
+    .string()
+    .max(63, "must be at most 63 characters")
+    .regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, "must be a label value like eu-west-1a")
+    .optional(),
   help: bool.default(false),
 });
 export type Flags = z.infer<typeof flagsSchema>;
@@ -69,6 +74,9 @@ export const usage = `usage: proxypass-ingress [--manifests PATH | --kubeconfig 
   --shutdown-delay S          on SIGTERM, keep serving while unready this long (5)
   --shutdown-grace S          then let in-flight requests finish for at most this long (30)
   --cluster-domain NAME       cluster DNS domain for Service host names (cluster.local)
+  --zone NAME                 topology zone for EndpointSlice hints: members hinted for other zones
+                              are used only when none of this zone is usable (default: the node's
+                              topology.kubernetes.io/zone label, with NODE_NAME set)
 `;
 
 export class FlagError extends Error {

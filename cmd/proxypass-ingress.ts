@@ -16,6 +16,7 @@ import {
   describeOrigin,
   loadKubeConfig,
   processKubeConfigInputs,
+  readNodeZone,
   resolveControllerInstance,
 } from "../src/kube/index.js";
 import type { BuildObserver } from "../src/model/index.js";
@@ -24,6 +25,7 @@ import { FlagError, parseFlags, usage, type Flags } from "./flags.js";
 
 /** The Kubernetes-mode parts: source, leader election, status writer, Event recorder. */
 interface KubeParts {
+  readonly kubeConfig: ReturnType<typeof loadKubeConfig>["kubeConfig"];
   readonly source: KubeSource;
   readonly elector: LeaderElector;
   readonly status: IngressStatusWriter;
@@ -77,10 +79,13 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     maxHeaderSize: flags["max-header-size"],
     logger: loggerFor("proxy"),
   });
+  // --zone, else (cluster, NODE_NAME set) the node's zone label read once; null = no zone tiers.
+  const nodeName = process.env["NODE_NAME"];
+  const zone = flags.zone ?? (kube !== null && nodeName !== undefined && nodeName !== "" ? await readNodeZone({ kubeConfig: kube.kubeConfig, nodeName, logger: loggerFor("kube") }) : null);
   const reconciler = new Reconciler({
     source,
     sink: pool,
-    settings: { ingressClass: flags["ingress-class"], controllerName: flags["controller-name"], clusterDomain: flags["cluster-domain"], configMap: flags.configmap ?? null, zone: null },
+    settings: { ingressClass: flags["ingress-class"], controllerName: flags["controller-name"], clusterDomain: flags["cluster-domain"], configMap: flags.configmap ?? null, zone },
     logger: loggerFor("control"),
     observers,
   });
@@ -159,7 +164,7 @@ function createKubeParts(flags: Flags, loggerFor: (component: string) => Logger)
     ...(flags["watch-namespace"] !== undefined ? { watchNamespace: flags["watch-namespace"] } : {}),
   });
   const events = new EventRecorder({ kubeConfig, logger: loggerFor("events"), identity: instance.identity, isActive: () => elector.isLeader });
-  return { source, elector, status, events };
+  return { kubeConfig, source, elector, status, events };
 }
 
 function isEntryPoint(): boolean {

@@ -7,6 +7,7 @@ export { normaliseObject, formatTime } from "./normalise.js";
 export { collectReferences, secretAnnotations, serviceAnnotations, type References } from "./references.js";
 export { KubeSource, tlsSecretFieldSelector, type KubeSourceOptions, type InformerStatus, type NamespacedName, type WatchedKind } from "./source.js";
 export { rbacRules, isAllowed, type RbacRule, type RbacVerb } from "./rbac.js";
+export { readNodeZone, zoneLabel, type NodeZoneOptions, type ReadNode } from "./node-zone.js";
 export {
   LeaderElector,
   LeaderElectionConfigError,

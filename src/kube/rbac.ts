@@ -26,7 +26,7 @@ export const rbacRules: ReadonlyArray<RbacRule> = [
   { apiGroup: "coordination.k8s.io", resource: "leases", verbs: ["get", "create", "update"], purpose: "leader election: the --election-id Lease in the controller namespace (POD_NAMESPACE)", implemented: true },
   { apiGroup: "", resource: "services", verbs: ["get"], purpose: "--publish-service: its load-balancer ingress, external IPs or cluster IP for Ingress status (leader only)", implemented: true },
   { apiGroup: "", resource: "pods", verbs: ["get", "list"], purpose: "Ingress status without --publish-service: own pod (POD_NAME) or controller pods by label selector, in the controller namespace, for their nodes (leader only)", implemented: true },
-  { apiGroup: "", resource: "nodes", verbs: ["get"], purpose: "Ingress status without --publish-service: ExternalIP/InternalIP of the nodes running controller pods (cluster-scoped: needs a ClusterRole even with --watch-namespace; leader only)", implemented: true },
+  { apiGroup: "", resource: "nodes", verbs: ["get"], purpose: "Ingress status without --publish-service: ExternalIP/InternalIP of the nodes running controller pods (leader only); and, without --zone, the own node's (NODE_NAME) topology.kubernetes.io/zone label, once at start (cluster-scoped: needs a ClusterRole even with --watch-namespace)", implemented: true },
   { apiGroup: "events.k8s.io", resource: "events", verbs: ["create", "patch"], purpose: "Events for diagnostics", implemented: true },
 ];
 

@@ -10,6 +10,7 @@ describe("parseFlags", () => {
     { name: "boolean with separate value", argv: ["--access-log", "false", "--workers", "2"], expect: { "access-log": false, workers: 2 } },
     { name: "--max-header-size sets the 431 limit", argv: ["--max-header-size", "32768"], expect: { "max-header-size": 32768 } },
     { name: "per-component log levels", argv: ["--log-level", "info,proxy=debug"], expect: { "log-level": "info,proxy=debug" } },
+    { name: "--zone names the topology zone", argv: ["--zone", "eu-west-1a"], expect: { zone: "eu-west-1a" } },
   ])("$name", ({ argv, expect: want }) => {
     expect(parseFlags(argv)).toMatchObject(want);
   });
@@ -26,8 +27,15 @@ describe("parseFlags", () => {
     { name: "duplicate flag", argv: ["--workers", "1", "--workers", "2"], message: /given twice/ },
     { name: "tiny max header size", argv: ["--max-header-size", "10"], message: /invalid --max-header-size/ },
     { name: "bad ingress class", argv: ["--ingress-class", "Bad_Class"], message: /DNS-1123/ },
+    { name: "a zone with a space", argv: ["--zone", "eu west"], message: /invalid --zone/ },
   ])("rejects $name", ({ argv, message }) => {
     expect(() => parseFlags(argv)).toThrow(FlagError);
     expect(() => parseFlags(argv)).toThrow(message);
+  });
+});
+
+describe("--zone", () => {
+  it("is absent by default (the node label decides, or no zone)", () => {
+    expect(parseFlags([]).zone).toBeUndefined();
   });
 });

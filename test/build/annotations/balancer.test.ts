@@ -54,7 +54,7 @@ describe("balancer annotations", () => {
     expect(parsed.value).toEqual(defaults);
   });
 
-  it.each([
+  it.each<{ name: string; annotations: Readonly<Record<string, string>>; keys: string[] }>([
     { name: "canary-* without canary: true are ignored with a warning", annotations: { "proxypass.io/canary-weight": "10", "proxypass.io/canary-by-header": "x-c" }, keys: ["proxypass.io/canary-weight", "proxypass.io/canary-by-header"] },
     { name: "sticky-nofailover without sticky-session is ignored with a warning", annotations: { "proxypass.io/sticky-nofailover": "true" }, keys: ["proxypass.io/sticky-nofailover"] },
   ])("$name", ({ annotations, keys }) => {
