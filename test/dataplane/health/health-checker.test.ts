@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
@@ -5,7 +6,7 @@ import { FLAG_HC_FAIL, MEMBER_FLAGS, MEMBER_HC_STREAK, Scoreboard, SlotAllocator
 import { HealthChecker, ProxyServer, WorkerPool, type HealthResult } from "../../../src/dataplane/index.js";
 import type { EndpointTable, HealthCheckConfig, Member, RouteTable } from "../../../src/model/index.js";
 import { waitFor } from "../../support/wait.js";
-import { endpointTable, member, route, routeTable, silentLogger, startUpstream, vhost, type Upstream } from "../helpers.js";
+import { endpointTable, member, route, routeTable, send, silentLogger, startUpstream, vhost, type Upstream } from "../helpers.js";
 
 const B = "default/web:80";
 const C = "default/api:8080";
@@ -43,6 +44,17 @@ function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknow
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level: "info" }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
   return { logger, lines };
+}
+
+/** Which member served a proxied GET of `path` (bounded: a hung request fails the test with a message). */
+async function servedBy(port: number, path: string): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`proxied GET ${path} got no response in 5 s`)), 5_000)));
+  try {
+    return String((await Promise.race([send(port, { path }), hung])).headers["x-member"]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -418,6 +430,33 @@ describe("HealthChecker wiring", () => {
     worker.applyAssignedRoutes(routes, endpoints, new SlotAllocator(wb).assign(endpoints));
     await sleep(300);
     expect(c.up.arrivals).toEqual([]);
+  });
+
+  it("a member with C gets no proxied requests until it passes again", async () => {
+    const health = { a: 500 };
+    const handler = (name: "a" | "b") => (req: IncomingMessage, res: ServerResponse): void => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(req.url === "/healthz" && name === "a" ? health.a : 200, { "x-member": name });
+        res.end(name);
+      });
+    };
+    const a = track(await startUpstream("a", handler("a")), (u) => u.close());
+    const b = track(await startUpstream("b", handler("b")), (u) => u.close());
+    const server = track(new ProxyServer({ logger: silentLogger }), (s) => s.close(100));
+    const { port } = await server.listen({ port: 0, host: "127.0.0.1" });
+    const ma = member(a.port);
+    await server.applyRoutes(routesWith({ [B]: { ...baseCheck, fails: 1, passes: 1 } }), endpointTable({ [B]: [ma, member(b.port)] }));
+    const checker = server.healthChecker;
+    const resultA = (): HealthResult | undefined => [...(checker?.results() ?? [])].find((r) => r.member === ma.key);
+    await waitFor(() => (resultA()?.healthy === false ? true : undefined), { what: "a gets C" });
+    const served: string[] = [];
+    for (let i = 0; i < 10; i++) served.push(await servedBy(port, "/0"));
+    expect(new Set(served)).toEqual(new Set(["b"]));
+
+    health.a = 200;
+    await waitFor(() => (resultA()?.healthy === true ? true : undefined), { what: "a passes again" });
+    await waitFor(async () => ((await servedBy(port, "/0")) === "a" ? true : undefined), { what: "a serves again" });
   });
 
   describe("WorkerPool (2 workers)", () => {
