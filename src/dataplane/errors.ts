@@ -8,6 +8,7 @@ export type ProxyErrorCode =
   | "PPI_ERR_METHOD_NOT_ALLOWED"
   | "PPI_ERR_TRANSFER_CODING"
   | "PPI_ERR_NO_MEMBER"
+  | "PPI_ERR_STICKY_UNAVAILABLE"
   | "PPI_ERR_UPSTREAM_REFUSED"
   | "PPI_ERR_UPSTREAM_RESET"
   | "PPI_ERR_UPSTREAM"
@@ -60,6 +61,13 @@ export class NoMemberError extends ProxyError {
   constructor() {
     super("PPI_ERR_NO_MEMBER", "no usable balancer member");
     this.name = "NoMemberError";
+  }
+}
+/** The request's sticky member is unusable and its balancer has nofailover (httpd: 503). */
+export class StickyUnavailableError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_STICKY_UNAVAILABLE", "the session's balancer member is unusable and failover is off");
+    this.name = "StickyUnavailableError";
   }
 }
 export class UpstreamRefusedError extends ProxyError {
@@ -119,6 +127,7 @@ export const ERROR_RESPONSES: Readonly<Record<ProxyErrorCode, ErrorResponse>> = 
   PPI_ERR_METHOD_NOT_ALLOWED: response(405, "Method Not Allowed"),
   PPI_ERR_TRANSFER_CODING: response(501, "Not Implemented"),
   PPI_ERR_NO_MEMBER: response(503, "Service Unavailable"),
+  PPI_ERR_STICKY_UNAVAILABLE: response(503, "Service Unavailable"),
   PPI_ERR_UPSTREAM_REFUSED: response(502, "Bad Gateway"),
   PPI_ERR_UPSTREAM_RESET: response(502, "Bad Gateway"),
   PPI_ERR_UPSTREAM: response(502, "Bad Gateway"),
@@ -155,4 +164,60 @@ export function classifyUpstreamError(err: unknown): ProxyError {
     default:
       return new UpstreamError(err);
   }
+}
+
+/**
+ * A failure to reach the member at all (httpd puts the worker in error and fails over for any
+ * method): refused, unreachable, name not resolved, connect timeout; or a socket that closed
+ * before the request got onto it (`sent` false: undici never started the request) or before it
+ * wrote a single byte (a fresh connection that the member closed at once).
+ */
+export function isConnectFailure(err: unknown, sent: boolean): boolean {
+  switch (codeOf(err)) {
+    case "ECONNREFUSED":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return true;
+    case "ECONNRESET":
+    case "EPIPE":
+      return !sent;
+    case "UND_ERR_SOCKET":
+      return !sent || socketBytesWritten(err) === 0;
+    default:
+      return false;
+  }
+}
+
+/** undici's SocketError carries the socket's counters; -1 when unknown. */
+function socketBytesWritten(err: unknown): number {
+  const socket = (err as { socket?: { bytesWritten?: unknown } }).socket;
+  return socket !== undefined && socket !== null && typeof socket.bytesWritten === "number" ? socket.bytesWritten : -1;
+}
+
+/** A failure after the request went out (reset, closed socket, no response headers in time): retried for idempotent methods only. */
+export function isSentFailure(err: unknown): boolean {
+  switch (codeOf(err)) {
+    case "ECONNRESET":
+    case "EPIPE":
+    case "UND_ERR_SOCKET":
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** undici never got the request onto a connection because its pool closed (the member was removed): safe to send elsewhere. */
+export function isPoolClosed(err: unknown): boolean {
+  const code = codeOf(err);
+  return code === "UND_ERR_CLOSED" || code === "UND_ERR_DESTROYED";
+}
+
+/** A read timeout (httpd failontimeout): no response headers, or no body chunk, in time. */
+export function isReadTimeout(err: unknown): boolean {
+  const code = codeOf(err);
+  return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
 }

@@ -7,7 +7,7 @@
 import { IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import type { Logger } from "../util/index.js";
-import type { BalancerMember } from "./balancer/index.js";
+import { PickOutcome, cookieValue, stickyRouteOf, type Balancer, type BalancerMember } from "./balancer/index.js";
 import {
   BadRequestError,
   ClientAbortError,
@@ -15,13 +15,18 @@ import {
   ForeignHostError,
   NoMemberError,
   NoRouteError,
+  StickyUnavailableError,
   TransferCodingError,
   classifyUpstreamError,
+  isConnectFailure,
+  isPoolClosed,
+  isReadTimeout,
+  isSentFailure,
   type ProxyError,
 } from "./errors.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import { parseHost } from "./host.js";
-import type { CompiledRoute, Router } from "./router.js";
+import type { CompiledCanary, CompiledRoute, Router } from "./router.js";
 
 export class ProxyRequest extends IncomingMessage {}
 
@@ -50,28 +55,90 @@ function onResponseClose(this: ProxyResponse): void {
   if (ex !== null && !this.writableFinished) ex.clientGone();
 }
 
-/** One proxied request: the undici handler (new-style API) plus the bookkeeping for logs and counters. */
+/** Methods a failed attempt may be sent again for after it reached the member (RFC 9110 §9.2.2). */
+function isIdempotent(method: string): boolean {
+  switch (method) {
+    case "GET":
+    case "HEAD":
+    case "OPTIONS":
+    case "PUT":
+    case "DELETE":
+    case "TRACE":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * One proxied request: the undici handler (new-style API) plus the bookkeeping for logs and
+ * counters. Failover (httpd maxattempts/retry/failonstatus/failontimeout) reuses the exchange: a
+ * failed attempt marks its member with the request's stamp, the balancer elects another, and the
+ * same handler is dispatched again.
+ */
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly #fw: Forwarder;
   readonly #req: ProxyRequest;
   readonly #res: ProxyResponse;
   readonly #route: CompiledRoute;
-  readonly #member: BalancerMember;
+  /** The balancer the member came from: the route's, or its canary's. */
+  readonly #balancer: Balancer;
+  readonly #ingress: string;
+  #member: BalancerMember;
   readonly #start: number;
   readonly #host: string;
+  /** Per-request stamp: members tried by this request carry it in `mark`. */
+  readonly #stamp: number;
+  readonly #stickyRoute: string | null;
+  /** Set-Cookie line that binds the session to the member (new or moved session); null = none. */
+  #setCookie: string | null;
+  readonly #options: Dispatcher.DispatchOptions;
+  readonly #hasBody: boolean;
+  /** Request bytes counted for bytraffic: the Content-Length, 0 when absent (chunked bodies are not counted). */
+  readonly #requestBytes: number;
+  #retries = 0;
   #controller: Dispatcher.DispatchController | null = null;
   #bytes = 0;
   #done = false;
   #clientGone = false;
 
-  constructor(fw: Forwarder, req: ProxyRequest, res: ProxyResponse, route: CompiledRoute, member: BalancerMember, start: number, host: string) {
+  constructor(
+    fw: Forwarder,
+    req: ProxyRequest,
+    res: ProxyResponse,
+    route: CompiledRoute,
+    balancer: Balancer,
+    ingress: string,
+    member: BalancerMember,
+    start: number,
+    host: string,
+    stamp: number,
+    stickyRoute: string | null,
+    setCookie: string | null,
+    options: Dispatcher.DispatchOptions,
+    hasBody: boolean,
+    requestBytes: number,
+  ) {
     this.#fw = fw;
     this.#req = req;
     this.#res = res;
     this.#route = route;
+    this.#balancer = balancer;
+    this.#ingress = ingress;
     this.#member = member;
     this.#start = start;
     this.#host = host;
+    this.#stamp = stamp;
+    this.#stickyRoute = stickyRoute;
+    this.#setCookie = setCookie;
+    this.#options = options;
+    this.#hasBody = hasBody;
+    this.#requestBytes = requestBytes;
+  }
+
+  /** Sends the request to the current member. */
+  dispatch(): void {
+    this.#member.upstream.pool(this.#route.connectMs).dispatch(this.#options, this);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -81,6 +148,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (statusCode < 200) return; // informational: not relayed
+    // httpd failonstatus: the member goes into error, the response is still relayed. Any other
+    // response ends the member's error state (a trial request succeeded).
+    const failover = this.#balancer.config.failover;
+    if (failover.failOnStatus.length !== 0 && failover.failOnStatus.includes(statusCode)) {
+      if (this.#member.markError(failover.retryMs) && this.#fw.log.isLevelEnabled("debug")) {
+        this.#fw.log.debug({ member: this.#member.key, status: statusCode, ingress: this.#ingress }, "member in error (fail-on-status)");
+      }
+    } else {
+      this.#member.clearError();
+    }
     const out: string[] = [];
     let listed: string[] | null = null;
     for (const name in headers) {
@@ -95,6 +172,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       else for (let i = 0; i < value.length; i++) out.push(name, value[i] ?? "");
     }
     if (listed !== null) removeNames(out, listed);
+    if (this.#setCookie !== null) out.push("set-cookie", this.#setCookie);
     if (this.#route.responseRules !== null) this.#route.responseRules.apply(out);
     if (this.#fw.workerId !== null) out.push("x-proxypass-worker", this.#fw.workerId);
     this.#res.writeHead(statusCode, out);
@@ -110,15 +188,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#finish(this.#res.statusCode);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
     if (this.#done) return;
     if (this.#clientGone) {
       this.#finish(499);
       return;
     }
+    if (!this.#res.headersSent && this.#failover(err)) return;
     const error = classifyUpstreamError(err);
     if (this.#fw.log.isLevelEnabled("debug")) {
-      this.#fw.log.debug({ err, code: error.code, member: this.#member.key, ingress: this.#route.ingress }, "upstream error");
+      this.#fw.log.debug({ err, code: error.code, member: this.#member.key, ingress: this.#ingress }, "upstream error");
     }
     if (!this.#res.headersSent) {
       const status = this.#fw.sendError(this.#res, error);
@@ -127,6 +206,51 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#res.destroy(error);
       this.#finish(this.#res.statusCode);
     }
+  }
+
+  /**
+   * An attempt failed before the response started. Puts the member in error when httpd would
+   * (connect failure; read timeout with failontimeout) and, when the request may be sent again and
+   * attempts are left, dispatches it to another member. Returns true when it did.
+   *
+   * Sent again: after a connect failure (undici never started the request), for any method; after
+   * a failure once the request went out (reset, closed socket, no headers in time), only for
+   * idempotent methods. A request body must be provably intact: undici reads an IncomingMessage
+   * body only once the request is on a connection (client-h1 writeH1: `body.read(0)`, then
+   * writeStream), and destroys it when a streamed request fails; so a body nobody read from and
+   * that is not destroyed is the whole body, still unread.
+   */
+  #failover(err: Error): boolean {
+    const member = this.#member;
+    const balancer = this.#balancer;
+    const failover = balancer.config.failover;
+    const sent = this.#controller !== null;
+    const connect = isConnectFailure(err, sent);
+    if (connect || (failover.failOnTimeout && isReadTimeout(err))) {
+      if (member.markError(failover.retryMs) && this.#fw.log.isLevelEnabled("debug")) {
+        this.#fw.log.debug({ err, member: member.key, ingress: this.#ingress }, "member in error");
+      }
+    }
+    const again = connect || (!sent && isPoolClosed(err)) || (isSentFailure(err) && isIdempotent(this.#options.method));
+    if (!again) return false;
+    if (this.#hasBody && (this.#req.readableDidRead || this.#req.destroyed)) return false;
+    const max = failover.maxAttempts ?? balancer.primaryCount - 1;
+    if (this.#retries >= max) return false;
+    member.mark = this.#stamp;
+    const next = balancer.pick(this.#stickyRoute, this.#stamp);
+    if (next === null) return false; // nothing left: the caller answers with this attempt's error
+    // This attempt is over: count it and give its member back.
+    member.addTraffic(sent ? this.#requestBytes : 0, 0);
+    member.release();
+    this.#member = next;
+    this.#retries++;
+    this.#controller = null;
+    this.#setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? next.setCookie : null;
+    if (this.#fw.log.isLevelEnabled("debug")) {
+      this.#fw.log.debug({ err, member: member.key, next: next.key, attempt: this.#retries, ingress: this.#ingress }, "failover");
+    }
+    this.dispatch();
+    return true;
   }
 
   resume(): void {
@@ -142,7 +266,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #finish(status: number): void {
     if (this.#done) return;
     this.#done = true;
-    this.#member.release();
+    const member = this.#member;
+    member.addTraffic(this.#controller !== null ? this.#requestBytes : 0, this.#bytes);
+    member.release();
     this.#res.exchange = null;
     if (this.#fw.accessLog !== null) {
       this.#fw.accessLog.info(
@@ -153,8 +279,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
           status,
           bytes: this.#bytes,
           durationMs: Math.round((performance.now() - this.#start) * 1000) / 1000,
-          member: this.#member.key,
-          ingress: this.#route.ingress,
+          member: member.key,
+          ingress: this.#ingress,
+          retries: this.#retries,
         },
         "request",
       );
@@ -178,6 +305,8 @@ export class Forwarder {
   /** Value of X-Forwarded-Port: the listener's port, set once listening. */
   forwardedPort = "";
   readonly forwardedProto = "http";
+  /** Last request stamp (failover marks tried members with it); members start at -1. */
+  #stamp = 0;
 
   constructor(options: ForwarderOptions) {
     this.log = options.log;
@@ -221,6 +350,8 @@ export class Forwarder {
     let listed: string[] | null = null;
     let hasBody = false;
     let unchunked = false;
+    let contentLength: string | null = null;
+    let cookie: string | null = null;
     for (let i = 0; i < raw.length; i += 2) {
       const name = (raw[i] ?? "").toLowerCase();
       const value = raw[i + 1] ?? "";
@@ -239,6 +370,11 @@ export class Forwarder {
           continue;
         case "content-length":
           hasBody = true;
+          contentLength = value;
+          break;
+        case "cookie":
+          // Several Cookie lines are one list (RFC 6265 §5.4); forwarded as they came.
+          cookie = cookie === null ? value : `${cookie}; ${value}`;
           break;
         case "transfer-encoding":
           // Node only de-chunks; any other coding (gzip, chunked) would reach the upstream undeclared.
@@ -305,11 +441,29 @@ export class Forwarder {
       this.#reject(req, res, new NoRouteError(), hostValue, start);
       return;
     }
-    const member = route.balancer.pick(null, 0);
+
+    // Side (canary split), sticky route, election.
+    const primary = route.balancer;
+    const primarySticky = primary.config.sticky;
+    let stickyRoute = primarySticky === null ? null : stickyRouteOf(path, cookie, primarySticky);
+    let balancer = primary;
+    let ingress = route.ingress;
+    const canary = route.canary;
+    if (canary !== null && this.#toCanary(canary, primary, headers, cookie, stickyRoute)) {
+      balancer = canary.balancer;
+      ingress = canary.ingress;
+      const sticky = balancer.config.sticky;
+      if (sticky === null) stickyRoute = null;
+      else if (primarySticky === null || sticky.cookie !== primarySticky.cookie || sticky.param !== primarySticky.param) stickyRoute = stickyRouteOf(path, cookie, sticky);
+    }
+    const stamp = (this.#stamp = (this.#stamp + 1) & 0x3fff_ffff);
+    const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {
-      this.#reject(req, res, new NoMemberError(), hostValue, start);
+      this.#reject(req, res, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), hostValue, start);
       return;
     }
+    // httpd's Set-Cookie recipe (env=BALANCER_ROUTE_CHANGED): a new or moved session gets the member's cookie.
+    const setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? member.setCookie : null;
 
     const upstreamHost = route.upstreamHost ?? hostValue;
     if (upstreamHost !== "") headers.push("host", upstreamHost); // else undici sends the member's address
@@ -320,25 +474,52 @@ export class Forwarder {
     headers.push("x-forwarded-port", this.forwardedPort);
     if (route.requestRules !== null) route.requestRules.apply(headers);
 
-    const exchange = new Exchange(this, req, res, route, member, start, hostValue);
+    const options: Dispatcher.DispatchOptions = {
+      path,
+      method: req.method ?? "GET",
+      headers,
+      body: hasBody ? req : null,
+      headersTimeout: route.readMs,
+      bodyTimeout: route.readMs,
+    };
+    const requestBytes = contentLength === null ? 0 : Number(contentLength) || 0;
+    const exchange = new Exchange(this, req, res, route, balancer, ingress, member, start, hostValue, stamp, stickyRoute, setCookie, options, hasBody, requestBytes);
     res.exchange = exchange;
     res.on("drain", onResponseDrain);
     res.on("close", onResponseClose);
     if (hasBody) req.on("error", noop);
 
     if (this.log.isLevelEnabled("debug")) {
-      this.log.debug({ host, path, member: member.key, ingress: route.ingress }, "forwarding");
+      this.log.debug({ host, path, member: member.key, ingress, sticky: balancer.outcome === PickOutcome.Sticky }, "forwarding");
     }
-    member.upstream.pool(route.connectMs).dispatch(
-      {
-        path,
-        method: req.method ?? "GET",
-        headers,
-        body: hasBody ? req : null,
-        headersTimeout: route.readMs,
-        bodyTimeout: route.readMs,
-      },
-      exchange,
-    );
+    exchange.dispatch();
+  }
+
+  /**
+   * Canary or primary: the `byHeader` header's value "always"/"never", else the `byCookie`
+   * cookie's, else a session stays on the side whose balancer has its route, else the weight
+   * (byrequests-smooth on the canary balancer's shared split counters).
+   */
+  #toCanary(canary: CompiledCanary, primary: Balancer, headers: string[], cookie: string | null, stickyRoute: string | null): boolean {
+    if (canary.byHeader !== null) {
+      const name = canary.byHeader;
+      for (let i = 0; i < headers.length; i += 2) {
+        if (headers[i] !== name) continue;
+        const value = headers[i + 1];
+        if (value === "always") return true;
+        if (value === "never") return false;
+        break;
+      }
+    }
+    if (canary.byCookie !== null && cookie !== null) {
+      const value = cookieValue(cookie, canary.byCookie);
+      if (value === "always") return true;
+      if (value === "never") return false;
+    }
+    if (stickyRoute !== null) {
+      if (canary.balancer.memberForRoute(stickyRoute) !== undefined) return true;
+      if (primary.memberForRoute(stickyRoute) !== undefined) return false;
+    }
+    return canary.balancer.splitToCanary(canary.weight);
   }
 }

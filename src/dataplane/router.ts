@@ -5,9 +5,30 @@
 // so the cost is O(path segments), independent of the number of Ingresses. Then the vhost's
 // fallback, then the table's defaultRoute, else no route (404).
 
-import { defaultBalancerSettings, type Route, type RouteTable, type VirtualHost } from "../model/index.js";
+import { defaultBalancerSettings, type CanaryConfig, type Route, type RouteTable, type VirtualHost } from "../model/index.js";
 import type { Balancer, BalancerRegistry } from "./balancer/index.js";
 import { HeaderRules } from "./headers.js";
+
+/** A canary split compiled for the hot path (`Route.canary`). */
+export class CompiledCanary {
+  /** "namespace/name" of the canary Ingress. */
+  readonly ingress: string;
+  readonly balancer: Balancer;
+  /** 0-100: share of requests without an override, split byrequests-smooth on the canary balancer. */
+  readonly weight: number;
+  /** Lower-case header name whose value "always"/"never" forces the side; null = none. */
+  readonly byHeader: string | null;
+  /** Cookie name whose value "always"/"never" forces the side; null = none. */
+  readonly byCookie: string | null;
+
+  constructor(canary: CanaryConfig, balancer: Balancer) {
+    this.ingress = canary.ingress;
+    this.balancer = balancer;
+    this.weight = canary.weight;
+    this.byHeader = canary.byHeader;
+    this.byCookie = canary.byCookie;
+  }
+}
 
 /** A route compiled for the hot path; every field assigned in the constructor, `null` when absent. */
 export class CompiledRoute {
@@ -23,8 +44,10 @@ export class CompiledRoute {
   readonly upstreamHost: string | null;
   readonly requestRules: HeaderRules | null;
   readonly responseRules: HeaderRules | null;
+  /** Canary split, or null. */
+  readonly canary: CompiledCanary | null;
 
-  constructor(route: Route, balancer: Balancer) {
+  constructor(route: Route, balancer: Balancer, canary: CompiledCanary | null = null) {
     this.path = route.path;
     this.pathType = route.pathType;
     this.ingress = route.ingress;
@@ -34,6 +57,7 @@ export class CompiledRoute {
     this.upstreamHost = route.options.upstreamVhost ?? (route.options.preserveHost ? null : balancer.config.hostHeader);
     this.requestRules = HeaderRules.compile(route.options.requestHeaders);
     this.responseRules = HeaderRules.compile(route.options.responseHeaders);
+    this.canary = canary;
   }
 }
 
@@ -140,10 +164,13 @@ function compileHost(vh: VirtualHost, compile: (r: Route) => CompiledRoute): Vir
  */
 export function compileRoutes(table: RouteTable, registry: BalancerRegistry): Router {
   const configs = new Map(table.balancers.map((b) => [b.id, b] as const));
+  const balancerOf = (id: string): Balancer => {
+    const config = configs.get(id);
+    return config !== undefined ? registry.ensure(config) : registry.ensure({ id, service: "", hostHeader: "", protocol: "http", ...defaultBalancerSettings });
+  };
   const compile = (r: Route): CompiledRoute => {
-    const config = configs.get(r.balancer);
-    const balancer = config !== undefined ? registry.ensure(config) : registry.ensure({ id: r.balancer, service: "", hostHeader: "", protocol: "http", ...defaultBalancerSettings });
-    return new CompiledRoute(r, balancer);
+    const canary = r.canary === null ? null : new CompiledCanary(r.canary, balancerOf(r.canary.balancer));
+    return new CompiledRoute(r, balancerOf(r.balancer), canary);
   };
   const exact = new Map<string, VirtualHostMatcher>();
   const wildcard = new Map<string, VirtualHostMatcher>();

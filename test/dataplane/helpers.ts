@@ -1,9 +1,20 @@
 // Test helpers for the data plane: snapshot builders, recording upstreams, a small HTTP client.
 import { spawn } from "node:child_process";
-import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { request as httpRequest, type Agent, type IncomingHttpHeaders } from "node:http";
 import { connect, type Socket } from "node:net";
 import { pino } from "pino";
-import { defaultBalancerSettings, type BalancerConfig, type EndpointTable, type Member, type Route, type RouteOptions, type RouteTable, type VirtualHost } from "../../src/model/index.js";
+import {
+  defaultBalancerSettings,
+  type BalancerConfig,
+  type BalancerSettings,
+  type CanaryConfig,
+  type EndpointTable,
+  type Member,
+  type Route,
+  type RouteOptions,
+  type RouteTable,
+  type VirtualHost,
+} from "../../src/model/index.js";
 import { deepFreeze } from "../../src/util/index.js";
 import { startUpstream as startRecordingUpstream, type Upstream, type UpstreamHandler } from "../support/upstream.js";
 
@@ -17,34 +28,44 @@ export const defaultOptions: RouteOptions = {
   responseHeaders: [],
 };
 
-export function route(path: string, pathType: "Exact" | "Prefix", balancer: string, options: Partial<RouteOptions> = {}, ingress = "default/ing"): Route {
-  return { path, pathType, ingress, balancer, options: { ...defaultOptions, ...options }, canary: null };
+export function route(path: string, pathType: "Exact" | "Prefix", balancer: string, options: Partial<RouteOptions> = {}, ingress = "default/ing", canary: CanaryConfig | null = null): Route {
+  return { path, pathType, ingress, balancer, options: { ...defaultOptions, ...options }, canary };
+}
+
+/** A canary split to `balancer` (weight 0-100; header/cookie overrides off unless given). */
+export function canary(balancer: string, weight: number, overrides: Partial<CanaryConfig> = {}): CanaryConfig {
+  return { ingress: "default/ing-canary", balancer, weight, byHeader: null, byCookie: null, ...overrides };
 }
 
 export function vhost(host: string, routes: Route[], fallback: Route | null = null): VirtualHost {
   return { host, routes, fallback };
 }
 
-export function balancerConfig(id: string): BalancerConfig {
+export function balancerConfig(id: string, settings: Partial<BalancerSettings> = {}): BalancerConfig {
   const [nsSvc = "", port = "80"] = id.split(":");
   const [ns = "default", svc = "svc"] = nsSvc.split("/");
-  return { id, service: `${ns}/${svc}`, hostHeader: port === "80" ? `${svc}.${ns}.svc` : `${svc}.${ns}.svc:${port}`, protocol: "http", ...defaultBalancerSettings };
+  return { id, service: `${ns}/${svc}`, hostHeader: port === "80" ? `${svc}.${ns}.svc` : `${svc}.${ns}.svc:${port}`, protocol: "http", ...defaultBalancerSettings, ...settings };
 }
 
 let versionCounter = 0;
 
-export function routeTable(virtualHosts: VirtualHost[], defaultRoute: Route | null = null): RouteTable {
+/** A route table listing every balancer its routes (and their canaries) name; `settings` per balancer id. */
+export function routeTable(virtualHosts: VirtualHost[], defaultRoute: Route | null = null, settings: Readonly<Record<string, Partial<BalancerSettings>>> = {}): RouteTable {
   const ids = new Set<string>();
+  const add = (r: Route): void => {
+    ids.add(r.balancer);
+    if (r.canary !== null) ids.add(r.canary.balancer);
+  };
   for (const vh of virtualHosts) {
-    for (const r of vh.routes) ids.add(r.balancer);
-    if (vh.fallback !== null) ids.add(vh.fallback.balancer);
+    for (const r of vh.routes) add(r);
+    if (vh.fallback !== null) add(vh.fallback);
   }
-  if (defaultRoute !== null) ids.add(defaultRoute.balancer);
-  return deepFreeze({ version: `r${++versionCounter}`, virtualHosts, defaultRoute, balancers: [...ids].sort().map(balancerConfig) });
+  if (defaultRoute !== null) add(defaultRoute);
+  return deepFreeze({ version: `r${++versionCounter}`, virtualHosts, defaultRoute, balancers: [...ids].sort().map((id) => balancerConfig(id, settings[id])) });
 }
 
-export function member(port: number, ready = true, address = "127.0.0.1"): Member {
-  return { key: `${address}:${port}`, address, port, route: `pod-${port}`, zone: null, ready, standby: false, lbset: 0 };
+export function member(port: number, ready = true, address = "127.0.0.1", overrides: Partial<Member> = {}): Member {
+  return { key: `${address}:${port}`, address, port, route: `pod-${port}`, zone: null, ready, standby: false, lbset: 0, ...overrides };
 }
 
 export function endpointTable(entries: Record<string, Member[]>): EndpointTable {
@@ -86,14 +107,16 @@ export interface RequestSpec {
   readonly body?: Buffer | string | Buffer[];
   /** Send the body chunked (no content-length). */
   readonly chunked?: boolean;
+  /** A keep-alive agent; default a fresh connection per request. */
+  readonly agent?: Agent;
 }
 
-/** One request on a fresh connection (agent: false). Rejects on a socket error. */
+/** One request on a fresh connection (agent: false) unless `spec.agent` is given. Rejects on a socket error. */
 export function send(port: number, spec: RequestSpec = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | string[]> = { host: "example.com", ...spec.headers };
     const body = spec.body;
-    const req = httpRequest({ host: "127.0.0.1", port, method: spec.method ?? "GET", path: spec.path ?? "/", headers, agent: false }, (res) => {
+    const req = httpRequest({ host: "127.0.0.1", port, method: spec.method ?? "GET", path: spec.path ?? "/", headers, agent: spec.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
