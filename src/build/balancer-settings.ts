@@ -67,7 +67,8 @@ function reportConflicts(id: string, winner: AdmittedIngress, others: ReadonlyAr
   const text = settingsText(winner.balancer);
   for (const ref of others) {
     const other = byRef.get(ref);
-    if (other === undefined || settingsText(other.balancer) === text) continue;
+    // Equal annotations share one parsed settings object (admit's parse cache): no text needed then.
+    if (other === undefined || other.balancer === winner.balancer || settingsText(other.balancer) === text) continue;
     diagnostics.ingress(
       ref,
       "warning",

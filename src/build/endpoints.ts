@@ -8,9 +8,10 @@ import { balancerMembersJson } from "./snapshot-json.js";
 
 /**
  * Members of `balancers` (configs of the current route table) in `view`, in the order given, exactly
- * as `buildSnapshot` would resolve them; null when that cannot be guaranteed — a balancer whose
- * resolution now differs from its config or reports a problem (a diagnostic would change), or whose
- * Service has several ports with its port number — and the caller must run a full build.
+ * as `buildSnapshot` would resolve them, hot-standby members and zone lbsets included; null when
+ * that cannot be guaranteed — a balancer (or its standby) whose resolution now differs from its
+ * config or reports a problem (a diagnostic would change), or whose Service has several ports with
+ * its port number — and the caller must run a full build.
  */
 export function buildBalancerMembers(view: ClusterView, balancers: ReadonlyArray<BalancerConfig>, settings: BuildSettings): BalancerMembers[] | null {
   const services = new Set<string>();
