@@ -118,9 +118,9 @@ export interface BalancerConfig {
   readonly hostHeader: string;
   readonly protocol: "http";
   /**
-   * "namespace/name" of the Ingress whose annotations set the settings below: the oldest Ingress
-   * routing to this balancer (others with different settings get a BalancerSettingsConflict warning);
-   * "" when only the global defaults apply.
+   * "namespace/name" of the Ingress whose annotations (over the global ConfigMap defaults) set the
+   * settings below: the oldest Ingress with a served route or canary split to this balancer (others
+   * with different settings get a BalancerSettingsConflict warning).
    */
   readonly settingsFrom: string;
   readonly lbmethod: LbMethod;
@@ -207,7 +207,7 @@ export type BalancerSettings = Pick<BalancerConfig, "settingsFrom" | "lbmethod" 
 
 export const defaultFailover: FailoverConfig = Object.freeze({ maxAttempts: null, retryMs: 60_000, failOnStatus: Object.freeze([]) as ReadonlyArray<number>, failOnTimeout: false });
 
-/** httpd's defaults: byrequests, no stickiness, maxattempts = members - 1, retry 60 s, no checks, no standby. */
+/** httpd's defaults: byrequests, no stickiness, maxattempts = members - 1, retry 60 s, no checks, no standby ("" = set by no Ingress: tests and placeholders). */
 export const defaultBalancerSettings: BalancerSettings = Object.freeze({
   settingsFrom: "",
   lbmethod: "byrequests",
