@@ -78,6 +78,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     accessLog: flags["access-log"],
     maxHeaderSize: flags["max-header-size"],
     logger: loggerFor("proxy"),
+    healthLogger: loggerFor("health"),
   });
   // --zone, else (cluster, NODE_NAME set) the node's zone label read once; null = no zone tiers.
   const nodeName = process.env["NODE_NAME"];
