@@ -36,7 +36,14 @@ const help = `usage: npm run bench -- [options]
   --help
 `;
 
-const peerIds = ["nginx-1w", "haproxy-1t", "apache-event", "proxypass-1w", "proxypass-2w", "floor-http", "floor-proxy"];
+const peerIds = ["nginx-1w", "haproxy-1t", "apache-event", "proxypass-1w", "proxypass-2w", "proxypass-sticky", "proxypass-sticky-new", "floor-http", "floor-proxy"];
+
+// Sticky on vs off: proxypass-1w's setup plus `proxypass.io/sticky-session: ROUTEID|route` on the
+// Ingress, same origin. proxypass-sticky: every request names a session (URL parameter, so wrk
+// needs no Cookie header) that is honoured: the steady state of a sticky app. proxypass-sticky-new:
+// no session, so every request is balanced and its response carries Set-Cookie.
+const stickyAnnotation = "ROUTEID|route";
+const stickySession = "?route=s.origin-1";
 
 function options() {
   const { values } = parseArgs({
@@ -168,7 +175,7 @@ async function startPeer(id, ctx) {
   const { dir, procs, opts, tools, originPort } = ctx;
   const cpu = opts.pin ? 1 : null;
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}${opts.path}`;
+  let url = `http://127.0.0.1:${port}${opts.path}`;
   const expectBytes = opts.path === "/" ? 100 : 1024 * 1024;
   let p;
   let readyTimeout = 10_000;
@@ -201,14 +208,23 @@ async function startPeer(id, ctx) {
       break;
     }
     case "proxypass-1w":
-    case "proxypass-2w": {
+    case "proxypass-2w":
+    case "proxypass-sticky":
+    case "proxypass-sticky-new": {
       const entry = join(repo, "dist/cmd/proxypass-ingress.js");
       if (!existsSync(entry)) throw new NotAvailable(`${entry} missing (npm run build did not produce it)`);
       const mdir = join(dir, `manifests-${id}`);
       mkdirSync(mdir, { recursive: true });
-      for (const [name, obj] of Object.entries(configs.manifests({ originPort }))) writeFileSync(join(mdir, name), JSON.stringify(obj, null, 2) + "\n");
+      const objects = configs.manifests({ originPort });
+      const sticky = id === "proxypass-sticky" || id === "proxypass-sticky-new";
+      if (sticky) {
+        const meta = objects["ingress.json"].metadata;
+        meta.annotations = { ...meta.annotations, "proxypass.io/sticky-session": stickyAnnotation };
+        if (id === "proxypass-sticky") url += stickySession;
+      }
+      for (const [name, obj] of Object.entries(objects)) writeFileSync(join(mdir, name), JSON.stringify(obj, null, 2) + "\n");
       const admin = await freePort();
-      const workers = id === "proxypass-1w" ? 1 : 2;
+      const workers = id === "proxypass-2w" ? 2 : 1;
       const args = [entry, "--manifests", mdir, "--http-port", String(port), "--admin-port", String(admin), "--bind-address", "127.0.0.1", "--workers", String(workers), "--access-log=false", "--log-level", "warn"];
       p = procs.start(id, nodeBinary(), args, { cpu, cwd: repo });
       const ready = await waitFor(`http://127.0.0.1:${admin}/readyz`, { timeoutMs: 15_000, alive: () => !p.entry.exited });
@@ -244,7 +260,41 @@ async function startPeer(id, ctx) {
     const r = await get(url, 1000);
     if (r.status !== 200) throw new NotAvailable(`request ${i} through the proxy failed: ${r.status ?? r.error}`);
   }
+  if (id === "proxypass-sticky" || id === "proxypass-sticky-new") await checkSticky(id, url);
   return { id, pid: p.pid, url, log: p.log, rssIdleKiB: treeRssKiB(p.pid) };
+}
+
+/** The sticky peers must really be sticky: a session request gets no Set-Cookie, a session-less one does. */
+async function checkSticky(id, url) {
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  const cookie = res.headers.get("set-cookie");
+  if (id === "proxypass-sticky" && cookie !== null) throw new NotAvailable(`session not honoured: got set-cookie ${cookie}`);
+  if (id === "proxypass-sticky-new" && (cookie === null || !cookie.startsWith("ROUTEID=."))) throw new NotAvailable(`no ROUTEID set-cookie on a new session (got ${cookie}); does the build know proxypass.io/sticky-session?`);
+}
+
+/** Sticky on vs off per connection count: req/s of each sticky peer and its ratio to proxypass-1w. */
+function stickyComparison(rows, connections) {
+  const out = [];
+  for (const c of connections) {
+    const rps = (id) => rows.find((r) => r.peer === id && r.connections === c)?.rps ?? null;
+    const off = rps("proxypass-1w");
+    const on = rps("proxypass-sticky");
+    const fresh = rps("proxypass-sticky-new");
+    if (off === null || (on === null && fresh === null)) continue;
+    out.push({ connections: c, offRps: off, onRps: on, onRatio: on === null ? null : on / off, newSessionRps: fresh, newSessionRatio: fresh === null ? null : fresh / off });
+  }
+  return out;
+}
+
+function printSticky(sticky) {
+  if (sticky.length === 0) return;
+  const f = (v, d = 0) => (v === null ? "-" : v.toFixed(d));
+  console.log("");
+  console.log(`sticky on vs off (proxypass, 1 worker, same origin; on = sticky-session ${stickyAnnotation}, session honoured; new = no session, Set-Cookie on every response)`);
+  for (const r of sticky) {
+    console.log(`  c=${String(r.connections).padStart(4)}  off ${f(r.offRps).padStart(7)} req/s  on ${f(r.onRps).padStart(7)} req/s (× ${f(r.onRatio, 3)})  new ${f(r.newSessionRps).padStart(7)} req/s (× ${f(r.newSessionRatio, 3)})`);
+  }
 }
 
 function median(xs) {
@@ -482,6 +532,8 @@ async function main() {
 
     const rows = summarize(runs, peers.map((p) => p.id), opts.connections);
     printTable(rows, unavailable, opts);
+    const sticky = stickyComparison(rows, opts.connections);
+    printSticky(sticky);
     const outDir = join(repo, ".bench");
     mkdirSync(outDir, { recursive: true });
     const out = join(outDir, `results-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
@@ -491,6 +543,7 @@ async function main() {
       originPort,
       peers: Object.fromEntries([...peers.map((p) => [p.id, { available: true, rssIdleMiB: p.rssIdleKiB / 1024 }]), ...[...unavailable].map(([id, why]) => [id, { available: false, reason: why }])]),
       summary: rows,
+      sticky,
       runs,
       seconds: (Date.now() - started) / 1000,
     };
