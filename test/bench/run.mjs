@@ -5,6 +5,7 @@
 // optional peers, skips them). See docs/benchmarks.md.
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync, chmodSync } from "node:fs";
 import { createServer } from "node:net";
+import { request as httpRequest } from "node:http";
 import { spawnSync } from "node:child_process";
 import { tmpdir, cpus, release } from "node:os";
 import { join, dirname, resolve } from "node:path";
@@ -266,9 +267,15 @@ async function startPeer(id, ctx) {
 
 /** The sticky peers must really be sticky: a session request gets no Set-Cookie, a session-less one does. */
 async function checkSticky(id, url) {
-  const res = await fetch(url);
-  await res.arrayBuffer();
-  const cookie = res.headers.get("set-cookie");
+  const cookie = await new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.headers["set-cookie"]?.[0] ?? null));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", (err) => reject(new NotAvailable(`sticky check failed: ${err.message}`)));
+    req.end();
+  });
   if (id === "proxypass-sticky" && cookie !== null) throw new NotAvailable(`session not honoured: got set-cookie ${cookie}`);
   if (id === "proxypass-sticky-new" && (cookie === null || !cookie.startsWith("ROUTEID=."))) throw new NotAvailable(`no ROUTEID set-cookie on a new session (got ${cookie}); does the build know proxypass.io/sticky-session?`);
 }
