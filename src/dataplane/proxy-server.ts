@@ -31,6 +31,8 @@ export interface ProxyServerOptions {
   readonly maxHeaderSize?: number;
   /** Logger of the active health checks a standalone server runs ("health"); default `logger`. */
   readonly healthLogger?: Logger;
+  /** Worker mode: this worker's busy ledger (BusyLedger buffer, one Int32 per member slot). */
+  readonly busyLedger?: SharedArrayBuffer;
 }
 
 export interface ListenOptions {
@@ -76,7 +78,7 @@ export class ProxyServer implements SnapshotSink {
       this.#allocator = new SlotAllocator(this.#board);
       this.#health = new HealthChecker({ scoreboard: this.#board, logger: options.healthLogger ?? options.logger });
     }
-    this.#registry = new BalancerRegistry(this.#board, options.upstream ?? DEFAULT_UPSTREAM_OPTIONS);
+    this.#registry = new BalancerRegistry(this.#board, options.upstream ?? DEFAULT_UPSTREAM_OPTIONS, options.busyLedger === undefined ? null : new Int32Array(options.busyLedger));
     this.#router = compileRoutes(EMPTY_ROUTES, this.#registry);
     this.#forwarder = new Forwarder({ log: options.logger, accessLog: options.accessLogger ?? null, workerId: options.workerId ?? null });
     this.#server = createServer<typeof ProxyRequest, typeof ProxyResponse>(

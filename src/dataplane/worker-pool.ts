@@ -9,7 +9,7 @@
 import { Worker } from "node:worker_threads";
 import type { BalancerMembers, EndpointDelta, EndpointTable, RouteTable, SnapshotSink } from "../model/index.js";
 import type { Logger } from "../util/index.js";
-import { MEMBER_BUSY, MEMBER_ELECTED, Scoreboard, SlotAllocator, type ScoreboardCapacity, type SlotAssignment } from "./balancer/index.js";
+import { BusyLedger, MEMBER_BUSY, MEMBER_ELECTED, Scoreboard, SlotAllocator, type ScoreboardCapacity, type SlotAssignment } from "./balancer/index.js";
 import { HealthChecker } from "./health/index.js";
 import type { FromWorker, ToWorker, WorkerInit, WorkerSnapshot } from "./worker-protocol.js";
 
@@ -47,8 +47,11 @@ class WorkerSlot {
   listening = false;
   crashes = 0;
   lastCrash = 0;
-  constructor(id: number) {
+  /** The worker's share of each member's in-flight count; settled when it exits, reused by its respawn. */
+  readonly ledger: BusyLedger;
+  constructor(id: number, memberCapacity: number) {
     this.id = id;
+    this.ledger = new BusyLedger(memberCapacity);
   }
 }
 
@@ -99,7 +102,7 @@ export class WorkerPool implements SnapshotSink {
     this.#allocator = new SlotAllocator(this.#board);
     this.#health = new HealthChecker({ scoreboard: this.#board, logger: options.healthLogger ?? options.logger });
     this.#port = options.port;
-    for (let i = 0; i < options.workers; i++) this.#slots.push(new WorkerSlot(i));
+    for (let i = 0; i < options.workers; i++) this.#slots.push(new WorkerSlot(i, this.#board.memberCapacity));
   }
 
   /** Spawns the workers; resolves with the port once every worker listens. */
@@ -268,6 +271,7 @@ export class WorkerPool implements SnapshotSink {
       accessLog: this.#options.accessLog,
       exposeWorkerId: this.#options.exposeWorkerId ?? false,
       maxHeaderSize: this.#options.maxHeaderSize ?? 16_384,
+      busyLedger: slot.ledger.buffer,
       initial: this.#current,
       __entry: this.#entry.href,
     };
@@ -309,6 +313,9 @@ export class WorkerPool implements SnapshotSink {
         if (slot.worker !== worker) return;
         slot.worker = null;
         slot.listening = false;
+        // Its in-flight requests died with it: their busy counts must not stay in the scoreboard.
+        const settled = slot.ledger.settle(this.#board);
+        if (settled > 0 && !this.#closing) this.#log.warn({ worker: slot.id, requests: settled }, "data-plane worker exited with requests in flight; their busy counts were released");
         if (!started) reject(new Error(`worker ${slot.id} exited with code ${code} before listening`));
         if (this.#closing) return;
         this.#respawn(slot, code);

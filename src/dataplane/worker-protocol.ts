@@ -22,6 +22,8 @@ export interface WorkerInit {
   readonly accessLog: boolean;
   readonly exposeWorkerId: boolean;
   readonly maxHeaderSize: number;
+  /** This worker's busy ledger (its share of each member slot's in-flight count), kept by the primary across respawns. */
+  readonly busyLedger: SharedArrayBuffer;
   /** The current snapshot (respawn, or applies made before the worker started); null = none yet. */
   readonly initial: WorkerSnapshot | null;
 }

@@ -20,6 +20,7 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
     scoreboard: new Scoreboard(init.buffer),
     workerId: init.exposeWorkerId ? String(init.id) : null,
     maxHeaderSize: init.maxHeaderSize,
+    busyLedger: init.busyLedger,
   });
   const post = (msg: FromWorker): void => port.postMessage(msg);
   let seq = 0;

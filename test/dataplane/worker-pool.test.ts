@@ -101,6 +101,34 @@ describe("WorkerPool (2 workers, reusePort, shared scoreboard)", () => {
     await expect.poll(() => pool.memberStats(B, key)?.busy).toBe(0);
   });
 
+  it("requests in flight on crashed workers do not stay busy in the scoreboard (their ledger is settled)", async () => {
+    await pool.applyEndpoints(endpointTable({ [B]: [member(hang.port)] }));
+    const key = `127.0.0.1:${hang.port}`;
+    const failed: Array<Promise<void>> = [];
+    for (let i = 0; i < 4; i++) {
+      failed.push(
+        new Promise((resolve) => {
+          const req = httpRequest({ host: "127.0.0.1", port, path: "/", headers: { host: "example.com" }, agent: false }, (res) => {
+            res.resume();
+            res.on("end", () => resolve());
+            res.on("error", () => resolve());
+          });
+          req.on("error", () => resolve());
+          req.end();
+        }),
+      );
+    }
+    await expect.poll(() => pool.memberStats(B, key)?.busy, { timeout: 5_000 }).toBe(4);
+    const respawns = pool.respawns;
+    await Promise.all([pool.killWorker(0), pool.killWorker(1)]);
+    await Promise.all(failed);
+    // Both workers died holding the 4 requests: nobody will ever release them, the primary does.
+    await expect.poll(() => pool.memberStats(B, key)?.busy, { timeout: 5_000 }).toBe(0);
+    await expect.poll(() => pool.respawns, { timeout: 10_000 }).toBe(respawns + 2);
+    await expect.poll(() => pool.threadIds().every((id) => id > 0), { timeout: 10_000 }).toBe(true);
+    for (const r of releaseHang.splice(0)) r();
+  });
+
   it("a crashed worker is respawned with the current snapshot while the other keeps serving", async () => {
     await pool.applyRoutes(routeTable([vhost("example.com", [route("/", "Prefix", B)])]), endpointTable({ [B]: [member(b.port)] }));
     const before = pool.threadIds();

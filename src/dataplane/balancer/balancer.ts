@@ -71,8 +71,10 @@ export class BalancerMember {
   #retired = false;
   readonly words: Int32Array;
   readonly #board: Scoreboard;
+  /** This worker's share of every slot's busy count (see BusyLedger); null when standalone. */
+  readonly #ledger: Int32Array | null;
 
-  constructor(member: Member, slot: number, board: Scoreboard, options: UpstreamOptions) {
+  constructor(member: Member, slot: number, board: Scoreboard, options: UpstreamOptions, ledger: Int32Array | null = null) {
     this.key = member.key;
     this.address = member.address;
     this.port = member.port;
@@ -84,6 +86,7 @@ export class BalancerMember {
     this.lbset = member.lbset;
     this.#board = board;
     this.words = board.words;
+    this.#ledger = ledger;
     this.slot = slot;
     this.base = board.memberBase(slot);
   }
@@ -104,11 +107,14 @@ export class BalancerMember {
   acquire(): void {
     Atomics.add(this.words, this.base + MEMBER_ELECTED, 1);
     Atomics.add(this.words, this.base + MEMBER_BUSY, 1);
+    if (this.#ledger !== null) this.#ledger[this.slot] = ((this.#ledger[this.slot] as number) + 1) | 0;
   }
 
   /** One in-flight request ended. A retired member no longer touches its (quarantined) slot. */
   release(): void {
-    if (!this.#retired) Atomics.sub(this.words, this.base + MEMBER_BUSY, 1);
+    if (this.#retired) return;
+    Atomics.sub(this.words, this.base + MEMBER_BUSY, 1);
+    if (this.#ledger !== null) this.#ledger[this.slot] = ((this.#ledger[this.slot] as number) - 1) | 0;
   }
 
   /** Adds the bytes of one exchange: sent to the member (request) and read from it (response). */
@@ -171,6 +177,9 @@ export class BalancerMember {
   /** Removed from its balancer: stop touching the slot; close pools after in-flight requests. */
   retire(): Promise<void> {
     this.#retired = true;
+    // Its in-flight requests no longer count down; the slot is zeroed before it is reused.
+    // (The shared overflow slot 0 is never reset: its counts stay until their owner settles them.)
+    if (this.#ledger !== null && this.slot !== 0) this.#ledger[this.slot] = 0;
     return this.upstream.close();
   }
 }
@@ -217,6 +226,7 @@ export class Balancer {
   readonly #board: Scoreboard;
   readonly #words: Int32Array;
   readonly #options: UpstreamOptions;
+  readonly #ledger: Int32Array | null;
   #lockIndex: number;
   #splitIndex: number;
   #members = new Map<string, BalancerMember>();
@@ -231,8 +241,9 @@ export class Balancer {
   /** The last pick was a trial of a member whose retry window had ended. */
   trial = false;
 
-  constructor(config: BalancerConfig, board: Scoreboard, options: UpstreamOptions) {
+  constructor(config: BalancerConfig, board: Scoreboard, options: UpstreamOptions, ledger: Int32Array | null = null) {
     this.id = config.id;
+    this.#ledger = ledger;
     this.#config = config;
     this.#method = config.lbmethod;
     this.#board = board;
@@ -273,7 +284,7 @@ export class Balancer {
       const slot = memberSlots[i] ?? 0;
       let runtime = this.#members.get(m.key);
       if (runtime === undefined || runtime.address !== m.address || runtime.port !== m.port) {
-        runtime = new BalancerMember(m, slot, this.#board, this.#options);
+        runtime = new BalancerMember(m, slot, this.#board, this.#options, this.#ledger);
       } else {
         runtime.update(m, slot);
       }

@@ -10,13 +10,16 @@ import type { SlotAssignment } from "./slot-allocator.js";
 export class BalancerRegistry {
   readonly board: Scoreboard;
   readonly #options: UpstreamOptions;
+  readonly #ledger: Int32Array | null;
   #balancers = new Map<string, Balancer>();
   /** Removed members whose pools are closing after their in-flight requests. */
   readonly #retiring = new Map<BalancerMember, Promise<void>>();
 
-  constructor(board: Scoreboard, options: UpstreamOptions = DEFAULT_UPSTREAM_OPTIONS) {
+  /** `ledger`: this worker's busy ledger (worker mode), see BusyLedger. */
+  constructor(board: Scoreboard, options: UpstreamOptions = DEFAULT_UPSTREAM_OPTIONS, ledger: Int32Array | null = null) {
     this.board = board;
     this.#options = options;
+    this.#ledger = ledger;
   }
 
   get(id: string): Balancer | undefined {
@@ -27,7 +30,7 @@ export class BalancerRegistry {
   ensure(config: BalancerConfig): Balancer {
     let b = this.#balancers.get(config.id);
     if (b === undefined) {
-      b = new Balancer(config, this.board, this.#options);
+      b = new Balancer(config, this.board, this.#options, this.#ledger);
       this.#balancers.set(config.id, b);
     } else {
       b.config = config;

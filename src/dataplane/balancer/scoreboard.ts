@@ -112,3 +112,33 @@ export class Scoreboard {
     for (let i = 0; i < BALANCER_FIELDS; i++) Atomics.store(this.words, base + i, 0);
   }
 }
+
+/**
+ * A worker's own share of every member slot's busy count: one Int32 per member slot in a
+ * SharedArrayBuffer the primary keeps per worker. Only that worker writes it (plain writes); when
+ * the worker dies, the primary subtracts what it still held from the scoreboard, so a crash does
+ * not leave members looking busy forever (bybusyness and random2 would shun them).
+ */
+export class BusyLedger {
+  readonly buffer: SharedArrayBuffer;
+  readonly counts: Int32Array;
+
+  constructor(memberCapacity: number) {
+    this.buffer = new SharedArrayBuffer(memberCapacity * 4);
+    this.counts = new Int32Array(this.buffer);
+  }
+
+  /** After the worker exited: returns its in-flight counts to the scoreboard and zeroes the ledger. Returns how many requests were settled. */
+  settle(board: Scoreboard): number {
+    const counts = this.counts;
+    let settled = 0;
+    for (let slot = 0; slot < counts.length; slot++) {
+      const n = counts[slot] as number;
+      if (n === 0) continue;
+      Atomics.sub(board.words, board.memberBase(slot) + MEMBER_BUSY, n);
+      counts[slot] = 0;
+      settled += n;
+    }
+    return settled;
+  }
+}
