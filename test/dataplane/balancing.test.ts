@@ -328,6 +328,26 @@ describe("failover", () => {
     expect((await send(port)).status).toBe(500);
   });
 
+  it.each([
+    { name: "failOnTimeout: a read timeout puts the member in error and the GET is retried on the other member", failOnTimeout: true, method: "GET", status: 200, error: FLAG_ERROR, other: 1 },
+    { name: "without failOnTimeout the GET is retried but the member stays usable", failOnTimeout: false, method: "GET", status: 200, error: 0, other: 1 },
+    { name: "a POST that timed out is not retried: 504", failOnTimeout: true, method: "POST", status: 504, error: FLAG_ERROR, other: 0 },
+  ])("$name", async ({ failOnTimeout, method, status, error, other }) => {
+    let slowPort = 0;
+    const handler: UpstreamHandler = (req, res, name) => {
+      if (req.socket.localPort === slowPort) req.resume(); // never answers
+      else echo(req, res, name);
+    };
+    const [first, second] = await ordered(handler);
+    slowPort = first.port;
+    await serve([member(first.port), member(second.port)], { failover: failover({ failOnTimeout }) }, { timeouts: { connectMs: 1_000, readMs: 150 } });
+    const r = await send(port, { method, body: method === "POST" ? "x" : undefined });
+    expect(r.status).toBe(status);
+    expect(runtime(first.port).flags & FLAG_ERROR).toBe(error);
+    expect(first.arrivals).toHaveLength(1);
+    expect(second.arrivals).toHaveLength(other);
+  });
+
   it("maxAttempts 0: no retry, the refused attempt answers 502", async () => {
     const live = await upstream("live");
     const dead = await deadPort();
