@@ -14,6 +14,7 @@ const EQUALS = 61;
 const SPACE = 32;
 const TAB = 9;
 const DQUOTE = 34;
+const DOT = 46;
 
 /**
  * The route a request names, or null. `target`: the request target (path and query) as forwarded;
@@ -21,12 +22,27 @@ const DQUOTE = 34;
  */
 export function stickyRouteOf(target: string, cookie: string | null, sticky: StickyConfig): string | null {
   if (sticky.param !== null) {
-    const value = urlParam(target, sticky.param);
-    if (value !== null) return routeOfValue(value);
+    const start = urlParamStart(target, sticky.param);
+    if (start !== -1) return routeIn(target, start, rangeEnd);
   }
   if (cookie === null) return null;
-  const value = cookieValue(cookie, sticky.cookie);
-  return value === null ? null : routeOfValue(value);
+  const start = cookieValueStart(cookie, sticky.cookie);
+  return start === -1 ? null : routeIn(cookie, start, rangeEnd);
+}
+
+/** End (exclusive) of the value the last *Start function found: a scratch word, not an allocation. */
+let rangeEnd = 0;
+
+/** The route inside text[start, end): after the first ".", else all of it; empty -> null. One slice. */
+function routeIn(text: string, start: number, end: number): string | null {
+  let from = start;
+  for (let i = start; i < end; i++) {
+    if (text.charCodeAt(i) === DOT) {
+      from = i + 1;
+      break;
+    }
+  }
+  return from >= end ? null : text.slice(from, end);
 }
 
 /** The text after the first "." of a session value, else the whole value; "" -> null. */
@@ -41,8 +57,14 @@ export function routeOfValue(value: string): string | null {
  * (a query parameter, ends at "&", ";" or "#"); path parameters first. Case-sensitive, like httpd.
  */
 export function urlParam(target: string, name: string): string | null {
+  const start = urlParamStart(target, name);
+  return start === -1 ? null : target.slice(start, rangeEnd);
+}
+
+/** Start of the parameter's value in `target` (its end in `rangeEnd`), or -1. */
+function urlParamStart(target: string, name: string): number {
   const n = name.length;
-  if (n === 0) return null;
+  if (n === 0) return -1;
   let query = -1;
   // Path part: ";name=" up to the query.
   for (let i = 0; i < target.length; i++) {
@@ -51,7 +73,7 @@ export function urlParam(target: string, name: string): string | null {
       query = i;
       break;
     }
-    if (c === HASH) return null;
+    if (c === HASH) return -1;
     if (c === SEMICOLON && target.charCodeAt(i + 1 + n) === EQUALS && target.startsWith(name, i + 1)) {
       const start = i + 2 + n;
       let end = start;
@@ -60,14 +82,15 @@ export function urlParam(target: string, name: string): string | null {
         if (e === SEMICOLON || e === SLASH || e === QUESTION || e === HASH) break;
         end++;
       }
-      return target.slice(start, end);
+      rangeEnd = end;
+      return start;
     }
   }
-  if (query === -1) return null;
+  if (query === -1) return -1;
   // Query part: "?name=" or "&name=".
   for (let i = query; i < target.length; i++) {
     const c = target.charCodeAt(i);
-    if (c === HASH) return null;
+    if (c === HASH) return -1;
     if ((c === QUESTION || c === AMPERSAND) && target.charCodeAt(i + 1 + n) === EQUALS && target.startsWith(name, i + 1)) {
       const start = i + 2 + n;
       let end = start;
@@ -76,10 +99,11 @@ export function urlParam(target: string, name: string): string | null {
         if (e === AMPERSAND || e === SEMICOLON || e === HASH) break;
         end++;
       }
-      return target.slice(start, end);
+      rangeEnd = end;
+      return start;
     }
   }
-  return null;
+  return -1;
 }
 
 /**
@@ -87,6 +111,12 @@ export function urlParam(target: string, name: string): string | null {
  * whitespace or double quotes; null when absent. Names are case-sensitive (RFC 6265).
  */
 export function cookieValue(header: string, name: string): string | null {
+  const start = cookieValueStart(header, name);
+  return start === -1 ? null : header.slice(start, rangeEnd);
+}
+
+/** Start of the cookie's value in `header` (its end in `rangeEnd`), or -1. */
+function cookieValueStart(header: string, name: string): number {
   const n = name.length;
   const len = header.length;
   let i = 0;
@@ -105,12 +135,13 @@ export function cookieValue(header: string, name: string): string | null {
           start++;
           end--;
         }
-        return header.slice(start, end);
+        rangeEnd = end;
+        return start;
       }
     }
     const next = header.indexOf(";", i);
-    if (next === -1) return null;
+    if (next === -1) return -1;
     i = next + 1;
   }
-  return null;
+  return -1;
 }
