@@ -234,7 +234,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const again = connect || (!sent && isPoolClosed(err)) || (isSentFailure(err) && isIdempotent(this.#options.method));
     if (!again) return false;
     if (this.#hasBody && (this.#req.readableDidRead || this.#req.destroyed)) return false;
-    const max = failover.maxAttempts ?? balancer.primaryCount - 1;
+    const max = failover.maxAttempts ?? balancer.defaultMaxAttempts;
     if (this.#retries >= max) return false;
     member.mark = this.#stamp;
     const next = balancer.pick(this.#stickyRoute, this.#stamp);

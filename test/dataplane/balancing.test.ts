@@ -401,6 +401,17 @@ describe("hot standby", () => {
   });
 });
 
+describe("hot standby failover", () => {
+  it("one refused primary and a standby: the very first request fails over to the standby (maxattempts counts standbys, as httpd counts every worker)", async () => {
+    const s = await upstream("standby");
+    const p = await deadPort();
+    await serve([member(p), member(s.port, true, "127.0.0.1", { standby: true })]);
+    const r = await send(port);
+    expect(r.status).toBe(200);
+    expect(json(r).member).toBe("standby");
+  });
+});
+
 describe("under load", () => {
   it("removing a member under keep-alive load fails no request", async () => {
     const a = await upstream("a");

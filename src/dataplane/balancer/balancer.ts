@@ -659,11 +659,9 @@ export class Balancer {
     return this.#list;
   }
 
-  /** Members that are not hot standbys: max-attempts' default is this count - 1. */
-  get primaryCount(): number {
-    let n = 0;
-    for (let i = 0; i < this.#list.length; i++) if (!(this.#list[i] as BalancerMember).standby) n++;
-    return n;
+  /** httpd's maxattempts default: every member (standbys included) but the first one tried. */
+  get defaultMaxAttempts(): number {
+    return this.#list.length > 0 ? this.#list.length - 1 : 0;
   }
 
   /** Removed from the route table (or shutdown): drops every member and returns them; the owner retires them. */

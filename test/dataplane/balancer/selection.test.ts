@@ -214,7 +214,7 @@ describe("member states and tiers", () => {
     expect(picks(s.balancer, 4).join(" ")).toBe("h i h i");
     s.set("b", 0);
     expect(picks(s.balancer, 2).join(" ")).toBe("b b");
-    expect(s.balancer.primaryCount).toBe(2);
+    expect(s.balancer.defaultMaxAttempts).toBe(3);
   });
 
   it("lbsets: set 1 serves only when set 0 has no usable member", () => {
