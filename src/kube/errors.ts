@@ -30,6 +30,36 @@ export class WatchStaleError extends KubeError {
   }
 }
 
+/** A list or watch answered with an error: an HTTP status other than 200, or a watch ERROR event. */
+export class KubeApiError extends KubeError {
+  /** HTTP status (the Status object's `code`), when known; 410 means the resourceVersion is gone. */
+  readonly statusCode: number | undefined;
+  constructor(message: string, statusCode?: number) {
+    super("PPI_ERR_KUBE_API", message);
+    this.statusCode = statusCode;
+  }
+
+  /** From an error answer: its status and the Status object's message, if the body is one. */
+  static fromResponse(what: string, status: number, body: string): KubeApiError {
+    let message = "";
+    try {
+      const parsed: unknown = JSON.parse(body);
+      if (parsed !== null && typeof parsed === "object" && "message" in parsed && typeof parsed.message === "string") message = parsed.message;
+    } catch {
+      message = body.slice(0, 200);
+    }
+    return new KubeApiError(`${what}: HTTP ${status}${message === "" ? "" : `: ${message}`}`, status);
+  }
+
+  /** From a watch ERROR event's Status object. */
+  static fromStatus(what: string, status: unknown): KubeApiError {
+    const record = status !== null && typeof status === "object" ? (status as Record<string, unknown>) : {};
+    const code = typeof record["code"] === "number" ? record["code"] : undefined;
+    const message = typeof record["message"] === "string" ? record["message"] : "watch ERROR event";
+    return new KubeApiError(`${what}: ${code === undefined ? "" : `${code} `}${message}`, code);
+  }
+}
+
 /** Describes any thrown value in one line (for logs and diagnostics). */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {

@@ -1,7 +1,7 @@
-export { KubeError, KubeConfigError, KubeClosedError, WatchStaleError, describeError } from "./errors.js";
+export { KubeError, KubeConfigError, KubeClosedError, KubeApiError, WatchStaleError, describeError } from "./errors.js";
 export { loadKubeConfig, resolveKubeConfigOrigin, processKubeConfigInputs, describeOrigin, serviceAccountDir, type KubeConfigInputs, type KubeConfigOrigin } from "./config.js";
 export { backoffDelay, backoffStep, defaultBackoff, type BackoffOptions } from "./backoff.js";
-export { listWatchFactory, defaultWatchTuning, type InformerFactory, type InformerHooks, type ListFunction, type SupervisedInformer, type WatchedResource, type WatchTuning } from "./watch.js";
+export { collectionClient, parseListPage, defaultWatchTuning, type CollectionClient, type ListPage, type WatchedResource, type WatchTuning } from "./watch.js";
 export { InformerSupervisor, keyOf, type StoreEvent, type SupervisorOptions } from "./supervisor.js";
 export { normaliseObject, formatTime } from "./normalise.js";
 export { collectReferences, secretAnnotations, serviceAnnotations, type References } from "./references.js";

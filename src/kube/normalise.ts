@@ -1,16 +1,11 @@
-// Kubernetes objects stop at the border: client-node list results carry `Date` objects and no
-// kind/apiVersion (watch events carry strings and both), so every object is brought to the plain
-// JSON form of the API before the model's zod schemas see it.
-import type { KubernetesObject } from "@kubernetes/client-node";
+// Kubernetes objects stop at the border: list items carry no kind/apiVersion (watch events carry
+// both), so every raw object is brought to the full JSON form of the API before the model's zod
+// schemas see it. Lists and watches are read as raw JSON (never through client-node's typed
+// models), so timestamps are already RFC 3339 strings.
 
-/** Plain JSON copy of `obj` with `apiVersion`/`kind` set and every Date as an RFC 3339 string. */
-export function normaliseObject(obj: KubernetesObject, apiVersion: string, kind: string): Record<string, unknown> {
-  const text = JSON.stringify(obj, function (this: unknown, key: string, value: unknown) {
-    const raw: unknown = this !== null && typeof this === "object" ? Reflect.get(this, key) : undefined;
-    return raw instanceof Date ? formatTime(raw) : value;
-  });
-  const plain: unknown = JSON.parse(text);
-  const record = plain !== null && typeof plain === "object" && !Array.isArray(plain) ? (plain as Record<string, unknown>) : {};
+/** Shallow copy of the raw JSON object `obj` with `apiVersion`/`kind` set ({} when it is not an object). */
+export function normaliseObject(obj: unknown, apiVersion: string, kind: string): Record<string, unknown> {
+  const record = obj !== null && typeof obj === "object" && !Array.isArray(obj) ? (obj as Record<string, unknown>) : {};
   return { ...record, apiVersion, kind };
 }
 

@@ -1,15 +1,9 @@
-// The Kubernetes source: one supervised informer per watched collection, every object parsed at the
-// border into model types, and a relevance filter so that only changes that can alter the snapshot
-// mark the reconciler dirty. While the API server is unreachable the stores keep their last known
-// objects, so current() keeps returning the last known view.
-import {
-  CoreV1Api,
-  DiscoveryV1Api,
-  NetworkingV1Api,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from "@kubernetes/client-node";
+// The Kubernetes source: one supervised list+watch loop per watched collection, every object parsed
+// at the border into model types (the raw JSON is dropped there: the parsed objects here are the
+// only copy of the cluster in the process), and a relevance filter so that only changes that can
+// alter the snapshot mark the reconciler dirty. While the API server is unreachable the stores keep
+// their last known objects, so current() keeps returning the last known view.
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { z } from "zod";
 import {
   compareDiagnostics,
@@ -30,7 +24,7 @@ import type { BackoffOptions } from "./backoff.js";
 import { normaliseObject } from "./normalise.js";
 import { collectReferences, type References } from "./references.js";
 import { InformerSupervisor, type StoreEvent } from "./supervisor.js";
-import { defaultWatchTuning, listWatchFactory, type ListFunction, type WatchTuning } from "./watch.js";
+import { collectionClient, defaultWatchTuning, type WatchTuning } from "./watch.js";
 
 export type WatchedKind = "Ingress" | "IngressClass" | "Service" | "EndpointSlice" | "Secret" | "ConfigMap";
 
@@ -73,9 +67,18 @@ interface KindSpec {
   readonly namespaced: boolean;
   readonly schema: z.ZodType;
   readonly fieldSelector?: string;
-  /** Watch path and list call, for all namespaces (undefined) or one. */
+  /** Collection path (list and watch), for all namespaces (undefined) or one. */
   readonly path: (namespace: string | undefined) => string;
-  readonly list: (namespace: string | undefined) => ListFunction;
+}
+
+/** One raw object after the border: its parsed form or why it does not parse. */
+interface Decoded {
+  /** The parsed model object; null when invalid. */
+  readonly object: unknown;
+  /** The zod issues, when invalid. */
+  readonly reason: string | null;
+  /** EndpointSlice: the raw `kubernetes.io/service-name` label (kept also when the slice is invalid). */
+  readonly serviceName: string | undefined;
 }
 
 interface Entry<T> {
@@ -84,9 +87,9 @@ interface Entry<T> {
   /** The last version that parsed (for references while the current one is invalid). */
   readonly lastValid: T | null;
   readonly diagnostic: Diagnostic | null;
+  /** See Decoded. */
+  readonly serviceName: string | undefined;
 }
-
-type AnyList = KubernetesListObject<KubernetesObject>;
 
 /** Apiserver-style path: `/api/v1[/namespaces/NS]/services` or `/apis/GROUP/v1[/namespaces/NS]/ingresses`. */
 function pathFor(group: string, resource: string, namespace: string | undefined): string {
@@ -98,7 +101,7 @@ export const tlsSecretFieldSelector = "type=kubernetes.io/tls";
 
 export class KubeSource {
   readonly #log: Logger;
-  readonly #supervisors = new Map<WatchedKind, InformerSupervisor>();
+  readonly #supervisors = new Map<WatchedKind, InformerSupervisor<Decoded>>();
   readonly #specs = new Map<WatchedKind, KindSpec>();
   readonly #entries = new Map<WatchedKind, Map<string, Entry<unknown>>>();
   readonly #listeners: Array<(change: SourceChange) => void> = [];
@@ -113,45 +116,18 @@ export class KubeSource {
   constructor(options: KubeSourceOptions) {
     this.#log = options.logger;
     this.#extraSecrets = options.defaultCertificate === undefined ? [] : [`${options.defaultCertificate.namespace}/${options.defaultCertificate.name}`];
-    const core = options.kubeConfig.makeApiClient(CoreV1Api);
-    const networking = options.kubeConfig.makeApiClient(NetworkingV1Api);
-    const discovery = options.kubeConfig.makeApiClient(DiscoveryV1Api);
-    const asList = (p: Promise<unknown>): Promise<AnyList> => p as Promise<AnyList>;
     const specs: KindSpec[] = [
-      {
-        kind: "Ingress", apiVersion: "networking.k8s.io/v1", group: "networking.k8s.io", resource: "ingresses", namespaced: true, schema: ingressSchema,
-        path: (ns) => pathFor("networking.k8s.io", "ingresses", ns),
-        list: (ns) => () => asList(ns === undefined ? networking.listIngressForAllNamespaces() : networking.listNamespacedIngress({ namespace: ns })),
-      },
-      {
-        kind: "IngressClass", apiVersion: "networking.k8s.io/v1", group: "networking.k8s.io", resource: "ingressclasses", namespaced: false, schema: ingressClassSchema,
-        path: () => pathFor("networking.k8s.io", "ingressclasses", undefined),
-        list: () => () => asList(networking.listIngressClass()),
-      },
-      {
-        kind: "Service", apiVersion: "v1", group: "", resource: "services", namespaced: true, schema: serviceSchema,
-        path: (ns) => pathFor("", "services", ns),
-        list: (ns) => () => asList(ns === undefined ? core.listServiceForAllNamespaces() : core.listNamespacedService({ namespace: ns })),
-      },
-      {
-        kind: "EndpointSlice", apiVersion: "discovery.k8s.io/v1", group: "discovery.k8s.io", resource: "endpointslices", namespaced: true, schema: endpointSliceSchema,
-        path: (ns) => pathFor("discovery.k8s.io", "endpointslices", ns),
-        list: (ns) => () => asList(ns === undefined ? discovery.listEndpointSliceForAllNamespaces() : discovery.listNamespacedEndpointSlice({ namespace: ns })),
-      },
-      {
-        kind: "Secret", apiVersion: "v1", group: "", resource: "secrets", namespaced: true, schema: secretSchema, fieldSelector: tlsSecretFieldSelector,
-        path: (ns) => pathFor("", "secrets", ns),
-        list: (ns) => () =>
-          asList(ns === undefined ? core.listSecretForAllNamespaces({ fieldSelector: tlsSecretFieldSelector }) : core.listNamespacedSecret({ namespace: ns, fieldSelector: tlsSecretFieldSelector })),
-      },
+      { kind: "Ingress", apiVersion: "networking.k8s.io/v1", group: "networking.k8s.io", resource: "ingresses", namespaced: true, schema: ingressSchema, path: (ns) => pathFor("networking.k8s.io", "ingresses", ns) },
+      { kind: "IngressClass", apiVersion: "networking.k8s.io/v1", group: "networking.k8s.io", resource: "ingressclasses", namespaced: false, schema: ingressClassSchema, path: () => pathFor("networking.k8s.io", "ingressclasses", undefined) },
+      { kind: "Service", apiVersion: "v1", group: "", resource: "services", namespaced: true, schema: serviceSchema, path: (ns) => pathFor("", "services", ns) },
+      { kind: "EndpointSlice", apiVersion: "discovery.k8s.io/v1", group: "discovery.k8s.io", resource: "endpointslices", namespaced: true, schema: endpointSliceSchema, path: (ns) => pathFor("discovery.k8s.io", "endpointslices", ns) },
+      { kind: "Secret", apiVersion: "v1", group: "", resource: "secrets", namespaced: true, schema: secretSchema, fieldSelector: tlsSecretFieldSelector, path: (ns) => pathFor("", "secrets", ns) },
     ];
     const cm = options.configMap;
     if (cm !== undefined) {
-      const fieldSelector = `metadata.name=${cm.name}`;
       specs.push({
-        kind: "ConfigMap", apiVersion: "v1", group: "", resource: "configmaps", namespaced: true, schema: configMapSchema, fieldSelector,
+        kind: "ConfigMap", apiVersion: "v1", group: "", resource: "configmaps", namespaced: true, schema: configMapSchema, fieldSelector: `metadata.name=${cm.name}`,
         path: () => pathFor("", "configmaps", cm.namespace),
-        list: () => () => asList(core.listNamespacedConfigMap({ namespace: cm.namespace, fieldSelector })),
       });
     }
     const tuning = options.watchTuning ?? defaultWatchTuning;
@@ -162,14 +138,15 @@ export class KubeSource {
       this.#entries.set(spec.kind, new Map());
       this.#supervisors.set(
         spec.kind,
-        new InformerSupervisor({
+        new InformerSupervisor<Decoded>({
           resource: spec.resource,
           logger: this.#log,
-          list: spec.list(namespace),
-          createInformer: listWatchFactory(options.kubeConfig, { path, ...(spec.fieldSelector !== undefined ? { fieldSelector: spec.fieldSelector } : {}) }, tuning),
+          client: collectionClient(options.kubeConfig, { path, ...(spec.fieldSelector !== undefined ? { fieldSelector: spec.fieldSelector } : {}) }, tuning),
+          decode: (raw) => decode(spec, raw),
           onEvent: (event) => this.#onEvent(spec, event),
           ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
           staleAfterMs: options.staleAfterMs ?? tuning.watchTimeoutSeconds * 1000 + 30_000,
+          rewatchDelayMs: tuning.rewatchDelayCapMs,
         }),
       );
     }
@@ -214,14 +191,14 @@ export class KubeSource {
     await Promise.all([...this.#supervisors.values()].map((s) => s.close()));
   }
 
-  #onEvent(spec: KindSpec, event: StoreEvent): void {
+  #onEvent(spec: KindSpec, event: StoreEvent<Decoded>): void {
     const entries = this.#entry(spec.kind);
     const previous = entries.get(event.key);
     let next: Entry<unknown> | undefined;
     if (event.type === "delete") {
       entries.delete(event.key);
     } else {
-      next = this.#parse(spec, event, previous);
+      next = this.#entryOf(spec, event.key, event.value, previous);
       entries.set(event.key, next);
     }
     this.#current = null;
@@ -232,26 +209,21 @@ export class KubeSource {
     }
     // Before the initial sync completes nothing may be built: start() resolving is the first signal.
     if (!this.#started || this.#closed) return;
-    const change = this.#matters(spec.kind, event, previous, next);
+    const change = this.#matters(spec.kind, event.key, previous, next);
     if (change === null) return;
     for (const listener of this.#listeners) listener(change);
   }
 
-  #parse(spec: KindSpec, event: StoreEvent, previous: Entry<unknown> | undefined): Entry<unknown> {
-    const raw = normaliseObject(event.object, spec.apiVersion, spec.kind);
-    const result = spec.schema.safeParse(raw);
-    if (result.success) return { object: result.data, lastValid: result.data, diagnostic: null };
-    const reason = result.error.issues
-      .slice(0, 5)
-      .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join(".") : "(object)"}: ${issue.message}`)
-      .join("; ");
-    const diagnostic: Diagnostic = { severity: "error", kind: spec.kind, object: event.key, reason: "InvalidObject", message: `invalid ${spec.kind} ${event.key}: ${reason}; it is ignored` };
-    if (previous?.diagnostic?.message !== diagnostic.message) this.#log.warn({ kind: spec.kind, object: event.key, reason }, "invalid object from the API server; ignored");
-    return { object: null, lastValid: previous?.lastValid ?? null, diagnostic };
+  #entryOf(spec: KindSpec, key: string, decoded: Decoded, previous: Entry<unknown> | undefined): Entry<unknown> {
+    const serviceName = decoded.serviceName;
+    if (decoded.reason === null) return { object: decoded.object, lastValid: decoded.object, diagnostic: null, serviceName };
+    const diagnostic: Diagnostic = { severity: "error", kind: spec.kind, object: key, reason: "InvalidObject", message: `invalid ${spec.kind} ${key}: ${decoded.reason}; it is ignored` };
+    if (previous?.diagnostic?.message !== diagnostic.message) this.#log.warn({ kind: spec.kind, object: key, reason: decoded.reason }, "invalid object from the API server; ignored");
+    return { object: null, lastValid: previous?.lastValid ?? null, diagnostic, serviceName };
   }
 
   /** What a change can alter in the snapshot; null when nothing. */
-  #matters(kind: WatchedKind, event: StoreEvent, previous: Entry<unknown> | undefined, next: Entry<unknown> | undefined): SourceChange | null {
+  #matters(kind: WatchedKind, key: string, previous: Entry<unknown> | undefined, next: Entry<unknown> | undefined): SourceChange | null {
     const full: SourceChange = { type: "full", kind };
     switch (kind) {
       case "Ingress":
@@ -259,16 +231,15 @@ export class KubeSource {
       case "ConfigMap":
         return full;
       case "Service":
-        return this.#references().services.has(event.key) ? full : null;
+        return this.#references().services.has(key) ? full : null;
       case "Secret":
-        return this.#references().secrets.has(event.key) ? full : null;
+        return this.#references().secrets.has(key) ? full : null;
       case "EndpointSlice": {
         const refs = this.#references().services;
-        const ns = event.object.metadata?.namespace ?? "";
+        const ns = key.slice(0, key.indexOf("/"));
         const names = new Set<string>();
-        const label = event.object.metadata?.labels?.["kubernetes.io/service-name"];
-        if (label !== undefined) names.add(label);
         for (const entry of [previous, next]) {
+          if (entry?.serviceName !== undefined) names.add(entry.serviceName);
           const old = entry?.lastValid;
           if (isLabelled(old)) {
             const name = old.metadata.labels["kubernetes.io/service-name"];
@@ -276,7 +247,7 @@ export class KubeSource {
           }
         }
         const services = [...names].map((name) => `${ns}/${name}`).sort();
-        return services.some((key) => refs.has(key)) ? { type: "endpoints", services } : null;
+        return services.some((k) => refs.has(k)) ? { type: "endpoints", services } : null;
       }
     }
   }
@@ -338,6 +309,24 @@ export class KubeSource {
     const diagnostics = [ingresses, ingressClasses, services, endpointSlices, secretList, configMaps].flatMap((l) => l.diagnostics);
     return { view, diagnostics: diagnostics.sort(compareDiagnostics) };
   }
+}
+
+/** Parses one raw object with its kind's schema; the raw JSON is not kept. */
+function decode(spec: KindSpec, raw: unknown): Decoded {
+  const serviceName = spec.kind === "EndpointSlice" ? serviceNameLabel(raw) : undefined;
+  const result = spec.schema.safeParse(normaliseObject(raw, spec.apiVersion, spec.kind));
+  if (result.success) return { object: result.data, reason: null, serviceName };
+  const reason = result.error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join(".") : "(object)"}: ${issue.message}`)
+    .join("; ");
+  return { object: null, reason, serviceName };
+}
+
+function serviceNameLabel(raw: unknown): string | undefined {
+  if (!isLabelled(raw)) return undefined;
+  const name: unknown = raw.metadata.labels["kubernetes.io/service-name"];
+  return typeof name === "string" ? name : undefined;
 }
 
 function isLabelled(obj: unknown): obj is { metadata: { labels: Record<string, string> } } {

@@ -1,36 +1,36 @@
-// A client-node ListWatch wired for supervision: the watch asks for bookmarks and a server-side
-// timeout, reports every sign of life, never throws or rejects into client-node's un-awaited
-// promise chains, and refuses to (re)open once its informer has been retired.
-import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
-import { setTimeout as sleep } from "node:timers/promises";
+// The API calls of one watched collection, through client-node and nothing else: a paged LIST
+// answered as raw JSON (client-node's ObjectSerializer is skipped: it is slow and allocates typed
+// copies we would parse again) and a WATCH with client-node's `Watch` (bookmarks, a server-side
+// timeout, from a resourceVersion). Neither keeps anything: each page and each event goes to the
+// caller, which parses it at the border and drops the raw JSON.
+import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, Watch, type KubeConfig } from "@kubernetes/client-node";
+import { KubeApiError } from "./errors.js";
 
-export type ListFunction = () => Promise<KubernetesListObject<KubernetesObject>>;
-
-/** What a supervised informer must offer (client-node's ListWatch does). */
-export interface SupervisedInformer {
-  on(verb: "add" | "update" | "delete", cb: (obj: KubernetesObject) => void): void;
-  on(verb: "error" | "connect", cb: (err?: unknown) => void): void;
-  start(): Promise<void>;
-  stop(): Promise<void>;
+/** One page of a list, as the API server sent it. */
+export interface ListPage {
+  /** The raw items (no kind/apiVersion on a real server). */
+  readonly items: ReadonlyArray<unknown>;
+  /** `metadata.resourceVersion` of the list: the resourceVersion to watch from. */
+  readonly resourceVersion: string;
+  /** `metadata.continue`; undefined on the last page. */
+  readonly continueToken: string | undefined;
 }
 
-/** Given by the supervisor to each informer it creates. */
-export interface InformerHooks {
-  /** The list function to use: it applies each list result to the supervisor's store. */
-  readonly list: ListFunction;
-  /** Any sign of life of the watch: an event (also BOOKMARK), a stream opening or ending. */
-  readonly activity: () => void;
-  /** An error client-node would otherwise drop or turn into an unhandled rejection. */
-  readonly failure: (err: unknown) => void;
-  /** False once the supervisor has retired this informer: it must not open another watch. */
-  readonly isCurrent: () => boolean;
+/** The list and watch calls of one collection. */
+export interface CollectionClient {
+  /** One page; `continueToken` undefined for the first. Rejects with an error carrying `statusCode` on a non-200 answer. */
+  list(continueToken: string | undefined, signal: AbortSignal): Promise<ListPage>;
+  /**
+   * Watches from `resourceVersion`, calling `onEvent` for every event (BOOKMARK and ERROR included) in
+   * order. Resolves when the stream ends cleanly or `signal` aborts; rejects on an error (an HTTP
+   * error answer carries `statusCode`, e.g. 410). No event is delivered after `signal` aborted.
+   */
+  watch(resourceVersion: string, onEvent: (type: string, object: unknown) => void, signal: AbortSignal): Promise<void>;
 }
-
-export type InformerFactory = (hooks: InformerHooks) => SupervisedInformer;
 
 /** One watched collection. */
 export interface WatchedResource {
-  /** Watch path, e.g. `/apis/networking.k8s.io/v1/ingresses` or `/api/v1/namespaces/ns/services`. */
+  /** Collection path, e.g. `/apis/networking.k8s.io/v1/ingresses` or `/api/v1/namespaces/ns/services`. */
   readonly path: string;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
@@ -41,87 +41,103 @@ export interface WatchTuning {
   readonly watchTimeoutSeconds: number;
   /** Client-side inactivity timeout of a watch stream (ms). */
   readonly requestTimeoutMs: number;
-  /** Upper bound of client-node's own delay before re-watching after a clean stream end (ms). */
+  /** Delay before re-watching after a stream that ended cleanly at once, without an event (ms). */
   readonly rewatchDelayCapMs: number;
+  /** `limit` of each list page (kube-apiserver and client-go's pager: 500). */
+  readonly listPageSize: number;
+  /** Timeout of one list page request (ms). */
+  readonly listTimeoutMs: number;
 }
 
-export const defaultWatchTuning: WatchTuning = Object.freeze({ watchTimeoutSeconds: 60, requestTimeoutMs: 120_000, rewatchDelayCapMs: 500 });
+export const defaultWatchTuning: WatchTuning = Object.freeze({ watchTimeoutSeconds: 60, requestTimeoutMs: 120_000, rewatchDelayCapMs: 500, listPageSize: 500, listTimeoutMs: 60_000 });
 
-class SupervisedWatch extends Watch {
-  readonly #hooks: InformerHooks;
-  readonly #timeoutSeconds: number;
+/** The list and watch calls of `resource` against the KubeConfig's current cluster. */
+export function collectionClient(kubeConfig: KubeConfig, resource: WatchedResource, tuning: WatchTuning = defaultWatchTuning): CollectionClient {
+  const http = new IsomorphicFetchHttpLibrary();
+  const selectors: Record<string, string> = {};
+  if (resource.labelSelector !== undefined) selectors["labelSelector"] = resource.labelSelector;
+  if (resource.fieldSelector !== undefined) selectors["fieldSelector"] = resource.fieldSelector;
 
-  constructor(kubeConfig: KubeConfig, hooks: InformerHooks, tuning: WatchTuning) {
-    super(kubeConfig);
-    this.#hooks = hooks;
-    this.#timeoutSeconds = tuning.watchTimeoutSeconds;
-    // client-node keeps this private; it is the stream's inactivity timeout.
-    Reflect.set(this, "requestTimeoutMs", tuning.requestTimeoutMs);
-  }
+  const list = async (continueToken: string | undefined, signal: AbortSignal): Promise<ListPage> => {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (cluster === null) throw new KubeApiError(`${resource.path}: no current cluster in the Kubernetes configuration`);
+    const url = new URL(cluster.server + resource.path);
+    for (const [k, v] of Object.entries(selectors)) url.searchParams.set(k, v);
+    url.searchParams.set("limit", String(tuning.listPageSize));
+    if (continueToken !== undefined) url.searchParams.set("continue", continueToken);
+    const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+    ctx.setHeaderParam("Accept", "application/json");
+    ctx.setSignal(AbortSignal.any([signal, AbortSignal.timeout(tuning.listTimeoutMs)]));
+    await kubeConfig.applySecurityAuthentication(ctx);
+    const response = await http.send(ctx).toPromise();
+    const text = await response.body.text();
+    if (response.httpStatusCode !== 200) throw KubeApiError.fromResponse(`list ${resource.path}`, response.httpStatusCode, text);
+    return parseListPage(text, resource.path);
+  };
 
-  // Signature fixed by client-node (the object is whatever the server sent).
-  override async watch(
-    path: string,
-    queryParams: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController> {
-    const hooks = this.#hooks;
-    if (!hooks.isCurrent()) {
-      // A retired ListWatch whose list or delay was in flight when it was stopped: end it here.
-      const controller = new AbortController();
-      controller.abort();
-      queueMicrotask(() => settle(done, null, hooks));
-      return controller;
-    }
-    hooks.activity();
-    const onEvent = (phase: string, apiObj: unknown, watchObj?: unknown): void => {
-      hooks.activity();
-      if (phase !== "BOOKMARK" && phase !== "ERROR" && !hasMetadata(apiObj)) return;
-      settle(() => callback(phase, apiObj, watchObj), undefined, hooks);
-    };
-    const onDone = (err: unknown): void => {
-      if (err === null || err === undefined) hooks.activity();
-      settle(done, err, hooks);
-    };
-    try {
-      return await super.watch(path, { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: this.#timeoutSeconds }, onEvent, onDone);
-    } catch (err) {
-      // Thrown before the request (authentication, no cluster): report it like a failed request.
-      const controller = new AbortController();
-      controller.abort();
-      queueMicrotask(() => settle(done, err, hooks));
-      return controller;
-    }
-  }
+  const watch = (resourceVersion: string, onEvent: (type: string, object: unknown) => void, signal: AbortSignal): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const watcher = new Watch(kubeConfig);
+      // client-node keeps this private; it is the stream's inactivity timeout.
+      Reflect.set(watcher, "requestTimeoutMs", tuning.requestTimeoutMs);
+      let controller: AbortController | null = null;
+      let settled = false;
+      const abort = (): void => controller?.abort();
+      const done = (err: unknown): void => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        abort();
+        if (err === null || err === undefined || signal.aborted) resolve();
+        else reject(err);
+      };
+      const onAbort = (): void => done(null);
+      if (signal.aborted) {
+        resolve();
+        return;
+      }
+      signal.addEventListener("abort", onAbort, { once: true });
+      const query = { ...selectors, allowWatchBookmarks: true, timeoutSeconds: tuning.watchTimeoutSeconds, resourceVersion };
+      const callback = (type: string, object: unknown): void => {
+        if (settled) return;
+        try {
+          onEvent(type, object);
+        } catch (err) {
+          done(err);
+        }
+      };
+      watcher.watch(resource.path, query, callback, done).then(
+        (c) => {
+          controller = c;
+          if (settled) c.abort();
+        },
+        // Thrown before the request (authentication, no cluster).
+        (err: unknown) => done(err),
+      );
+    });
+
+  return { list, watch };
 }
 
-/** Calls a client-node callback that may return a promise; routes throws and rejections to the supervisor. */
-function settle<A>(fn: (arg: A) => unknown, arg: A, hooks: InformerHooks): void {
+/** A list answer's items, resourceVersion and continue token; throws KubeApiError when it is not a list. */
+export function parseListPage(text: string, what: string): ListPage {
+  let body: unknown;
   try {
-    const result: unknown = fn(arg);
-    if (result instanceof Promise) result.catch((err: unknown) => hooks.failure(err));
+    body = JSON.parse(text);
   } catch (err) {
-    hooks.failure(err);
+    throw new KubeApiError(`list ${what}: the answer is not JSON (${err instanceof Error ? err.message : String(err)})`);
   }
+  if (!isRecord(body) || !Array.isArray(body["items"])) throw new KubeApiError(`list ${what}: the answer has no items`);
+  const meta = isRecord(body["metadata"]) ? body["metadata"] : {};
+  const rv = meta["resourceVersion"];
+  const token = meta["continue"];
+  return {
+    items: body["items"] as unknown[],
+    resourceVersion: typeof rv === "string" ? rv : "",
+    continueToken: typeof token === "string" && token !== "" ? token : undefined,
+  };
 }
 
-function hasMetadata(obj: unknown): boolean {
-  if (obj === null || typeof obj !== "object" || !("metadata" in obj)) return false;
-  const meta = obj.metadata;
-  return meta !== null && typeof meta === "object" && "name" in meta && typeof meta.name === "string";
-}
-
-/** Factory of fresh client-node ListWatch informers for one resource. */
-export function listWatchFactory(kubeConfig: KubeConfig, resource: WatchedResource, tuning: WatchTuning = defaultWatchTuning): InformerFactory {
-  return (hooks) =>
-    new ListWatch<KubernetesObject>(
-      resource.path,
-      new SupervisedWatch(kubeConfig, hooks, tuning),
-      hooks.list,
-      false,
-      resource.labelSelector,
-      resource.fieldSelector,
-      { delayFn: (ms) => sleep(Math.min(ms, tuning.rewatchDelayCapMs)) },
-    );
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
