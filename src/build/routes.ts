@@ -46,14 +46,26 @@ export function mergeRoutes(admitted: ReadonlyArray<AdmittedIngress>, balancers:
   return { virtualHosts: virtualHosts(ctx.hosts), defaultRoute };
 }
 
-/** Adds an Ingress's rules; returns the hosts it contributes rules to. */
-function addRules(a: AdmittedIngress, ctx: Context): string[] {
-  const hosts = new Set<string>();
+/** A rule path that passed validation: its host, field name ("spec.rules[i].http.paths[j]"), path, pathType and route key. */
+interface RulePath {
+  readonly host: string;
+  readonly field: string;
+  readonly path: string;
+  readonly pathType: Route["pathType"];
+  /** "pathType path": the key of a route in its host's map. */
+  readonly key: string;
+  readonly backend: IngressBackend;
+}
+
+/**
+ * Visits every valid rule path of an Ingress (and, first, each rule's valid host); invalid hosts and
+ * paths are reported and skipped.
+ */
+function forEachRulePath(a: AdmittedIngress, ctx: Context, onHost: (host: string) => void, visit: (p: RulePath) => void): void {
   for (const [i, rule] of a.ingress.spec.rules.entries()) {
     const host = ruleHost(a.ref, rule.host, i, ctx);
     if (host === null) continue;
-    hosts.add(host);
-    const entry = hostEntry(host, ctx);
+    onHost(host);
     for (const [j, path] of (rule.http?.paths ?? []).entries()) {
       const checked = checkPath(path.path, path.pathType);
       const field = `spec.rules[${i}].http.paths[${j}]`;
@@ -61,14 +73,26 @@ function addRules(a: AdmittedIngress, ctx: Context): string[] {
         ctx.diagnostics.ingress(a.ref, "error", "InvalidPath", `${field}: ${checked.reason}; this path is not served`);
         continue;
       }
-      const route = routeTo(a, path.backend, checked.path, checked.pathType, field, ctx);
-      if (route === null) continue;
-      const key = `${checked.pathType} ${checked.path}`;
-      const winner = entry.routes.get(key);
-      if (winner === undefined) entry.routes.set(key, route);
-      else reportConflict(a.ref, host, route, winner, ctx);
+      visit({ host, field, path: checked.path, pathType: checked.pathType, key: `${checked.pathType} ${checked.path}`, backend: path.backend });
     }
   }
+}
+
+/** Adds an Ingress's rules; returns the hosts it contributes rules to. */
+function addRules(a: AdmittedIngress, ctx: Context): string[] {
+  const hosts = new Set<string>();
+  const onHost = (host: string): void => {
+    hosts.add(host);
+    hostEntry(host, ctx);
+  };
+  forEachRulePath(a, ctx, onHost, (p) => {
+    const entry = hostEntry(p.host, ctx);
+    const route = routeTo(a, p.backend, p.path, p.pathType, p.field, ctx);
+    if (route === null) return;
+    const winner = entry.routes.get(p.key);
+    if (winner === undefined) entry.routes.set(p.key, route);
+    else reportConflict(a.ref, p.host, route, winner, ctx);
+  });
   return [...hosts].sort(compareText);
 }
 
@@ -77,43 +101,34 @@ function addCanary(a: AdmittedIngress, canary: CanaryValue, ctx: Context): void 
   if (a.ingress.spec.defaultBackend !== undefined) {
     ctx.diagnostics.ingress(a.ref, "warning", "CanaryDefaultBackend", "spec.defaultBackend of a canary Ingress is ignored; only its rules split routes");
   }
-  for (const [i, rule] of a.ingress.spec.rules.entries()) {
-    const host = ruleHost(a.ref, rule.host, i, ctx);
-    if (host === null) continue;
-    const entry = ctx.hosts.get(host);
-    for (const [j, path] of (rule.http?.paths ?? []).entries()) {
-      const checked = checkPath(path.path, path.pathType);
-      const field = `spec.rules[${i}].http.paths[${j}]`;
-      if (!checked.ok) {
-        ctx.diagnostics.ingress(a.ref, "error", "InvalidPath", `${field}: ${checked.reason}; this path is not served`);
-        continue;
-      }
-      const key = `${checked.pathType} ${checked.path}`;
-      const what = `host ${JSON.stringify(host)} path ${JSON.stringify(checked.path)} (${checked.pathType})`;
-      const primary = entry?.routes.get(key);
-      if (primary === undefined) {
-        ctx.diagnostics.ingress(a.ref, "warning", "CanaryWithoutPrimary", `${field}: canary of ${what}, but no non-canary Ingress serves it; this canary rule is not served`);
-        continue;
-      }
-      if (primary.canary !== null) {
-        const message =
-          primary.canary.ingress === a.ref
-            ? `${field}: ${what} appears twice in this canary Ingress; the first one is used`
-            : `${field}: ${what} already has the canary Ingress ${primary.canary.ingress} (older, or as old and first by namespace/name); this canary rule is ignored`;
-        ctx.diagnostics.ingress(a.ref, "warning", "CanaryConflict", message);
-        continue;
-      }
-      const resolution = ctx.balancers.resolve(a.ingress.metadata.namespace, path.backend);
-      if (!resolution.ok) {
-        ctx.diagnostics.ingress(a.ref, "error", resolution.reason, `${field}: ${resolution.message}; this canary rule is not served`);
-        continue;
-      }
-      for (const p of resolution.backend.problems) ctx.diagnostics.ingress(a.ref, p.severity, p.reason, p.message);
-      const split: CanaryConfig = { ingress: a.ref, balancer: resolution.backend.balancer.id, weight: canary.weight, byHeader: canary.byHeader, byCookie: canary.byCookie };
-      (entry as HostEntry).routes.set(key, { ...primary, canary: split });
+  forEachRulePath(a, ctx, noop, (p) => {
+    const entry = ctx.hosts.get(p.host);
+    const what = `host ${JSON.stringify(p.host)} path ${JSON.stringify(p.path)} (${p.pathType})`;
+    const primary = entry?.routes.get(p.key);
+    if (entry === undefined || primary === undefined) {
+      ctx.diagnostics.ingress(a.ref, "warning", "CanaryWithoutPrimary", `${p.field}: canary of ${what}, but no non-canary Ingress serves it; this canary rule is not served`);
+      return;
     }
-  }
+    if (primary.canary !== null) {
+      const message =
+        primary.canary.ingress === a.ref
+          ? `${p.field}: ${what} appears twice in this canary Ingress; the first one is used`
+          : `${p.field}: ${what} already has the canary Ingress ${primary.canary.ingress} (older, or as old and first by namespace/name); this canary rule is ignored`;
+      ctx.diagnostics.ingress(a.ref, "warning", "CanaryConflict", message);
+      return;
+    }
+    const resolution = ctx.balancers.resolve(a.ingress.metadata.namespace, p.backend);
+    if (!resolution.ok) {
+      ctx.diagnostics.ingress(a.ref, "error", resolution.reason, `${p.field}: ${resolution.message}; this canary rule is not served`);
+      return;
+    }
+    for (const problem of resolution.backend.problems) ctx.diagnostics.ingress(a.ref, problem.severity, problem.reason, problem.message);
+    const split: CanaryConfig = { ingress: a.ref, balancer: resolution.backend.balancer.id, weight: canary.weight, byHeader: canary.byHeader, byCookie: canary.byCookie };
+    entry.routes.set(p.key, { ...primary, canary: split });
+  });
 }
+
+function noop(): void {}
 
 function ruleHost(ref: string, raw: string | undefined, i: number, ctx: Context): string | null {
   if (raw === undefined || raw === "") return "";
