@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../util/index.js";
 import { backoffDelay, backoffStep, defaultBackoff, type BackoffOptions } from "./backoff.js";
 import { KubeApiError, KubeClosedError, WatchStaleError, describeError, statusOf } from "./errors.js";
-import type { CollectionClient } from "./watch.js";
+import type { CollectionClient, ListPage } from "./watch.js";
 
 export type StoreEvent<T> =
   | {
@@ -225,8 +225,19 @@ export class InformerSupervisor<T> {
     const next = new Map<string, Listed<T>>();
     let token: string | undefined;
     let rv = "";
-    do {
-      const page = await this.#client.list(token, signal);
+    let expired = false;
+    for (;;) {
+      let page: ListPage;
+      try {
+        page = await this.#client.list(token, signal);
+      } catch (err) {
+        // A continue token gone stale (410, e.g. compacted meanwhile): list again from the start, once.
+        if (token === undefined || expired || statusOf(err) !== 410 || !this.#current(generation)) throw err;
+        expired = true;
+        token = undefined;
+        next.clear();
+        continue;
+      }
       if (!this.#current(generation)) throw new KubeClosedError(`${this.#resource}: loop retired`);
       this.#lastActivity = this.#now();
       for (const item of page.items) {
@@ -241,7 +252,8 @@ export class InformerSupervisor<T> {
       }
       if (token === undefined) rv = page.resourceVersion;
       token = page.continueToken;
-    } while (token !== undefined);
+      if (token === undefined) break;
+    }
     this.#replaceAll(next);
     if (this.#outageLogged) {
       this.#log.info({ resource: this.#resource, restarts: this.#restarts, objects: this.#store.size }, "watch recovered: relisted");

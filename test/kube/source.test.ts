@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ClusterView, SourceChange } from "../../src/model/index.js";
 import { startKubeApi, type KubeApi, type KubeObjectInput } from "../support/kube-api.js";
+import { defaultWatchTuning } from "../../src/kube/index.js";
 import { waitFor } from "../support/wait.js";
 import { endpointSlice, ingress, ingressClass, kubeSource, service, tlsSecret, type SourceHarness } from "./kube-fixtures.js";
 
@@ -65,6 +66,18 @@ describe("KubeSource against the stand-in API server", () => {
     expect(ing?.apiVersion).toBe("networking.k8s.io/v1");
     expect(typeof ing?.metadata.creationTimestamp).toBe("string");
     expect(ing?.metadata.creationTimestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+  });
+
+  it("lists in pages of the tuning's page size (limit, then continue)", async () => {
+    const many = Array.from({ length: 7 }, (_, i) => ingress(`ing-${i}`, "web-svc"));
+    const { api: a, h } = await setup([...base(), ...many], { watchTuning: { ...defaultWatchTuning, listPageSize: 3 } });
+    expect(names(h.source.current().view.ingresses)).toEqual([...many.map((i) => i.metadata.name ?? ""), "web"].sort());
+    const lists = a.requests.filter((r) => r.verb === "list" && r.resource === "ingresses");
+    expect(lists.map((r) => [r.query["limit"], r.query["continue"] !== undefined])).toEqual([
+      ["3", false],
+      ["3", true],
+      ["3", true],
+    ]);
   });
 
   const changes: Array<{ name: string; act: (api: KubeApi) => void; check: (v: ClusterView) => boolean }> = [

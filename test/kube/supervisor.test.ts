@@ -86,6 +86,27 @@ describe("InformerSupervisor", () => {
     await h.supervisor.close();
   });
 
+  it("an expired continue token (410) lists again from the first page, without a restart", async () => {
+    let expire = true;
+    const h = harness({
+      list: async (token) => {
+        if (token === undefined) return listOf([obj("a", expire ? "1" : "3")], expire ? "9" : "10", "t1");
+        if (expire) {
+          expire = false;
+          throw Object.assign(new Error("The provided continue parameter is too old"), { statusCode: 410 });
+        }
+        return listOf([obj("b", "2")], "10");
+      },
+    });
+    h.supervisor.start();
+    await h.supervisor.whenSynced();
+    expect(h.client.lists.map((l) => l.continueToken)).toEqual([undefined, "t1", undefined, "t1"]);
+    expect(h.events).toEqual(["upsert default/a@3", "upsert default/b@2"]);
+    expect(h.supervisor.restarts).toBe(0);
+    expect((await watching(h)).resourceVersion).toBe("10");
+    await h.supervisor.close();
+  });
+
   it("restarts a fresh loop on error and reconciles the store by relisting", async () => {
     let items = [obj("keep", "1"), obj("gone", "2"), obj("changed", "3")];
     const h = harness({ list: async () => listOf(items) });
