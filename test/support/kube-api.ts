@@ -236,6 +236,9 @@ class StandInApi implements KubeApi {
   readonly #watches = new Set<WatchStream>();
   readonly #sockets = new Set<Socket>();
   #failures: FailureRule[] = [];
+  /** The matching objects of lists being paged, by continue-token id (see #page). */
+  readonly #listSnapshots = new Map<number, readonly KubeObject[]>();
+  #listSnapshotIds = 0;
   #server: Server | null = null;
   #port: number;
 
@@ -511,15 +514,16 @@ class StandInApi implements KubeApi {
           return;
         }
         const scope = { resource, namespace, labels, fields };
-        const matching = store.list(resource, namespace).filter((o) => inScope(scope, o));
+        const matchingNow = (): KubeObject[] => store.list(resource, namespace).filter((o) => inScope(scope, o));
         if (verb === "deletecollection") {
+          const matching = matchingNow();
           await readBody(req);
           for (const o of matching) store.delete(resource, o.metadata.namespace, o.metadata.name);
           answer(200, { kind: `${resource.kind}List`, apiVersion: apiVersionOf(resource), metadata: { resourceVersion: String(store.resourceVersion) }, items: matching.map(listItem) });
           return;
         }
         req.resume();
-        answer(200, this.#page(resource, matching, query));
+        answer(200, this.#page(resource, matchingNow, query));
         return;
       }
       case "get": {
@@ -560,27 +564,50 @@ class StandInApi implements KubeApi {
     }
   }
 
-  /** `limit`/`continue` paging over the sorted result. */
-  #page(resource: ResourceType, items: readonly KubeObject[], query: Readonly<Record<string, string>>): unknown {
-    const rv = String(this.#store.resourceVersion);
+  /**
+   * `limit`/`continue` paging over the sorted result. As on kube-apiserver, every page of one list
+   * is served from the state at the first page's resourceVersion (the matching objects are kept,
+   * keyed by the token, until the last page is served), and a continue token whose list was
+   * compacted since (or is unknown, e.g. after a restart) answers 410 Expired.
+   */
+  #page(resource: ResourceType, matchingNow: () => readonly KubeObject[], query: Readonly<Record<string, string>>): unknown {
+    let items: readonly KubeObject[];
     let start = 0;
-    let listRv = rv;
+    let listRv = String(this.#store.resourceVersion);
+    let id = 0;
     if (query.continue) {
+      let token: unknown;
       try {
-        const token: unknown = JSON.parse(Buffer.from(query.continue, "base64url").toString("utf8"));
-        if (!isObject(token) || typeof token.rv !== "string" || typeof token.start !== "number") throw new Error("bad token");
-        start = token.start;
-        listRv = token.rv;
+        token = JSON.parse(Buffer.from(query.continue, "base64url").toString("utf8"));
       } catch {
-        throw new KubeApiError("BadRequest", "continue key is not valid");
+        token = null;
       }
+      if (!isObject(token) || typeof token.rv !== "string" || typeof token.start !== "number" || typeof token.id !== "number") throw new KubeApiError("BadRequest", "continue key is not valid");
+      const snapshot = this.#listSnapshots.get(token.id);
+      if (snapshot === undefined || Number(token.rv) < this.#store.compactedRv) {
+        throw new KubeApiError("Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
+      }
+      items = snapshot;
+      start = token.start;
+      listRv = token.rv;
+      id = token.id;
+    } else {
+      items = matchingNow();
     }
     const limit = Number(query.limit ?? "0");
     const end = limit > 0 ? start + limit : items.length;
     const page = items.slice(start, end);
     const metadata: JsonObject = { resourceVersion: listRv };
+    if (id !== 0) this.#listSnapshots.delete(id);
     if (end < items.length) {
-      metadata.continue = Buffer.from(JSON.stringify({ rv: listRv, start: end })).toString("base64url");
+      id = ++this.#listSnapshotIds;
+      this.#listSnapshots.set(id, items);
+      // A bounded number of lists in progress; the oldest token expires first.
+      for (const old of this.#listSnapshots.keys()) {
+        if (this.#listSnapshots.size <= 64) break;
+        this.#listSnapshots.delete(old);
+      }
+      metadata.continue = Buffer.from(JSON.stringify({ rv: listRv, start: end, id })).toString("base64url");
       metadata.remainingItemCount = items.length - end;
     }
     return { kind: `${resource.kind}List`, apiVersion: apiVersionOf(resource), metadata, items: page.map(listItem) };
