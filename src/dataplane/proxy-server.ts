@@ -7,9 +7,9 @@
 
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { EndpointDelta, EndpointTable, RouteTable, SnapshotSink } from "../model/index.js";
+import type { BalancerStateReader, BalancerView, ClearableFlag, EndpointDelta, EndpointTable, RouteTable, RuntimeState, SnapshotSink } from "../model/index.js";
 import type { Logger } from "../util/index.js";
-import { BalancerRegistry, Scoreboard, SlotAllocator, type SlotAssignment } from "./balancer/index.js";
+import { BalancerRegistry, RuntimeOverrides, Scoreboard, SlotAllocator, describeBalancers, type SlotAssignment } from "./balancer/index.js";
 import { Forwarder, ProxyRequest, ProxyResponse } from "./forward.js";
 import { HealthChecker } from "./health/index.js";
 import { compileRoutes, type Router } from "./router.js";
@@ -49,12 +49,14 @@ function refuseConnect(_req: unknown, socket: Socket): void {
   socket.end(CONNECT_REFUSAL);
 }
 
-export class ProxyServer implements SnapshotSink {
+export class ProxyServer implements SnapshotSink, BalancerStateReader {
   readonly #log: Logger;
   readonly #board: Scoreboard;
   readonly #allocator: SlotAllocator | null;
   /** Standalone only: active health checks (in worker mode the primary runs them). */
   readonly #health: HealthChecker | null;
+  /** Standalone only: balancer-manager overrides (in worker mode the primary writes them). */
+  readonly #overrides: RuntimeOverrides | null;
   /** Standalone only: the live route table, for the checks' settings on endpoint updates. */
   #routes: RouteTable = EMPTY_ROUTES;
   readonly #registry: BalancerRegistry;
@@ -73,10 +75,12 @@ export class ProxyServer implements SnapshotSink {
       this.#board = options.scoreboard;
       this.#allocator = null;
       this.#health = null;
+      this.#overrides = null;
     } else {
       this.#board = Scoreboard.create();
       this.#allocator = new SlotAllocator(this.#board);
       this.#health = new HealthChecker({ scoreboard: this.#board, logger: options.healthLogger ?? options.logger });
+      this.#overrides = new RuntimeOverrides(this.#board, this.#allocator);
     }
     this.#registry = new BalancerRegistry(this.#board, options.upstream ?? DEFAULT_UPSTREAM_OPTIONS, options.busyLedger === undefined ? null : new Int32Array(options.busyLedger));
     this.#router = compileRoutes(EMPTY_ROUTES, this.#registry);
@@ -126,6 +130,7 @@ export class ProxyServer implements SnapshotSink {
     this.#ownAllocator().release(slots.generation);
     this.#routes = routes;
     this.#health?.update(routes, endpoints, slots);
+    this.#overrides?.reapply();
   }
 
   async applyEndpoints(endpoints: EndpointTable): Promise<void> {
@@ -133,6 +138,7 @@ export class ProxyServer implements SnapshotSink {
     this.applyAssignedEndpoints(endpoints, slots);
     this.#ownAllocator().release(slots.generation);
     this.#health?.update(this.#routes, endpoints, slots);
+    this.#overrides?.reapply();
   }
 
   async applyEndpointDelta(delta: EndpointDelta): Promise<void> {
@@ -140,6 +146,7 @@ export class ProxyServer implements SnapshotSink {
     this.applyAssignedDelta(delta, slots);
     this.#ownAllocator().release(slots.generation);
     this.#health?.updateDelta(this.#routes, delta, slots);
+    this.#overrides?.reapply();
   }
 
   /** Worker mode: apply an endpoint delta with slots (parallel to `delta.balancers`) assigned by the primary. */
@@ -172,6 +179,28 @@ export class ProxyServer implements SnapshotSink {
     if (this.#allocator === null) throw new Error("ProxyServer with a shared scoreboard: use applyAssigned* (slots come from the primary)");
     if (this.#allocator.takeOverflowWarning()) this.#log.warn("scoreboard full: further members share an overflow slot (approximate counters)");
     return this.#allocator;
+  }
+
+  /** Standalone: replaces the balancer-manager overrides (written into the scoreboard at once). */
+  setRuntimeState(state: RuntimeState): void {
+    if (this.#overrides === null) throw new Error("ProxyServer with a shared scoreboard: the primary owns the overrides");
+    this.#overrides.set(state);
+  }
+
+  /** BalancerStateReader (standalone): the live balancers; null before the first apply. */
+  balancers(): ReadonlyArray<BalancerView> | null {
+    if (this.#routesVersion === null) return null;
+    const entries = [];
+    for (const config of this.#routes.balancers) {
+      const b = this.#registry.get(config.id);
+      if (b === undefined) continue;
+      entries.push({ id: config.id, members: b.list, memberSlots: b.list.map((m) => m.slot), balancerSlot: this.#allocator?.balancerSlot(config.id) ?? 0 });
+    }
+    return describeBalancers(this.#routes, entries, this.#board, this.#health?.results() ?? []);
+  }
+
+  clearFlags(balancer: string, member: string, flags: ReadonlyArray<ClearableFlag>): boolean {
+    return this.#overrides?.clearFlags(balancer, member, flags) ?? false;
   }
 
   /** In-flight and elected counters of a member, read from the scoreboard; null when unknown. */

@@ -7,9 +7,9 @@
 // crashed worker is respawned with the current snapshot while the others keep serving.
 
 import { Worker } from "node:worker_threads";
-import type { BalancerMembers, EndpointDelta, EndpointTable, RouteTable, SnapshotSink } from "../model/index.js";
+import type { BalancerMembers, BalancerStateReader, BalancerView, ClearableFlag, EndpointDelta, EndpointTable, RouteTable, RuntimeState, SnapshotSink } from "../model/index.js";
 import type { Logger } from "../util/index.js";
-import { BusyLedger, MEMBER_BUSY, MEMBER_ELECTED, Scoreboard, SlotAllocator, type ScoreboardCapacity, type SlotAssignment } from "./balancer/index.js";
+import { BusyLedger, MEMBER_BUSY, MEMBER_ELECTED, RuntimeOverrides, Scoreboard, SlotAllocator, describeBalancers, type ScoreboardCapacity, type SlotAssignment } from "./balancer/index.js";
 import { HealthChecker } from "./health/index.js";
 import type { FromWorker, ToWorker, WorkerInit, WorkerSnapshot } from "./worker-protocol.js";
 
@@ -76,7 +76,7 @@ function defaultEntry(): URL {
   return new URL(self.endsWith(".ts") ? "./worker.ts" : "./worker.js", self);
 }
 
-export class WorkerPool implements SnapshotSink {
+export class WorkerPool implements SnapshotSink, BalancerStateReader {
   readonly #options: WorkerPoolOptions;
   readonly #log: Logger;
   readonly #entry: URL;
@@ -84,6 +84,8 @@ export class WorkerPool implements SnapshotSink {
   readonly #allocator: SlotAllocator;
   /** Active health checks: run here, once per member, never in the workers. */
   readonly #health: HealthChecker;
+  /** balancer-manager overrides, written into the scoreboard here and re-applied after every apply. */
+  readonly #overrides: RuntimeOverrides;
   readonly #slots: WorkerSlot[] = [];
   #port: number;
   #current: WorkerSnapshot | null = null;
@@ -101,6 +103,7 @@ export class WorkerPool implements SnapshotSink {
     this.#board = Scoreboard.create(options.scoreboard);
     this.#allocator = new SlotAllocator(this.#board);
     this.#health = new HealthChecker({ scoreboard: this.#board, logger: options.healthLogger ?? options.logger });
+    this.#overrides = new RuntimeOverrides(this.#board, this.#allocator);
     this.#port = options.port;
     for (let i = 0; i < options.workers; i++) this.#slots.push(new WorkerSlot(i, this.#board.memberCapacity));
   }
@@ -144,6 +147,23 @@ export class WorkerPool implements SnapshotSink {
     return { busy: this.#board.memberField(slot, MEMBER_BUSY), elected: this.#board.memberField(slot, MEMBER_ELECTED) >>> 0 };
   }
 
+  /** balancer-manager: replaces the runtime overrides (written into the scoreboard at once). */
+  setRuntimeState(state: RuntimeState): void {
+    this.#overrides.set(state);
+  }
+
+  /** BalancerStateReader: the live balancers as the admin pages show them; null before the first apply. */
+  balancers(): ReadonlyArray<BalancerView> | null {
+    const current = this.#current;
+    if (current === null) return null;
+    const entries = current.endpoints.balancers.map((b, i) => ({ id: b.balancer, members: b.members, memberSlots: current.slots.members[i] ?? [], balancerSlot: current.slots.balancers[i] ?? 0 }));
+    return describeBalancers(current.routes, entries, this.#board, this.#health.results());
+  }
+
+  clearFlags(balancer: string, member: string, flags: ReadonlyArray<ClearableFlag>): boolean {
+    return this.#overrides.clearFlags(balancer, member, flags);
+  }
+
   #assign(endpoints: EndpointTable): SlotAssignment {
     const slots = this.#allocator.assign(endpoints);
     this.#warnOverflow();
@@ -161,6 +181,7 @@ export class WorkerPool implements SnapshotSink {
     const snapshot: WorkerSnapshot = { seq: slots.generation, routes, endpoints, slots };
     this.#setCurrent(snapshot);
     this.#health.update(routes, endpoints, slots);
+    this.#overrides.reapply();
     this.#broadcast({ type: "routes", snapshot });
     return this.#waitFor(snapshot.seq);
   }
@@ -170,6 +191,7 @@ export class WorkerPool implements SnapshotSink {
     const slots = this.#assign(endpoints);
     this.#setCurrent({ seq: slots.generation, routes: this.#current.routes, endpoints, slots });
     this.#health.update(this.#current.routes, endpoints, slots);
+    this.#overrides.reapply();
     this.#broadcast({ type: "endpoints", seq: slots.generation, endpoints, slots });
     return this.#waitFor(slots.generation);
   }
@@ -202,6 +224,7 @@ export class WorkerPool implements SnapshotSink {
       slots: { generation: slots.generation, balancers: balancerSlots, members: memberSlots },
     };
     this.#health.update(this.#current.routes, this.#current.endpoints, this.#current.slots);
+    this.#overrides.reapply();
     this.#broadcast({ type: "delta", seq: slots.generation, delta, slots });
     return this.#waitFor(slots.generation);
   }

@@ -4,3 +4,4 @@ export * from "./diagnostic.js";
 export * from "./snapshot.js";
 export * from "./observer.js";
 export * from "./source-change.js";
+export * from "./admin.js";

@@ -17,11 +17,13 @@
 import type { BalancerConfig, BalancerMembers, LbMethod, Member } from "../../model/index.js";
 import { Upstream, type UpstreamOptions } from "../upstream.js";
 import {
+  BALANCER_LBMETHOD,
   BALANCER_LOCK,
   BALANCER_SPLIT_CANARY,
   BALANCER_SPLIT_PRIMARY,
   FLAG_DRAIN,
   FLAG_ERROR,
+  LBMETHOD_CODES,
   FLAG_IGNORE_ERRORS,
   FLAG_SPARE,
   FLAG_STANDBY,
@@ -332,6 +334,9 @@ export class Balancer {
       this.outcome = PickOutcome.None;
       return null;
     }
+    // balancer-manager's lbmethod override: one plain read of the balancer's word (0 = the snapshot's).
+    const override = this.#words[this.#splitIndex + BALANCER_LBMETHOD] as number;
+    this.#method = override === 0 ? this.#config.lbmethod : (LBMETHOD_CODES[override - 1] ?? this.#config.lbmethod);
     const locked = this.#method === "byrequests" || this.#method === "bybusyness";
     if (locked) this.#lock();
     let best = this.#method === "random2" ? this.#random2Fast(stamp) : null;

@@ -42,7 +42,11 @@ export const BALANCER_CURSOR = 0; // round-robin cursor, uint32 wrapping (random
 export const BALANCER_LOCK = 1; // spin lock around selections that read-modify-write lbstatus: 0 free, else owner
 export const BALANCER_SPLIT_PRIMARY = 2; // canary split lbstatus of the primary side (on the canary balancer's slot)
 export const BALANCER_SPLIT_CANARY = 3; // canary split lbstatus of the canary side
+export const BALANCER_LBMETHOD = 4; // lbmethod override (balancer-manager): 0 = the snapshot's, else 1 + index in LBMETHOD_CODES
 export const BALANCER_FIELDS = 8;
+
+/** BALANCER_LBMETHOD values: code = 1 + index. */
+export const LBMETHOD_CODES = ["byrequests", "bytraffic", "bybusyness", "random2"] as const;
 
 export interface ScoreboardCapacity {
   readonly members: number;

@@ -2,6 +2,7 @@
 // drain, sticky routes, error windows and forced recovery, on the shared scoreboard.
 import { describe, expect, it } from "vitest";
 import {
+  BALANCER_LBMETHOD,
   BalancerRegistry,
   FLAG_DISABLED,
   FLAG_DRAIN,
@@ -45,6 +46,8 @@ interface Setup {
   readonly set: (name: string, flags: number) => void;
   readonly factor: (name: string, factor: number) => void;
   readonly word: (name: string, field: number) => number;
+  /** Word index of the balancer slot's field 0 (balancer-manager's lbmethod override lives there). */
+  readonly balancerBase: number;
 }
 
 function setup(specs: ReadonlyArray<Spec | string>, settings: Partial<BalancerConfig> = {}): Setup {
@@ -80,6 +83,7 @@ function setup(specs: ReadonlyArray<Spec | string>, settings: Partial<BalancerCo
     },
     factor: (name, factor) => Atomics.store(board.words, byName(name).base + MEMBER_LBFACTOR, factor),
     word: (name, field) => Atomics.load(board.words, byName(name).base + field),
+    balancerBase: board.balancerBase(alloc.balancerSlot(ID) ?? 0),
   };
 }
 
@@ -390,5 +394,30 @@ describe("selection cost", () => {
     const seq = picks(s.balancer, 2000);
     expect(seq.slice(0, 3)).toEqual(["m0000", "m0001", "m0002"]);
     expect(new Set(seq).size).toBe(1000);
+  });
+});
+
+describe("balancer-manager lbmethod override (BALANCER_LBMETHOD)", () => {
+  const hold = (s: Setup, name: string): void => void Atomics.add(s.board.words, s.byName(name).base + MEMBER_BUSY, 1);
+  it.each([
+    { name: "0 keeps the snapshot's lbmethod (byrequests ignores busy)", code: 0, want: "a b a b" },
+    { name: "1 = byrequests", code: 1, want: "a b a b" },
+    { name: "3 = bybusyness: the least busy member wins", code: 3, want: "b b b b" },
+    { name: "4 = random2: the less busy of two draws wins", code: 4, want: "b b b b" },
+  ])("$name", ({ code, want }) => {
+    const s = setup(["a", "b"]);
+    hold(s, "a");
+    Atomics.store(s.board.words, s.balancerBase + BALANCER_LBMETHOD, code);
+    expect(picks(s.balancer, 4).join(" ")).toBe(want);
+  });
+
+  it("overrides a snapshot lbmethod and clears back to it", () => {
+    const s = setup(["a", "b"], { lbmethod: "bybusyness" });
+    hold(s, "a");
+    expect(picks(s.balancer, 2).join(" ")).toBe("b b");
+    Atomics.store(s.board.words, s.balancerBase + BALANCER_LBMETHOD, 1);
+    expect(picks(s.balancer, 2).join(" ")).not.toBe("b b");
+    Atomics.store(s.board.words, s.balancerBase + BALANCER_LBMETHOD, 0);
+    expect(picks(s.balancer, 2).join(" ")).toBe("b b");
   });
 });
