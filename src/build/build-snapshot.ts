@@ -1,5 +1,5 @@
 // The pure builder: cluster objects + last accepted Ingress versions + settings -> snapshot.
-import type { BalancerConfig, BalancerMembers, BuildMemory, BuildSettings, ClusterView, Diagnostic, EndpointTable, Ingress, ProxySnapshot, RouteTable, VirtualHost } from "../model/index.js";
+import type { BalancerConfig, BalancerMembers, BuildMemory, BuildSettings, ClusterView, Diagnostic, EndpointTable, Ingress, ProxySnapshot, RouteTable, ServerSettings, VirtualHost } from "../model/index.js";
 import { contentHash, ContentHasher } from "../util/index.js";
 import { admitIngresses } from "./admit.js";
 import { indexServices } from "./backend.js";
@@ -11,7 +11,7 @@ import { selectIngresses } from "./ingress-class.js";
 import { compareText } from "./order.js";
 import { endpointTableVersion } from "./endpoints.js";
 import { mergeRoutes, type MergedRoutes } from "./routes.js";
-import { balancerConfigJson, balancerMembersJson, RouteJsonWriter } from "./snapshot-json.js";
+import { balancerConfigJson, balancerMembersJson, RouteJsonWriter, serverSettingsJson } from "./snapshot-json.js";
 
 export interface BuildResult {
   readonly snapshot: ProxySnapshot;
@@ -39,7 +39,7 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
   const balancers = new BalancerSet(indexServices(view), settings);
   const merged = mergeRoutes(admitted, balancers, diagnostics);
   const used = resolveBalancers(merged, admitted, balancers, diagnostics);
-  const routes = routeTable(merged, used.map((b) => b.config));
+  const routes = routeTable(merged, used.map((b) => b.config), global.global.server);
   const endpoints = endpointTable(used.map((b) => b.members));
   const snapshot: ProxySnapshot = { version: snapshotVersion(routes.version, endpoints.version), routes, endpoints };
   const refs = admitted.map((a) => a.ref).sort(compareText);
@@ -57,8 +57,11 @@ export function snapshotVersion(routesVersion: string, endpointsVersion: string)
   return contentHash({ routes: routesVersion, endpoints: endpointsVersion });
 }
 
-/** The route table; its version is contentHash of its content (canonical JSON, written by snapshot-json). */
-function routeTable(merged: MergedRoutes, balancers: ReadonlyArray<BalancerConfig>): RouteTable {
+/**
+ * The route table (with the server settings, so a settings change publishes a new table); its
+ * version is contentHash of its content (canonical JSON, written by snapshot-json).
+ */
+function routeTable(merged: MergedRoutes, balancers: ReadonlyArray<BalancerConfig>, server: ServerSettings): RouteTable {
   const hash = new ContentHasher();
   let text = '{"balancers":[';
   for (let i = 0; i < balancers.length; i++) {
@@ -67,13 +70,13 @@ function routeTable(merged: MergedRoutes, balancers: ReadonlyArray<BalancerConfi
     if (text.length >= chunkChars) text = flush(hash, text);
   }
   const writer = new RouteJsonWriter();
-  text += `],"defaultRoute":${writer.route(merged.defaultRoute)},"virtualHosts":[`;
+  text += `],"defaultRoute":${writer.route(merged.defaultRoute)},"server":${serverSettingsJson(server)},"virtualHosts":[`;
   for (let i = 0; i < merged.virtualHosts.length; i++) {
     if (i > 0) text += ",";
     text += writer.virtualHost(merged.virtualHosts[i] as VirtualHost);
     if (text.length >= chunkChars) text = flush(hash, text);
   }
-  return { version: hash.update(`${text}]}`).digest(), virtualHosts: merged.virtualHosts, defaultRoute: merged.defaultRoute, balancers };
+  return { version: hash.update(`${text}]}`).digest(), virtualHosts: merged.virtualHosts, defaultRoute: merged.defaultRoute, balancers, server };
 }
 
 /** Text is hashed in chunks of about this many characters: fewer calls into the hash than one per part, no 10 MB string. */

@@ -1,7 +1,9 @@
 // Global settings: the `--configmap NS/NAME` ConfigMap sets cluster-wide defaults of the implemented
-// annotations. Its keys are the annotation names without `proxypass.io/`; each is validated on its
-// own with the annotation's schema; an invalid value keeps the previous valid value of its key.
-import type { BuildSettings, ClusterView, Diagnostic, RouteOptions, SettingsMemory } from "../model/index.js";
+// annotations, and the server settings (logging, connection limits; server-settings.ts). Annotation
+// default keys are the annotation names without `proxypass.io/`; each key is validated on its own
+// (the annotation's schema, or the server setting's); an invalid value keeps the previous valid
+// value of its key.
+import { defaultServerSettings, type BuildSettings, type ClusterView, type Diagnostic, type RouteOptions, type ServerSettings, type SettingsMemory } from "../model/index.js";
 import {
   annotationFamilies,
   annotationKey,
@@ -21,6 +23,7 @@ import {
 } from "./annotations/index.js";
 import type { DiagnosticList } from "./diagnostics.js";
 import { compareText } from "./order.js";
+import { checkServerSetting, clientHeaderTimeoutSetting, clientRequestTimeoutSetting, isServerSettingKey, serverSettingKeys, toServerSettings } from "./server-settings.js";
 
 /** Annotations only an Ingress can set: refused in the ConfigMap. */
 const perIngressOnly: ReadonlyMap<string, string> = new Map([
@@ -35,10 +38,13 @@ const perIngressOnly: ReadonlyMap<string, string> = new Map([
 
 const implementedFamilies = annotationFamilies.filter((f) => f.implemented);
 
-/** ConfigMap keys (no prefix), in README order. */
+/** ConfigMap keys of annotation defaults (no prefix), in README order. */
 export const settingKeys: ReadonlyArray<string> = implementedFamilies.flatMap((f) => f.keys.filter((k) => !perIngressOnly.has(k)).map(settingName));
 
 const settingKeySet: ReadonlySet<string> = new Set(settingKeys);
+
+/** Every ConfigMap key, for messages about unknown ones. */
+const knownKeys = [...settingKeys, ...serverSettingKeys].join(", ");
 
 /** One row of the README global-settings table. */
 export interface SettingDoc extends AnnotationDoc {
@@ -61,10 +67,12 @@ export interface GlobalSettings {
   readonly values: Readonly<Record<string, string>>;
   /** Route options of an Ingress without annotations: ConfigMap values over built-in defaults. */
   readonly routeDefaults: RouteOptions;
+  /** Server settings (logging, connection limits): ConfigMap values over built-in defaults. */
+  readonly server: ServerSettings;
 }
 
 /** No ConfigMap: built-in defaults. */
-export const defaultGlobalSettings: GlobalSettings = Object.freeze({ configMap: null, values: Object.freeze({}), routeDefaults: parseAnnotations({}).options });
+export const defaultGlobalSettings: GlobalSettings = Object.freeze({ configMap: null, values: Object.freeze({}), routeDefaults: parseAnnotations({}).options, server: defaultServerSettings });
 
 export interface ResolvedSettings {
   readonly global: GlobalSettings;
@@ -75,8 +83,9 @@ export interface ResolvedSettings {
 
 type Check = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
-/** Validates one value of a ConfigMap key with its annotation family's schema. */
+/** Validates one value of a ConfigMap key with its annotation family's schema, or its server setting's. */
 export function checkSetting(name: string, value: string): Check {
+  if (isServerSettingKey(name)) return checkServerSetting(name, value);
   const key = annotationKey(name);
   const family = implementedFamilies.find((f) => f.keys.includes(key));
   if (family === undefined || perIngressOnly.has(key)) return { ok: false, reason: "not a global setting" };
@@ -91,14 +100,14 @@ export function checkSetting(name: string, value: string): Check {
  */
 export function resolveGlobalSettings(view: ClusterView, settings: BuildSettings, previous: SettingsMemory, diagnostics: DiagnosticList): ResolvedSettings {
   const wanted = settings.configMap;
-  if (wanted === null) return resolved(null, {}, { found: false, values: {} });
+  if (wanted === null) return resolved(null, {}, { found: false, values: {} }, diagnostics);
   const ref = `${wanted.namespace}/${wanted.name}`;
   const configMap = view.configMaps.find((c) => c.metadata.namespace === wanted.namespace && c.metadata.name === wanted.name);
   if (configMap === undefined) {
     if (!previous.found) {
       add(diagnostics, ref, "warning", "ConfigMapNotFound", `ConfigMap ${ref} (--configmap) not found; built-in defaults apply until it exists`);
     }
-    return resolved(null, {}, { found: previous.found, values: {} });
+    return resolved(null, {}, { found: previous.found, values: {} }, diagnostics);
   }
   const values: Record<string, string> = {};
   for (const name of Object.keys(configMap.data).sort(compareText)) {
@@ -106,7 +115,7 @@ export function resolveGlobalSettings(view: ClusterView, settings: BuildSettings
     const kept = readSetting(ref, name, value, previous.values[name], diagnostics);
     if (kept !== null) values[name] = kept;
   }
-  return resolved(ref, values, { found: true, values });
+  return resolved(ref, values, { found: true, values }, diagnostics);
 }
 
 /** The value in effect for key `name`, or null (built-in default); reports problems. */
@@ -117,7 +126,7 @@ function readSetting(ref: string, name: string, value: string, previous: string 
     add(diagnostics, ref, "error", "SettingPerIngressOnly", `key ${name}: refused: ${why}, so only the annotation ${key} on an Ingress can set it; the key is ignored`);
     return null;
   }
-  if (!settingKeySet.has(name)) {
+  if (!settingKeySet.has(name) && !isServerSettingKey(name)) {
     reportUnknown(ref, name, diagnostics);
     return null;
   }
@@ -132,17 +141,28 @@ function reportUnknown(ref: string, name: string, diagnostics: DiagnosticList): 
   if (knownAnnotationKeys.has(annotationKey(name))) {
     add(diagnostics, ref, "warning", "SettingNotImplemented", `key ${name}: the annotation ${annotationKey(name)} is not implemented yet; the key is ignored`);
   } else if (name.startsWith(annotationPrefix)) {
-    add(diagnostics, ref, "warning", "UnknownSetting", `key ${name} is unknown and ignored; keys have no ${annotationPrefix} prefix (${settingKeys.join(", ")})`);
+    add(diagnostics, ref, "warning", "UnknownSetting", `key ${name} is unknown and ignored; keys have no ${annotationPrefix} prefix (${knownKeys})`);
   } else {
-    add(diagnostics, ref, "warning", "UnknownSetting", `key ${name} is unknown and ignored; known keys: ${settingKeys.join(", ")}`);
+    add(diagnostics, ref, "warning", "UnknownSetting", `key ${name} is unknown and ignored; known keys: ${knownKeys}`);
   }
 }
 
-function resolved(configMap: string | null, values: Readonly<Record<string, string>>, memory: SettingsMemory): ResolvedSettings {
+function resolved(configMap: string | null, values: Readonly<Record<string, string>>, memory: SettingsMemory, diagnostics: DiagnosticList): ResolvedSettings {
   const annotationDefaults: Record<string, string> = {};
-  for (const [name, value] of Object.entries(values)) annotationDefaults[annotationKey(name)] = value;
+  for (const [name, value] of Object.entries(values)) if (settingKeySet.has(name)) annotationDefaults[annotationKey(name)] = value;
   const routeDefaults = parseAnnotations({}, annotationDefaults).options;
-  return { global: { configMap, values, routeDefaults }, annotationDefaults, memory };
+  const server = toServerSettings(values);
+  if (configMap !== null && server.headerTimeoutCapped) {
+    const request = server.settings.clientRequestTimeoutMs ?? 0;
+    add(
+      diagnostics,
+      configMap,
+      "warning",
+      "SettingCapped",
+      `key ${clientHeaderTimeoutSetting}: longer than ${clientRequestTimeoutSetting}, which covers the headers too; ${request / 1000} seconds apply`,
+    );
+  }
+  return { global: { configMap, values, routeDefaults, server: server.settings }, annotationDefaults, memory };
 }
 
 function add(diagnostics: DiagnosticList, ref: string, severity: Diagnostic["severity"], reason: string, message: string): void {

@@ -1,5 +1,14 @@
 export { buildSnapshot, snapshotVersion, type BuildResult } from "./build-snapshot.js";
 export { checkSetting, defaultGlobalSettings, resolveGlobalSettings, settingDocs, settingKeys, type GlobalSettings, type ResolvedSettings, type SettingDoc } from "./global-settings.js";
+export {
+  checkServerSetting,
+  isServerSettingKey,
+  serverSettingDocs,
+  serverSettingKeys,
+  toServerSettings,
+  type ServerSettingDoc,
+  type ServerSettingsResult,
+} from "./server-settings.js";
 export { checkRuleHost, checkHostPort, isDnsName, type HostCheck } from "./host.js";
 export { checkPath, type PathCheck } from "./path.js";
 export { compareIngressAge, ingressRef, timestampSeconds } from "./order.js";

@@ -3,13 +3,30 @@
 // called for every value and copies every object) — the bulk of a full rebuild's hashing cost. The
 // key lists are checked against the model types at compile time, and test/build/snapshot-json.test.ts
 // checks the text equals canonicalJson, so a field added to the model must be added here.
-import type { BalancerConfig, BalancerMembers, CanaryConfig, FailoverConfig, HeaderRule, HealthCheckConfig, Member, Route, RouteOptions, StickyConfig, Timeouts, VirtualHost } from "../model/index.js";
+import type {
+  BalancerConfig,
+  BalancerMembers,
+  CanaryConfig,
+  FailoverConfig,
+  HeaderRule,
+  HealthCheckConfig,
+  Member,
+  Route,
+  RouteOptions,
+  RouteTable,
+  ServerSettings,
+  StickyConfig,
+  Timeouts,
+  VirtualHost,
+} from "../model/index.js";
 
 /** Compile-time check that `K` (the keys written, sorted) are exactly the keys of `T`. */
 type Exactly<T, K extends ReadonlyArray<keyof T>> = [Exclude<keyof T, K[number]>] extends [never] ? K : never;
 const keys = <T>() => <const K extends ReadonlyArray<keyof T>>(k: Exactly<T, K>): K => k;
 // Sorted key lists (referenced so a model change fails the typecheck here).
 export const canonicalKeys = {
+  routeTable: keys<Omit<RouteTable, "version">>()(["balancers", "defaultRoute", "server", "virtualHosts"]),
+  server: keys<ServerSettings>()(["accessLog", "clientHeaderTimeoutMs", "clientRequestTimeoutMs", "keepAliveTimeoutMs", "logLevel", "maxRequestsPerConnection", "upstreamKeepAliveTimeoutMs"]),
   route: keys<Route>()(["balancer", "canary", "ingress", "options", "path", "pathType"]),
   canary: keys<CanaryConfig>()(["balancer", "byCookie", "byHeader", "ingress", "weight"]),
   options: keys<RouteOptions>()(["preserveHost", "requestHeaders", "responseHeaders", "timeouts", "upstreamVhost"]),
@@ -104,6 +121,15 @@ export function balancerConfigJson(b: BalancerConfig): string {
   return (
     `{"failover":${failoverJson(b.failover)},"healthCheck":${healthCheckJson(b.healthCheck)},"hostHeader":${str(b.hostHeader)},"id":${str(b.id)},` +
     `"lbmethod":${str(b.lbmethod)},"protocol":${str(b.protocol)},"service":${str(b.service)},"settingsFrom":${str(b.settingsFrom)},"standby":${str(b.standby)},"sticky":${stickyJson(b.sticky)}}`
+  );
+}
+
+/** canonicalJson(server settings), written directly. */
+export function serverSettingsJson(s: ServerSettings): string {
+  return (
+    `{"accessLog":${str(s.accessLog)},"clientHeaderTimeoutMs":${str(s.clientHeaderTimeoutMs)},"clientRequestTimeoutMs":${str(s.clientRequestTimeoutMs)},` +
+    `"keepAliveTimeoutMs":${str(s.keepAliveTimeoutMs)},"logLevel":${str(s.logLevel)},"maxRequestsPerConnection":${str(s.maxRequestsPerConnection)},` +
+    `"upstreamKeepAliveTimeoutMs":${str(s.upstreamKeepAliveTimeoutMs)}}`
   );
 }
 

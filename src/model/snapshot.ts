@@ -131,9 +131,47 @@ export interface BalancerConfig {
   readonly standby: string | null;
 }
 
+/**
+ * Server-wide settings of the data plane (the `--configmap` ConfigMap's logging and limits keys),
+ * applied live to the running listeners and loggers with each route table.
+ */
+export interface ServerSettings {
+  /** `access-log`: one line per request; null = the `--access-log` flag decides. */
+  readonly accessLog: boolean | null;
+  /** `log-level`, in the `--log-level` syntax ("debug", "info,proxy=debug"); null = the flag decides. */
+  readonly logLevel: string | null;
+  /** `client-header-timeout`: time to receive a request's headers (Node server.headersTimeout); never above the request timeout. */
+  readonly clientHeaderTimeoutMs: number;
+  /** `client-request-timeout`: time to receive a whole request (Node server.requestTimeout); null = disabled. */
+  readonly clientRequestTimeoutMs: number | null;
+  /** `keep-alive-timeout`: idle time of a client keep-alive connection (Node server.keepAliveTimeout). */
+  readonly keepAliveTimeoutMs: number;
+  /** `upstream-keep-alive-timeout`: idle time of upstream connections, for pools created from now on (undici keepAliveTimeout). */
+  readonly upstreamKeepAliveTimeoutMs: number;
+  /** `max-requests-per-connection`: requests per client connection (Node server.maxRequestsPerSocket); 0 = unlimited. */
+  readonly maxRequestsPerConnection: number;
+}
+
+/** Built-in server settings (no ConfigMap): the flags decide logging; Node's client timeouts. */
+export const defaultServerSettings: ServerSettings = Object.freeze({
+  accessLog: null,
+  logLevel: null,
+  clientHeaderTimeoutMs: 60_000,
+  clientRequestTimeoutMs: 300_000,
+  keepAliveTimeoutMs: 5_000,
+  upstreamKeepAliveTimeoutMs: 4_000,
+  maxRequestsPerConnection: 0,
+});
+
 export interface RouteTable {
   /** Content hash of everything below. */
   readonly version: string;
+  /**
+   * Server settings that go with this table; the builder always sets them (part of the version, so a
+   * change publishes). Absent only in hand-made tables (tests): the data plane then uses its
+   * construction options.
+   */
+  readonly server?: ServerSettings;
   /** Sorted by host. Most specific wins: exact, then wildcard, then "". */
   readonly virtualHosts: ReadonlyArray<VirtualHost>;
   /** spec.defaultBackend of the oldest accepted Ingress that has one: for requests no virtual host matches. */

@@ -3,9 +3,9 @@
 // on values with escapes, nulls and shared options.
 import { describe, expect, it } from "vitest";
 import { balancerMembersText, hashRoute, sliceMembers } from "../../src/build/index.js";
-import { balancerConfigJson, balancerMembersJson, RouteJsonWriter } from "../../src/build/snapshot-json.js";
+import { balancerConfigJson, balancerMembersJson, RouteJsonWriter, serverSettingsJson } from "../../src/build/snapshot-json.js";
 import { contentHash, canonicalJson } from "../../src/util/index.js";
-import { defaultBalancerSettings, type BalancerConfig, type Route, type RouteOptions, type VirtualHost, type EndpointSlice } from "../../src/model/index.js";
+import { defaultBalancerSettings, defaultServerSettings, type BalancerConfig, type Route, type RouteOptions, type VirtualHost, type EndpointSlice } from "../../src/model/index.js";
 import { goldenCases, runCase } from "./golden.js";
 
 const options: RouteOptions = {
@@ -20,7 +20,9 @@ const route: Route = { path: "/ü\"x", pathType: "Exact", ingress: "ns/a", balan
 describe("snapshot JSON", () => {
   it.each(goldenCases())("route and endpoint table versions are contentHash of the tables: $name", ({ id }) => {
     const { routes, endpoints } = runCase(id).result.snapshot;
-    expect(routes.version).toBe(contentHash({ virtualHosts: routes.virtualHosts, defaultRoute: routes.defaultRoute, balancers: routes.balancers }));
+    expect(routes.version).toBe(contentHash({ virtualHosts: routes.virtualHosts, defaultRoute: routes.defaultRoute, balancers: routes.balancers, server: routes.server }));
+    expect(routes.server).toBeDefined();
+    expect(serverSettingsJson(routes.server ?? defaultServerSettings)).toBe(canonicalJson(routes.server));
     expect(endpoints.version).toBe(contentHash({ balancers: endpoints.balancers }));
     const writer = new RouteJsonWriter();
     for (const vh of routes.virtualHosts) expect(writer.virtualHost(vh)).toBe(canonicalJson(vh));
@@ -50,6 +52,16 @@ describe("snapshot JSON", () => {
     expect(balancerConfigJson({ ...config, ...defaultBalancerSettings })).toBe(canonicalJson({ ...config, ...defaultBalancerSettings }));
     const members = { balancer: "n/s:80", members: [{ key: "[::1]:8", address: "::1", port: 8, route: "p\"", zone: null, ready: false, standby: true, lbset: 1 }, { key: "a:1", address: "a", port: 1, route: "", zone: "z", ready: true, standby: false, lbset: 0 }] };
     expect(balancerMembersJson(members)).toBe(canonicalJson(members));
+  });
+
+  it.each([
+    { name: "built-in server settings (flags decide logging)", server: defaultServerSettings },
+    {
+      name: "every server setting set, request timeout disabled, a quoted log level",
+      server: { accessLog: false, logLevel: 'info,proxy="debug"', clientHeaderTimeoutMs: 1500, clientRequestTimeoutMs: null, keepAliveTimeoutMs: 100, upstreamKeepAliveTimeoutMs: 2500, maxRequestsPerConnection: 7 },
+    },
+  ])("writes server settings as canonicalJson does: $name", ({ server }) => {
+    expect(serverSettingsJson(server)).toBe(canonicalJson(server));
   });
 });
 

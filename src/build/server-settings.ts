@@ -1,0 +1,159 @@
+// Server settings: the `--configmap` keys that are not annotation defaults but settings of the whole
+// server: logging (`access-log`, `log-level`, over their flags while set) and client/upstream
+// connection limits. The data plane applies them live with each route table (no restart, no
+// dropped connection). Each key has its own zod schema; global-settings.ts reads them with the same
+// last-valid-value rules as the annotation-default keys.
+//
+// `--max-header-size` is not a key: Node fixes the header limit of a server's parser when the
+// server is created, so changing it would mean a new listener.
+import { z, type ZodType } from "zod";
+import { defaultServerSettings, type ServerSettings } from "../model/index.js";
+import { parseLogLevels } from "../util/index.js";
+
+export const accessLogSetting = "access-log";
+export const logLevelSetting = "log-level";
+export const clientHeaderTimeoutSetting = "client-header-timeout";
+export const clientRequestTimeoutSetting = "client-request-timeout";
+export const keepAliveTimeoutSetting = "keep-alive-timeout";
+export const upstreamKeepAliveTimeoutSetting = "upstream-keep-alive-timeout";
+export const maxRequestsPerConnectionSetting = "max-requests-per-connection";
+
+/** Seconds as a decimal string with at most 3 fractional digits (as the timeout annotations). */
+const secondsPattern = /^[0-9]{1,6}(\.[0-9]{1,3})?$/;
+
+/** Seconds in [min, max] -> milliseconds; with `zeroDisables`, "0" -> null. */
+function seconds(min: number, max: number, zeroDisables: true): ZodType<number | null, string>;
+function seconds(min: number, max: number, zeroDisables: false): ZodType<number, string>;
+function seconds(min: number, max: number, zeroDisables: boolean): ZodType<number | null, string> {
+  const shape = `seconds as a decimal number like "5" or "2.5" (at most 3 decimals)${zeroDisables ? ', or "0" to disable' : ""}`;
+  const range = zeroDisables ? `"0" or ${min}-${max} seconds` : `${min}-${max} seconds`;
+  return z
+    .string()
+    .regex(secondsPattern, `must be ${shape}`)
+    .transform(Number)
+    .refine((s) => (zeroDisables && s === 0) || (s >= min && s <= max), `must be ${range}`)
+    .transform((s) => (s === 0 ? null : Math.round(s * 1000)));
+}
+
+const maxRequests = 1_000_000;
+
+/** The zod schema of each key's value (a ConfigMap value is a string). */
+const schemas = {
+  [accessLogSetting]: z.enum(["true", "false"], 'must be "true" or "false"').transform((v) => v === "true"),
+  [logLevelSetting]: z
+    .string()
+    .max(1024, "must be at most 1024 characters")
+    .refine((v) => v.trim() !== "" && parseLogLevels(v) !== undefined, "must be a pino level (fatal, error, warn, info, debug, trace, silent) or a component=level list, e.g. info,proxy=debug"),
+  [clientHeaderTimeoutSetting]: seconds(0.1, 3600, false),
+  [clientRequestTimeoutSetting]: seconds(0.1, 86_400, true),
+  [keepAliveTimeoutSetting]: seconds(0.1, 3600, false),
+  [upstreamKeepAliveTimeoutSetting]: seconds(0.1, 3600, false),
+  [maxRequestsPerConnectionSetting]: z
+    .string()
+    .regex(/^[0-9]{1,7}$/, 'must be a whole number; "0" for unlimited')
+    .transform(Number)
+    .refine((n) => n <= maxRequests, `must be at most ${maxRequests}; "0" for unlimited`),
+} as const;
+
+type ServerSettingKey = keyof typeof schemas;
+
+/** One row of the README server-settings table. */
+export interface ServerSettingDoc {
+  readonly key: string;
+  readonly values: string;
+  readonly default: string;
+  readonly description: string;
+}
+
+export const serverSettingDocs: ReadonlyArray<ServerSettingDoc> = [
+  { key: accessLogSetting, values: '"true" / "false"', default: "`--access-log`", description: "one line per request (component access); while set, overrides `--access-log` in every worker" },
+  {
+    key: logLevelSetting,
+    values: "pino level, or per component: info,proxy=debug",
+    default: "`--log-level`",
+    description: "while set, replaces `--log-level` for the controller's and every worker's loggers; removing the key goes back to the flag",
+  },
+  {
+    key: clientHeaderTimeoutSetting,
+    values: "seconds, 0.1-3600",
+    default: "60",
+    description: "time for a client to send a request's headers (Node headersTimeout); exceeded -> 408, connection closed; capped by client-request-timeout",
+  },
+  {
+    key: clientRequestTimeoutSetting,
+    values: 'seconds, 0.1-86400; "0" disables',
+    default: "300",
+    description: "time for a client to send a whole request, body included (Node requestTimeout); exceeded -> 408; \"0\" for slow large uploads",
+  },
+  {
+    key: keepAliveTimeoutSetting,
+    values: "seconds, 0.1-3600",
+    default: "5",
+    description: "idle time of a client keep-alive connection before it is closed (Node keepAliveTimeout, plus Node's 1 s buffer); applies from a connection's next response",
+  },
+  {
+    key: upstreamKeepAliveTimeoutSetting,
+    values: "seconds, 0.1-3600",
+    default: "4",
+    description: "idle time of an upstream keep-alive connection without a Keep-Alive hint (undici keepAliveTimeout); applies to members' connection pools created after the change",
+  },
+  {
+    key: maxRequestsPerConnectionSetting,
+    values: `0-${maxRequests}`,
+    default: "0 (unlimited)",
+    description: 'requests served on one client connection, then it is closed (Node maxRequestsPerSocket); "1" turns keep-alive off',
+  },
+];
+
+/** ConfigMap keys of the server settings, in README order. */
+export const serverSettingKeys: ReadonlyArray<string> = serverSettingDocs.map((d) => d.key);
+
+export function isServerSettingKey(name: string): name is ServerSettingKey {
+  return Object.hasOwn(schemas, name);
+}
+
+type Check = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/** Validates one value of a server-settings key. */
+export function checkServerSetting(name: string, value: string): Check {
+  if (!isServerSettingKey(name)) return { ok: false, reason: "not a server setting" };
+  const parsed = schemas[name].safeParse(value);
+  return parsed.success ? { ok: true } : { ok: false, reason: parsed.error.issues[0]?.message ?? "invalid" };
+}
+
+export interface ServerSettingsResult {
+  readonly settings: ServerSettings;
+  /** The header timeout was above the (enabled) request timeout and was lowered to it. */
+  readonly headerTimeoutCapped: boolean;
+}
+
+/**
+ * The server settings of the valid values in effect (`values`: key -> value, keys of other
+ * settings ignored); unset keys keep the built-in defaults. Values must have passed checkServerSetting.
+ */
+export function toServerSettings(values: Readonly<Record<string, string>>): ServerSettingsResult {
+  const read = <K extends ServerSettingKey>(key: K): z.output<(typeof schemas)[K]> | undefined => {
+    const value = values[key];
+    if (value === undefined) return undefined;
+    const parsed = schemas[key].safeParse(value);
+    if (!parsed.success) throw new Error(`server setting ${key}: unchecked value ${JSON.stringify(value)}`);
+    return parsed.data as z.output<(typeof schemas)[K]>;
+  };
+  const d = defaultServerSettings;
+  const requestMs = read(clientRequestTimeoutSetting);
+  const clientRequestTimeoutMs = requestMs === undefined ? d.clientRequestTimeoutMs : requestMs;
+  let clientHeaderTimeoutMs = read(clientHeaderTimeoutSetting) ?? d.clientHeaderTimeoutMs;
+  // Node enforces headers <= request (the request timeout covers the headers too).
+  const headerTimeoutCapped = clientRequestTimeoutMs !== null && clientHeaderTimeoutMs > clientRequestTimeoutMs;
+  if (headerTimeoutCapped) clientHeaderTimeoutMs = clientRequestTimeoutMs;
+  const settings: ServerSettings = {
+    accessLog: read(accessLogSetting) ?? d.accessLog,
+    logLevel: read(logLevelSetting) ?? d.logLevel,
+    clientHeaderTimeoutMs,
+    clientRequestTimeoutMs,
+    keepAliveTimeoutMs: read(keepAliveTimeoutSetting) ?? d.keepAliveTimeoutMs,
+    upstreamKeepAliveTimeoutMs: read(upstreamKeepAliveTimeoutSetting) ?? d.upstreamKeepAliveTimeoutMs,
+    maxRequestsPerConnection: read(maxRequestsPerConnectionSetting) ?? d.maxRequestsPerConnection,
+  };
+  return { settings, headerTimeoutCapped };
+}
