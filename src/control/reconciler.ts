@@ -1,4 +1,4 @@
-import { compareDiagnostics, emptyBuildMemory, fullChange, type BuildObservation, type SourceChange } from "../model/index.js";
+import { compareDiagnostics, defaultServerSettings, emptyBuildMemory, fullChange, type BuildObservation, type ServerSettings, type SourceChange } from "../model/index.js";
 import type { BalancerConfig, BalancerMembers, BuildMemory, BuildObserver, BuildSettings, ClusterView, Diagnostic, ProxySnapshot, RouteTable, SnapshotSink } from "../model/index.js";
 import { buildBalancerMembers, buildSnapshot, hasEndpointProblem, serviceOfId, snapshotVersion, type BuildResult } from "../build/index.js";
 import type { Logger } from "../util/index.js";
@@ -33,6 +33,11 @@ export interface ReconcilerOptions {
   readonly build?: BuildFunction;
   /** Told after every reconcile once its snapshot is live (status writer, Event recorder, metrics). */
   readonly observers?: ReadonlyArray<BuildObserver>;
+  /**
+   * Told the server settings of each route table once it is live (the controller's own log levels
+   * follow the ConfigMap's `log-level`; the data plane applies the rest itself).
+   */
+  readonly onServerSettings?: (settings: ServerSettings) => void;
 }
 
 /**
@@ -59,6 +64,7 @@ export class Reconciler {
   readonly #endpointMaxHoldoffMs: number;
   readonly #build: BuildFunction;
   readonly #observers: ReadonlyArray<BuildObserver>;
+  readonly #onServerSettings: ((settings: ServerSettings) => void) | null;
 
   #memory: BuildMemory = emptyBuildMemory;
   #published: ProxySnapshot | null = null;
@@ -92,6 +98,7 @@ export class Reconciler {
     this.#endpointMaxHoldoffMs = options.endpointMaxHoldoffMs ?? 50;
     this.#build = options.build ?? buildSnapshot;
     this.#observers = options.observers ?? [];
+    this.#onServerSettings = options.onServerSettings ?? null;
   }
 
   /** True once the first complete snapshot runs in the whole data plane. */
@@ -265,6 +272,7 @@ export class Reconciler {
       if (prev === null || prev.routes.version !== next.routes.version) {
         await this.#sink.applyRoutes(next.routes, next.endpoints);
         this.#published = next;
+        this.#serverSettingsLive(next.routes.server ?? defaultServerSettings);
         this.#log.info(
           { snapshot: next.version, routes: next.routes.version, endpoints: next.endpoints.version, hosts: next.routes.virtualHosts.length, balancers: next.routes.balancers.length, ingresses: result.accepted.length },
           "route table published",
@@ -283,6 +291,15 @@ export class Reconciler {
     }
     if (this.#published !== null) this.#ledger.reset(this.#published.endpoints);
     this.#notify({ view, diagnostics, accepted: result.accepted, snapshotVersion: next.version });
+  }
+
+  #serverSettingsLive(settings: ServerSettings): void {
+    if (this.#onServerSettings === null) return;
+    try {
+      this.#onServerSettings(settings);
+    } catch (err) {
+      this.#log.error({ err }, "server settings hook failed");
+    }
   }
 
   #notify(observation: BuildObservation): void {

@@ -36,6 +36,7 @@ export class ProxyResponse extends ServerResponse<ProxyRequest> {
 
 export interface ForwarderOptions {
   readonly log: Logger;
+  /** Access logger while the access log is on; null = off. */
   readonly accessLog: Logger | null;
   /** Test mode: `x-proxypass-worker` response header with this id; null = off. */
   readonly workerId: string | null;
@@ -300,7 +301,8 @@ function startsWithHttpScheme(url: string): number {
 /** Stateless per request: holds the per-server settings the request path reads. */
 export class Forwarder {
   readonly log: Logger;
-  readonly accessLog: Logger | null;
+  /** The access logger while the access log is on, else null: switched at runtime by ProxyServer (`access-log`), read once per request end. */
+  accessLog: Logger | null;
   readonly workerId: string | null;
   /** Value of X-Forwarded-Port: the listener's port, set once listening. */
   forwardedPort = "";

@@ -4,29 +4,40 @@
 //
 // Standalone (tests, --workers 1 in-process) it owns its scoreboard and slot allocator; inside a
 // worker it maps the shared scoreboard and applies slot assignments made by the primary.
+//
+// Each route table carries the server settings (client timeouts, keep-alive, access log, log
+// levels); applying the table sets them on the running server: Node reads them per connection
+// event, so no listener restarts and no connection drops.
 
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { BalancerStateReader, BalancerView, ClearableFlag, EndpointDelta, EndpointTable, RouteTable, RuntimeState, SnapshotSink } from "../model/index.js";
-import type { Logger } from "../util/index.js";
+import { defaultServerSettings, type BalancerStateReader, type BalancerView, type ClearableFlag, type EndpointDelta, type EndpointTable, type RouteTable, type RuntimeState, type ServerSettings, type SnapshotSink } from "../model/index.js";
+import type { LogLevelControl, Logger } from "../util/index.js";
 import { BalancerRegistry, RuntimeOverrides, Scoreboard, SlotAllocator, describeBalancers, type SlotAssignment } from "./balancer/index.js";
 import { Forwarder, ProxyRequest, ProxyResponse } from "./forward.js";
 import { HealthChecker } from "./health/index.js";
 import { compileRoutes, type Router } from "./router.js";
-import { DEFAULT_UPSTREAM_OPTIONS, type UpstreamOptions } from "./upstream.js";
+import { DEFAULT_UPSTREAM_OPTIONS, type LiveUpstreamOptions, type UpstreamOptions } from "./upstream.js";
 
 export interface ProxyServerOptions {
   /** Component logger ("proxy"). */
   readonly logger: Logger;
-  /** Access log: one info line per request; null/undefined = off. */
+  /** Access log: one info line per request; null/undefined = never. */
   readonly accessLogger?: Logger | null;
+  /** `--access-log`: whether the access log is on while the route table's `server.accessLog` is null (default true). */
+  readonly accessLog?: boolean;
+  /** Levels of this data plane's loggers, set from the route table's `server.logLevel` (null = the flag's). */
+  readonly logLevels?: LogLevelControl | null;
   /** A shared scoreboard (worker mode: slots come with each apply); omitted = own scoreboard + allocator. */
   readonly scoreboard?: Scoreboard;
   /** Test mode: adds `x-proxypass-worker: <id>` to responses. */
   readonly workerId?: string | null;
+  /** Upstream options while route tables carry no server settings (tests). */
   readonly upstream?: UpstreamOptions;
-  /** Node http server keep-alive timeout for client connections. */
+  /** Client keep-alive timeout while route tables carry no server settings (tests); default 5000. */
   readonly keepAliveTimeoutMs?: number;
+  /** How often Node checks the client header/request timeouts (fixed at creation); default 1000. */
+  readonly timeoutCheckIntervalMs?: number;
   /** `--max-header-size`: larger request headers get 431 (Node's parser). Default 16384. */
   readonly maxHeaderSize?: number;
   /** Logger of the active health checks a standalone server runs ("health"); default `logger`. */
@@ -49,6 +60,18 @@ function refuseConnect(_req: unknown, socket: Socket): void {
   socket.end(CONNECT_REFUSAL);
 }
 
+function sameServerSettings(a: ServerSettings, b: ServerSettings): boolean {
+  return (
+    a.accessLog === b.accessLog &&
+    a.logLevel === b.logLevel &&
+    a.clientHeaderTimeoutMs === b.clientHeaderTimeoutMs &&
+    a.clientRequestTimeoutMs === b.clientRequestTimeoutMs &&
+    a.keepAliveTimeoutMs === b.keepAliveTimeoutMs &&
+    a.upstreamKeepAliveTimeoutMs === b.upstreamKeepAliveTimeoutMs &&
+    a.maxRequestsPerConnection === b.maxRequestsPerConnection
+  );
+}
+
 export class ProxyServer implements SnapshotSink, BalancerStateReader {
   readonly #log: Logger;
   readonly #board: Scoreboard;
@@ -61,6 +84,14 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   #routes: RouteTable = EMPTY_ROUTES;
   readonly #registry: BalancerRegistry;
   readonly #forwarder: Forwarder;
+  readonly #accessLogger: Logger | null;
+  readonly #accessLogFlag: boolean;
+  readonly #logLevels: LogLevelControl | null;
+  /** Read by each upstream pool creation: `upstream-keep-alive-timeout` changes it in place. */
+  readonly #upstream: LiveUpstreamOptions;
+  /** Server settings of tables without any (hand-made tables): the construction options. */
+  readonly #baseSettings: ServerSettings;
+  #serverSettings: ServerSettings | null = null;
   readonly #server: Server<typeof ProxyRequest, typeof ProxyResponse>;
   /** The one reference swapped per route apply. */
   #router: Router;
@@ -82,14 +113,23 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
       this.#health = new HealthChecker({ scoreboard: this.#board, logger: options.healthLogger ?? options.logger });
       this.#overrides = new RuntimeOverrides(this.#board, this.#allocator);
     }
-    this.#registry = new BalancerRegistry(this.#board, options.upstream ?? DEFAULT_UPSTREAM_OPTIONS, options.busyLedger === undefined ? null : new Int32Array(options.busyLedger));
+    this.#upstream = { ...(options.upstream ?? DEFAULT_UPSTREAM_OPTIONS) };
+    this.#baseSettings = { ...defaultServerSettings, keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 5_000, upstreamKeepAliveTimeoutMs: this.#upstream.keepAliveTimeoutMs };
+    this.#accessLogger = options.accessLogger ?? null;
+    this.#accessLogFlag = options.accessLog ?? true;
+    this.#logLevels = options.logLevels ?? null;
+    this.#registry = new BalancerRegistry(this.#board, this.#upstream, options.busyLedger === undefined ? null : new Int32Array(options.busyLedger));
     this.#router = compileRoutes(EMPTY_ROUTES, this.#registry);
-    this.#forwarder = new Forwarder({ log: options.logger, accessLog: options.accessLogger ?? null, workerId: options.workerId ?? null });
+    this.#forwarder = new Forwarder({ log: options.logger, accessLog: this.#accessLogFlag ? this.#accessLogger : null, workerId: options.workerId ?? null });
     this.#server = createServer<typeof ProxyRequest, typeof ProxyResponse>(
       {
         IncomingMessage: ProxyRequest,
         ServerResponse: ProxyResponse,
-        keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+        keepAliveTimeout: this.#baseSettings.keepAliveTimeoutMs,
+        headersTimeout: this.#baseSettings.clientHeaderTimeoutMs,
+        requestTimeout: this.#baseSettings.clientRequestTimeoutMs ?? 0,
+        // Node's default (30 s) would let a 5 s header timeout last up to 35 s.
+        connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 1_000,
         maxHeaderSize: options.maxHeaderSize ?? 16_384,
       },
       (req, res) => this.#forwarder.handle(this.#router, req, res),
@@ -108,6 +148,11 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
 
   get endpointsVersion(): string | null {
     return this.#endpointsVersion;
+  }
+
+  /** The server settings in effect (those of the last route table applied; before any, the construction options). */
+  get serverSettings(): ServerSettings {
+    return this.#serverSettings ?? this.#baseSettings;
   }
 
   /** How many route tables were compiled (endpoint-only updates do not compile). */
@@ -158,6 +203,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
 
   /** Worker mode: apply a route table with slots assigned by the primary. Synchronous: live on return. */
   applyAssignedRoutes(routes: RouteTable, endpoints: EndpointTable, slots: SlotAssignment): void {
+    this.#applyServerSettings(routes.server ?? this.#baseSettings);
     const router = compileRoutes(routes, this.#registry);
     this.#registry.applyEndpoints(endpoints, slots);
     this.#router = router;
@@ -166,6 +212,26 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     this.#endpointsVersion = endpoints.version;
     this.#routesCompiled++;
     if (this.#log.isLevelEnabled("debug")) this.#log.debug({ snapshot: routes.version, endpoints: endpoints.version }, "routes applied");
+  }
+
+  /**
+   * Sets the server settings on the running server: Node reads headersTimeout and requestTimeout at
+   * each timeout check, keepAliveTimeout when a response ends, maxRequestsPerSocket per request; the
+   * upstream keep-alive applies to pools created from now on; the access log switches at once.
+   */
+  #applyServerSettings(settings: ServerSettings): void {
+    const previous = this.#serverSettings;
+    if (previous !== null && sameServerSettings(previous, settings)) return;
+    const server = this.#server;
+    server.headersTimeout = settings.clientHeaderTimeoutMs;
+    server.requestTimeout = settings.clientRequestTimeoutMs ?? 0;
+    server.keepAliveTimeout = settings.keepAliveTimeoutMs;
+    server.maxRequestsPerSocket = settings.maxRequestsPerConnection;
+    this.#upstream.keepAliveTimeoutMs = settings.upstreamKeepAliveTimeoutMs;
+    this.#forwarder.accessLog = (settings.accessLog ?? this.#accessLogFlag) ? this.#accessLogger : null;
+    if (this.#logLevels !== null && !this.#logLevels.setLevels(settings.logLevel)) this.#log.warn({ logLevel: settings.logLevel }, "invalid log level ignored");
+    this.#serverSettings = settings;
+    if (previous !== null && this.#log.isLevelEnabled("debug")) this.#log.debug({ server: settings }, "server settings applied");
   }
 
   /** Worker mode: apply endpoints with slots assigned by the primary. */

@@ -1,7 +1,8 @@
 // One undici keep-alive Pool per balancer member (and per connect timeout, since undici sets the
 // connect timeout per pool), created lazily and kept while the member exists across snapshots.
 // When the member is removed, its pools close gracefully: pool.close() lets queued and running
-// requests finish, then closes the sockets.
+// requests finish, then closes the sockets. The options object is read when a pool is created, so
+// its owner (ProxyServer, for `upstream-keep-alive-timeout`) may change it: new pools use the new value.
 
 import { Pool } from "undici";
 
@@ -10,7 +11,10 @@ export interface UpstreamOptions {
   readonly keepAliveTimeoutMs: number;
 }
 
-export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = { keepAliveTimeoutMs: 4_000 };
+export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({ keepAliveTimeoutMs: 4_000 });
+
+/** Upstream options their owner changes at runtime (read by each pool creation). */
+export type LiveUpstreamOptions = { -readonly [K in keyof UpstreamOptions]: UpstreamOptions[K] };
 
 export class Upstream {
   readonly origin: string;

@@ -16,7 +16,10 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
   const log = loggers("proxy");
   const server = new ProxyServer({
     logger: log,
-    accessLogger: init.accessLog ? loggers("access") : null,
+    // The access log and the levels follow each route table's server settings (over the flags).
+    accessLogger: loggers("access"),
+    accessLog: init.accessLog,
+    logLevels: loggers,
     scoreboard: new Scoreboard(init.buffer),
     workerId: init.exposeWorkerId ? String(init.id) : null,
     maxHeaderSize: init.maxHeaderSize,

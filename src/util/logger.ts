@@ -25,12 +25,33 @@ export function parseLogLevels(spec: string): { base: LevelWithSilent; component
   return { base, components };
 }
 
+/** Sets the levels of a logger factory's loggers at runtime. */
+export interface LogLevelControl {
+  /**
+   * Sets every component's level from `spec` (the `--log-level` syntax), for the loggers made so far
+   * and later ones; null goes back to the spec the factory was created with. An invalid spec changes
+   * nothing and returns false.
+   */
+  setLevels(spec: string | null): boolean;
+}
+
+/** A factory of per-component child loggers (created once each) whose levels can change at runtime. */
+export interface LoggerFactory extends LogLevelControl {
+  (component: string): Logger;
+  /** The level spec in effect. */
+  readonly levels: string;
+}
+
+type Levels = NonNullable<ReturnType<typeof parseLogLevels>>;
+
 /** Creates the root logger and a factory of per-component child loggers (created once each). */
-export function createLoggerFactory(spec: string, destination?: NodeJS.WritableStream): (component: string) => Logger {
-  const parsed = parseLogLevels(spec) ?? { base: "info" as LevelWithSilent, components: {} };
+export function createLoggerFactory(spec: string, destination?: NodeJS.WritableStream): LoggerFactory {
+  const initial = parseLogLevels(spec) === undefined ? "info" : spec;
+  let current = initial;
+  let parsed: Levels = parseLogLevels(initial) ?? { base: "info", components: {} };
   const root = destination ? pino({ level: "trace" }, destination) : pino({ level: "trace" });
   const cache = new Map<string, Logger>();
-  return (component: string) => {
+  const factory = (component: string): Logger => {
     let child = cache.get(component);
     if (child === undefined) {
       child = root.child({ component }, { level: parsed.components[component] ?? parsed.base });
@@ -38,4 +59,18 @@ export function createLoggerFactory(spec: string, destination?: NodeJS.WritableS
     }
     return child;
   };
+  const setLevels = (next: string | null): boolean => {
+    const wanted = next ?? initial;
+    if (wanted === current) return true;
+    const levels = parseLogLevels(wanted);
+    if (levels === undefined) return false;
+    current = wanted;
+    parsed = levels;
+    for (const [component, child] of cache) child.level = levels.components[component] ?? levels.base;
+    return true;
+  };
+  return Object.defineProperties(factory, {
+    setLevels: { value: setLevels },
+    levels: { get: () => current },
+  }) as LoggerFactory;
 }
