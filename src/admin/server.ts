@@ -1,6 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "../util/index.js";
 import type { Metrics } from "./metrics.js";
+import { isSameOrigin, type AdminAccess } from "./access.js";
+import { BALANCER_MANAGER_PATH, type BalancerManager } from "./balancer-manager.js";
+import { PAGE_CSP } from "./balancer-manager-page.js";
 
 /** Rendering /metrics failed (a provider threw): answered 500 and logged. */
 export class AdminMetricsError extends Error {
@@ -17,19 +20,31 @@ export interface AdminServerOptions {
   readonly logger: Logger;
   /** Served at `/metrics` (Prometheus text), open like the probes; without it `/metrics` is 404. */
   readonly metrics?: Metrics;
+  /** Who may use the protected pages and the CSRF nonce; default loopback only, no token. */
+  readonly access?: AdminAccess;
+  /** Served at `/balancer-manager` (protected); without it the path is 404. */
+  readonly balancerManager?: BalancerManager;
 }
 
-/** The admin listener: `/healthz` (alive), `/readyz` (first snapshot live, not draining), `/metrics`. */
+/**
+ * The admin listener: `/healthz` (alive), `/readyz` (first snapshot live, not draining), `/metrics`
+ * (open), and `/balancer-manager` (protected: allowed client address or bearer token; changes are
+ * POSTs with the nonce and a same-origin Origin/Referer).
+ */
 export class AdminServer {
   readonly #server: Server;
   readonly #isReady: () => boolean;
   readonly #log: Logger;
   readonly #metrics: Metrics | null;
+  readonly #access: AdminAccess | null;
+  readonly #manager: BalancerManager | null;
 
   constructor(options: AdminServerOptions) {
     this.#isReady = options.isReady;
     this.#log = options.logger;
     this.#metrics = options.metrics ?? null;
+    this.#access = options.access ?? null;
+    this.#manager = options.balancerManager ?? null;
     this.#server = createServer((req, res) => this.#handle(req, res));
     this.#server.keepAliveTimeout = 5_000;
   }
@@ -55,6 +70,7 @@ export class AdminServer {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? "/").split("?", 1)[0];
+    if (path === BALANCER_MANAGER_PATH && this.#manager !== null && this.#access !== null) return this.#protected(this.#access, this.#manager, req, res);
     if (req.method !== "GET" && req.method !== "HEAD") {
       return reply(res, 405, "method not allowed\n");
     }
@@ -70,6 +86,32 @@ export class AdminServer {
         this.#log.debug({ path }, "admin: not found");
         return reply(res, 404, "not found\n");
     }
+  }
+
+  #protected(access: AdminAccess, manager: BalancerManager, req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader("x-frame-options", "DENY");
+    res.setHeader("x-content-type-options", "nosniff");
+    res.setHeader("referrer-policy", "same-origin");
+    res.setHeader("content-security-policy", PAGE_CSP);
+    const client = req.socket.remoteAddress ?? "unknown";
+    const decision = access.check({ remoteAddress: req.socket.remoteAddress, authorization: req.headers.authorization });
+    if (!decision.allowed) {
+      this.#log.warn({ client, path: BALANCER_MANAGER_PATH, reason: decision.reason }, "admin: access denied");
+      return reply(res, 403, "forbidden: allowed for loopback, --admin-allow-cidrs or the --admin-token-file bearer token\n");
+    }
+    if (req.method === "GET" || req.method === "HEAD") return manager.serveView(req, res);
+    if (req.method !== "POST") {
+      res.setHeader("allow", "GET, HEAD, POST");
+      return reply(res, 405, "method not allowed\n");
+    }
+    if (!isSameOrigin({ origin: req.headers.origin, referer: req.headers.referer, host: req.headers.host })) {
+      this.#log.warn({ client, origin: req.headers.origin ?? null, referer: req.headers.referer ?? null }, "admin: cross-origin change refused");
+      return reply(res, 403, "forbidden: cross-origin request\n");
+    }
+    manager.serveChange(req, res, { client, token: decision.via === "token" }).catch((err: unknown) => {
+      this.#log.error({ err }, "admin: balancer-manager failed");
+      if (!res.headersSent) reply(res, 500, "internal error\n");
+    });
   }
 
   #serveMetrics(metrics: Metrics, res: ServerResponse): void {
