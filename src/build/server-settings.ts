@@ -95,7 +95,7 @@ export const serverSettingDocs: ReadonlyArray<ServerSettingDoc> = [
     key: upstreamKeepAliveTimeoutSetting,
     values: "seconds, 0.1-3600",
     default: "4",
-    description: "idle time of an upstream keep-alive connection without a Keep-Alive hint (undici keepAliveTimeout); applies to members' connection pools created after the change",
+    description: "idle time of an upstream keep-alive connection (undici keepAliveTimeout; an upstream's `Keep-Alive: timeout=N` hint, less 2 s, wins); applies to members' connection pools created after the change",
   },
   {
     key: maxRequestsPerConnectionSetting,

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { annotationDocs } from "../../src/build/annotations/index.js";
-import { settingDocs } from "../../src/build/index.js";
+import { serverSettingDocs, settingDocs } from "../../src/build/index.js";
 import { rbacRules } from "../../src/kube/index.js";
 import { flagsSchema } from "../../cmd/flags.js";
 
@@ -24,11 +24,32 @@ export function renderSettingsTable(): string {
   return ["| key | values | built-in default | default of annotation |", "|---|---|---|---|", ...rows].join("\n");
 }
 
+export function renderServerSettingsTable(): string {
+  const cell = (s: string): string => s.replace(/\|/g, "\\|");
+  const rows = serverSettingDocs.map((d) => `| \`${d.key}\` | ${cell(d.values)} | ${cell(d.default)} | ${cell(d.description)} |`);
+  return ["| key | values | built-in default | meaning |", "|---|---|---|---|", ...rows].join("\n");
+}
+
 describe("README", () => {
   it("documents every ConfigMap key exactly as the builder's settings table says", () => {
     const m = /<!-- settings:begin -->\n([\s\S]*?)\n<!-- settings:end -->/.exec(readme);
     expect(m?.[1], "README needs a settings:begin/end block").toBeDefined();
     expect(m?.[1]).toBe(renderSettingsTable());
+  });
+
+  it("documents every server-settings ConfigMap key (logging, limits) exactly as the builder's table says", () => {
+    const m = /<!-- server-settings:begin -->\n([\s\S]*?)\n<!-- server-settings:end -->/.exec(readme);
+    expect(m?.[1], "README needs a server-settings:begin/end block").toBeDefined();
+    expect(m?.[1]).toBe(renderServerSettingsTable());
+  });
+
+  it.each(serverSettingDocs.map((d) => d.key))("has a server-settings row for the ConfigMap key %s", (key) => {
+    const m = /<!-- server-settings:begin -->\n([\s\S]*?)\n<!-- server-settings:end -->/.exec(readme);
+    expect(m?.[1]).toContain(`| \`${key}\` |`);
+  });
+
+  it("says why --max-header-size is not a ConfigMap key", () => {
+    expect(readme).toMatch(/`--max-header-size` is not a ConfigMap key/);
   });
 
   it("documents every annotation exactly as the builder's doc table says", () => {
