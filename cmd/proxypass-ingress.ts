@@ -89,6 +89,8 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     settings: { ingressClass: flags["ingress-class"], controllerName: flags["controller-name"], clusterDomain: flags["cluster-domain"], configMap: flags.configmap ?? null, zone },
     logger: loggerFor("control"),
     observers,
+    // The ConfigMap's log-level, while set, replaces --log-level for the controller's loggers too.
+    onServerSettings: (server) => loggerFor.setLevels(server.logLevel),
   });
   const admin = new AdminServer({ isReady: () => reconciler.ready, logger: loggerFor("admin"), metrics });
 
