@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { isIP } from "node:net";
 import { z } from "zod";
 import { parseLogLevels } from "../src/util/index.js";
+import { AdminCidrError, parseCidrs } from "../src/admin/index.js";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().min(0).max(3600);
@@ -16,6 +17,15 @@ const namespacedName = z
     const [namespace = "", name = ""] = v.split("/");
     return { namespace, name };
   });
+
+const cidrList = z.string().transform((v, ctx) => {
+  try {
+    return parseCidrs(v);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: err instanceof AdminCidrError ? err.message : "must be comma-separated CIDRs" });
+    return z.NEVER;
+  }
+});
 
 export const flagsSchema = z.object({
   manifests: z.string().min(1).optional(),
@@ -38,6 +48,10 @@ export const flagsSchema = z.object({
   "shutdown-delay": seconds.default(5),
   "shutdown-grace": seconds.default(30),
   "cluster-domain": name.default("cluster.local"),
+  "admin-allow-cidrs": cidrList.optional(),
+  "admin-token-file": z.string().min(1).optional(),
+  "runtime-configmap": namespacedName.optional(),
+  "state-file": z.string().min(1).optional(),
   zone: z
     .string()
     .max(63, "must be at most 63 characters")
@@ -65,7 +79,14 @@ export const usage = `usage: proxypass-ingress [--manifests PATH | --kubeconfig 
   --controller-name NAME      spec.controller of owned IngressClasses (proxypass.io/ingress-controller)
   --http-port N               plain HTTP listener (8080)
   --https-port N              TLS listener (8443; the TLS listener is not built yet)
-  --admin-port N              admin listener: /healthz, /readyz (10254)
+  --admin-port N              admin listener: /healthz, /readyz, /metrics, /balancer-manager (10254)
+  --admin-allow-cidrs CIDRS   clients allowed to use /balancer-manager (default: loopback only,
+                              127.0.0.0/8 and ::1; the list replaces that default)
+  --admin-token-file PATH     file holding a bearer token that also grants /balancer-manager
+  --runtime-configmap NS/NAME Kubernetes mode: ConfigMap holding balancer-manager edits, shared by
+                              every replica (default: proxypass-ingress-runtime in POD_NAMESPACE)
+  --state-file PATH           file mode: JSON file holding balancer-manager edits across restarts
+                              (default: in memory only)
   --bind-address IP           address of all listeners (0.0.0.0)
   --workers N                 data-plane worker threads (number of CPUs)
   --log-level LEVEL           pino level, or per component: info,proxy=debug

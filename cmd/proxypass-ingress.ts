@@ -3,7 +3,8 @@
 import { pathToFileURL } from "node:url";
 import { realpathSync } from "node:fs";
 import { hostname } from "node:os";
-import { AdminServer, MetricsObserver, createMetrics } from "../src/admin/index.js";
+import { readFileSync } from "node:fs";
+import { AdminAccess, AdminServer, BalancerManager, FileStateStore, MetricsObserver, createMetrics } from "../src/admin/index.js";
 import { WorkerPool } from "../src/dataplane/index.js";
 import { Reconciler, type ConfigSource } from "../src/control/index.js";
 import { ManifestSource } from "../src/files/index.js";
@@ -19,7 +20,7 @@ import {
   readNodeZone,
   resolveControllerInstance,
 } from "../src/kube/index.js";
-import type { BuildObserver } from "../src/model/index.js";
+import type { BuildObserver, RuntimeStateStore } from "../src/model/index.js";
 import { createLoggerFactory, type Logger } from "../src/util/index.js";
 import { FlagError, parseFlags, usage, type Flags } from "./flags.js";
 
@@ -50,6 +51,28 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
   if (flags.manifests !== undefined && (flags.kubeconfig !== undefined || flags["watch-namespace"] !== undefined)) {
     process.stderr.write(`proxypass-ingress: --manifests cannot be combined with --kubeconfig or --watch-namespace\n\n${usage}`);
     return 2;
+  }
+
+  if (flags.manifests !== undefined && flags["runtime-configmap"] !== undefined) {
+    process.stderr.write(`proxypass-ingress: --runtime-configmap needs the Kubernetes source; with --manifests use --state-file\n\n${usage}`);
+    return 2;
+  }
+  if (flags.manifests === undefined && flags["state-file"] !== undefined) {
+    process.stderr.write(`proxypass-ingress: --state-file is for the file source; with Kubernetes the edits live in --runtime-configmap\n\n${usage}`);
+    return 2;
+  }
+  let adminToken: string | null = null;
+  if (flags["admin-token-file"] !== undefined) {
+    try {
+      adminToken = readFileSync(flags["admin-token-file"], "utf8").trim();
+    } catch (err) {
+      process.stderr.write(`proxypass-ingress: cannot read --admin-token-file: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 2;
+    }
+    if (adminToken === "" || /\s/.test(adminToken)) {
+      process.stderr.write("proxypass-ingress: --admin-token-file must hold one token without spaces\n");
+      return 2;
+    }
   }
 
   const loggerFor = createLoggerFactory(flags["log-level"]);
@@ -92,7 +115,13 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     // The ConfigMap's log-level, while set, replaces --log-level for the controller's loggers too.
     onServerSettings: (server) => loggerFor.setLevels(server.logLevel),
   });
-  const admin = new AdminServer({ isReady: () => reconciler.ready, logger: loggerFor("admin"), metrics });
+  // balancer-manager: edits persist in the state store, whose every new state goes into the scoreboard.
+  const access = new AdminAccess({ ...(flags["admin-allow-cidrs"] !== undefined ? { allow: flags["admin-allow-cidrs"] } : {}), token: adminToken });
+  const { store: runtimeStore, persistence } = await createRuntimeStore(flags, kube, loggerFor);
+  runtimeStore.subscribe((state) => pool.setRuntimeState(state));
+  pool.setRuntimeState(runtimeStore.current());
+  const manager = new BalancerManager({ reader: pool, store: runtimeStore, access, logger: loggerFor("admin"), persistence });
+  const admin = new AdminServer({ isReady: () => reconciler.ready, logger: loggerFor("admin"), metrics, access, balancerManager: manager });
 
   let stopping = false;
   const stopped = new Promise<number>((resolve) => {
@@ -116,6 +145,8 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
       }
       await source.close();
       await pool.close(flags["shutdown-grace"] * 1000);
+      manager.close();
+      await runtimeStore.close();
       await admin.close();
       log.info("stopped");
       resolve(0);
@@ -143,6 +174,14 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     return 1;
   }
   return stopped;
+}
+
+/** Where balancer-manager edits live: memory or --state-file (file mode), the runtime ConfigMap (Kubernetes). */
+async function createRuntimeStore(flags: Flags, _kube: KubeParts | null, loggerFor: (component: string) => Logger): Promise<{ store: RuntimeStateStore; persistence: string }> {
+  const path = flags["state-file"] ?? null;
+  const store = new FileStateStore({ path, logger: loggerFor("admin") });
+  await store.load();
+  return { store, persistence: path === null ? "memory (lost on restart; see --state-file)" : `file ${path}` };
 }
 
 /** The Kubernetes API source plus leader election, the Ingress status writer and the Event recorder. */
