@@ -84,10 +84,12 @@ export async function hits(ctl: RunningController, n: number, cookie?: string): 
 /** Starts the controller and waits until it serves the balancer. */
 export async function startServing(cluster: Cluster, args: ReadonlyArray<string>): Promise<RunningController> {
   const ctl = await startController(["--manifests", cluster.dir, "--workers", "2", ...args]);
-  await waitFor(async () => ((await hit(ctl).catch(() => "down")) === "web-a" || (await hit(ctl).catch(() => "down")) === "web-b" ? true : undefined), {
-    timeoutMs: 20_000,
-    what: `controller serving\n${ctl.output()}`,
-  });
+  try {
+    await waitFor(async () => (["web-a", "web-b"].includes(await hit(ctl).catch(() => "down")) ? true : undefined), { timeoutMs: 20_000, what: "controller serving" });
+  } catch (err) {
+    ctl.child.kill("SIGKILL");
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${ctl.output()}`, { cause: err });
+  }
   return ctl;
 }
 
