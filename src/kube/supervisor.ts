@@ -198,16 +198,19 @@ export class InformerSupervisor<T> {
   /** list, then watch for as long as it goes: re-watch after a clean end, relist after 410. */
   async #run(generation: number, signal: AbortSignal): Promise<void> {
     let rv = await this.#list(generation, signal);
+    let listedAt = this.#now();
     let fromList = true;
     for (;;) {
       const end = await this.#watch(generation, rv, signal);
       if (!this.#current(generation)) return;
       if (end.kind === "gone") {
-        // Gone at once from a list's own resourceVersion: relisting again could loop, so back off.
-        if (fromList && end.events === 0) throw new KubeApiError(`${this.#resource}: resourceVersion ${rv} of a fresh list is gone`, 410);
+        // The resourceVersion of a list not a second old is gone already: relisting at once could
+        // loop, so this counts as a failure (backoff, then relist).
+        if (fromList && end.events === 0 && this.#now() - listedAt < 1000) throw new KubeApiError(`${this.#resource}: resourceVersion ${rv} of a fresh list is gone`, 410);
         this.#relists++;
         this.#log.debug({ resource: this.#resource, resourceVersion: rv }, "watch resourceVersion gone (410); relisting");
         rv = await this.#list(generation, signal);
+        listedAt = this.#now();
         fromList = true;
         continue;
       }

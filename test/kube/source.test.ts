@@ -169,6 +169,70 @@ describe("KubeSource against the stand-in API server", () => {
     await waitFor(() => (h.changes() > before && names(h.source.current().view.ingresses).join() === "after-compact,during-gap" ? true : undefined), { timeoutMs: 5000, what: "after compact" });
   });
 
+  /** The Ingress list and watch requests since `from`, as `verb[@resourceVersion]=status`. */
+  const ingressRequests = (a: KubeApi, from: number): string[] =>
+    a.requests
+      .slice(from)
+      .filter((r) => r.resource === "ingresses")
+      .map((r) => `${r.verb ?? r.method}${r.query["resourceVersion"] ? `@${r.query["resourceVersion"]}` : ""}=${r.status}`);
+
+  // Each fault returns the Ingress requests it expects from then on (resourceVersions known only then).
+  const faults: Array<{ name: string; fault: (a: KubeApi, rv: string) => () => string[]; restarts: number }> = [
+    {
+      name: "a cleanly ended watch is re-opened from the last resourceVersion, without a list",
+      fault: (a, rv) => {
+        a.endWatches();
+        return () => [`watch@${rv}=200`];
+      },
+      restarts: 0,
+    },
+    {
+      name: "an ERROR 410 event after a change relists at once, then watches from the list's resourceVersion",
+      fault: (a) => {
+        a.apply(ingress("web", "web-svc", { host: "changed.example.com", tlsSecret: "web-tls" }));
+        a.compact();
+        return () => ["list=200", `watch@${a.resourceVersion}=200`];
+      },
+      restarts: 0,
+    },
+    {
+      name: "an HTTP 410 when a re-watch starts relists at once",
+      fault: (a) => {
+        a.apply(ingress("web", "web-svc", { host: "changed.example.com", tlsSecret: "web-tls" }));
+        const changed = a.resourceVersion;
+        a.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "unrelated" } });
+        a.compact({ expireWatches: false });
+        a.endWatches();
+        return () => [`watch@${changed}=410`, "list=200", `watch@${a.resourceVersion}=200`];
+      },
+      restarts: 0,
+    },
+    {
+      name: "a 410 on the resourceVersion of a list not a second old counts as a failure: backoff, then relist",
+      fault: (a) => {
+        a.compact();
+        return () => ["list=200", `watch@${a.resourceVersion}=200`];
+      },
+      restarts: 1,
+    },
+  ];
+  it.each(faults)("$name", async ({ fault, restarts }) => {
+    // No bookmarks during the test: the watch's resourceVersion stays the list's.
+    api = await startKubeApi({ objects: base(), bookmarkIntervalMs: 60_000 });
+    harness = kubeSource(api);
+    await harness.source.start();
+    const a = api;
+    await waitFor(() => (a.watches().length >= 5 ? true : undefined), { what: "watches open" });
+    const rv = a.requests.filter((r) => r.resource === "ingresses" && r.verb === "watch").at(-1)?.query["resourceVersion"] ?? "";
+    const from = a.requests.length;
+    const want = fault(a, rv);
+    await waitFor(() => (ingressRequests(a, from).join() === want().join() && a.watches().some((w) => w.resource === "ingresses") ? true : undefined), {
+      timeoutMs: 3000,
+      what: `Ingress requests ${want().join()}`,
+    });
+    expect(harness.source.restarts()["ingresses"]).toBe(restarts);
+  });
+
   it("an outage keeps the last view and reconverges within 5 s after", async () => {
     const { api: a, h } = await setup(base());
     const last = h.source.current().view;
