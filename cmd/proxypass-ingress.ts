@@ -9,11 +9,13 @@ import { WorkerPool } from "../src/dataplane/index.js";
 import { Reconciler, type ConfigSource } from "../src/control/index.js";
 import { ManifestSource } from "../src/files/index.js";
 import {
+  ConfigMapStateStore,
   EventRecorder,
   IngressStatusWriter,
   KubeConfigError,
   KubeSource,
   LeaderElector,
+  defaultRuntimeConfigMapName,
   describeOrigin,
   loadKubeConfig,
   processKubeConfigInputs,
@@ -31,6 +33,8 @@ interface KubeParts {
   readonly elector: LeaderElector;
   readonly status: IngressStatusWriter;
   readonly events: EventRecorder;
+  /** The controller's namespace (POD_NAMESPACE), home of the Lease and the runtime ConfigMap. */
+  readonly namespace: string;
 }
 
 export async function main(argv: ReadonlyArray<string>): Promise<number> {
@@ -177,7 +181,15 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
 }
 
 /** Where balancer-manager edits live: memory or --state-file (file mode), the runtime ConfigMap (Kubernetes). */
-async function createRuntimeStore(flags: Flags, _kube: KubeParts | null, loggerFor: (component: string) => Logger): Promise<{ store: RuntimeStateStore; persistence: string }> {
+async function createRuntimeStore(flags: Flags, kube: KubeParts | null, loggerFor: (component: string) => Logger): Promise<{ store: RuntimeStateStore; persistence: string }> {
+  if (kube !== null) {
+    const target = flags["runtime-configmap"] ?? { namespace: kube.namespace, name: defaultRuntimeConfigMapName };
+    const log = loggerFor("kube");
+    const store = new ConfigMapStateStore({ kubeConfig: kube.kubeConfig, namespace: target.namespace, name: target.name, logger: log });
+    // Not awaited: serving does not wait for it; its state arrives through subscribe() once listed.
+    store.start().catch((err: unknown) => log.error({ err, configMap: store.target }, "runtime ConfigMap watch did not start"));
+    return { store, persistence: `ConfigMap ${store.target} (shared by every replica)` };
+  }
   const path = flags["state-file"] ?? null;
   const store = new FileStateStore({ path, logger: loggerFor("admin") });
   await store.load();
@@ -206,7 +218,7 @@ function createKubeParts(flags: Flags, loggerFor: (component: string) => Logger)
     ...(flags["watch-namespace"] !== undefined ? { watchNamespace: flags["watch-namespace"] } : {}),
   });
   const events = new EventRecorder({ kubeConfig, logger: loggerFor("events"), identity: instance.identity, isActive: () => elector.isLeader });
-  return { kubeConfig, source, elector, status, events };
+  return { kubeConfig, source, elector, status, events, namespace: instance.namespace };
 }
 
 function isEntryPoint(): boolean {

@@ -31,3 +31,4 @@ export {
   type StatusRateLimit,
 } from "./status.js";
 export { EventRecorder, EventWriteError, EventRecorderOptionsError, defaultReportingController, defaultEventRateLimit, maxNoteBytes, truncateNote, type EventRecorderOptions, type EventRateLimit } from "./events.js";
+export { ConfigMapStateStore, RuntimeStateWriteError, RUNTIME_STATE_KEY, defaultRuntimeConfigMapName, type ConfigMapStateStoreOptions } from "./runtime-state.js";

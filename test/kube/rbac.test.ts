@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { EventRecorder, IngressStatusWriter, LeaderElector, isAllowed, loadKubeConfig, rbacRules, resolveControllerInstance, type IngressStatusWriterOptions } from "../../src/kube/index.js";
+import { ConfigMapStateStore, EventRecorder, IngressStatusWriter, LeaderElector, isAllowed, loadKubeConfig, rbacRules, resolveControllerInstance, type IngressStatusWriterOptions } from "../../src/kube/index.js";
 import { startKubeApi, type KubeApi } from "../support/kube-api.js";
 import { waitFor } from "../support/wait.js";
 import { endpointSlice, ingress, ingressClass, kubeSource, service, tlsSecret, type SourceHarness } from "./kube-fixtures.js";
@@ -85,6 +85,12 @@ describe("RBAC list", () => {
     await waitFor(() => (events.writes >= 2 ? true : undefined), { what: "event series patched" });
     await events.close();
     expect(writers.reduce((n, w) => n + w.writes, 0)).toBeGreaterThan(0);
+    // balancer-manager's runtime ConfigMap: watched, created by the first edit, then read and updated.
+    const runtime = new ConfigMapStateStore({ kubeConfig, namespace: "default", name: "ppi-runtime", logger });
+    await runtime.start();
+    await runtime.update(() => ({ balancers: { "default/web-svc:80": { lbmethod: "random2", members: {} } } }));
+    await runtime.update(() => ({ balancers: {} }));
+    await runtime.close();
 
     const seen = new Set<string>();
     for (const r of a.requests) {
