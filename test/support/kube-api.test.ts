@@ -146,7 +146,7 @@ describe("kube-api stand-in", () => {
       expect(requestSummary(api)).toEqual(["list=200", "watch@1=200"]);
     });
 
-    // What client-node 2.0.1 does under each fault: the supervisor in src/kube is built on this.
+    // What client-node 2.0.1's own informer does under each fault: the stand-in must make these faults observable to any client (src/kube runs its own list+watch over client-node's HTTP client).
     it.each([
       {
         name: "a cleanly ended watch is re-opened from the last resourceVersion, without a list or an error",
