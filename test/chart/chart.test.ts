@@ -364,7 +364,7 @@ describe("RBAC is exactly src/kube/rbac.ts", () => {
     expect(sorted(granted(render(opts), () => true))).toEqual(sorted(expected));
   });
 
-  it("without watchNamespace the ClusterRole grants every watch; leases and pods only in the release namespace", () => {
+  it("without watchNamespace the ClusterRole grants every watch; leases, pods and ConfigMap writes only in the release namespace", () => {
     const objects = render();
     const cluster = granted(objects, (o) => o.kind === "ClusterRole");
     expect(cluster.has("networking.k8s.io/ingresses")).toBe(true);
@@ -372,7 +372,10 @@ describe("RBAC is exactly src/kube/rbac.ts", () => {
     expect(cluster.has("/pods")).toBe(false);
     const role = find(objects, "Role", "proxypass-ingress");
     expect(role.metadata.namespace).toBe("proxypass-ingress");
-    expect(sorted(granted([role], () => true))).toEqual({ "/pods": ["get", "list"], "coordination.k8s.io/leases": ["create", "get", "update"] });
+    expect(sorted(granted([role], () => true))).toEqual({ "/configmaps": ["create", "get", "update"], "/pods": ["get", "list"], "coordination.k8s.io/leases": ["create", "get", "update"] });
+    // writes (the runtime ConfigMap) never cluster-wide
+    expect([...(cluster.get("/configmaps") ?? [])].sort()).toEqual(["list", "watch"]);
+    for (const [res, verbs] of cluster) expect([...verbs].filter((v) => ["update", "delete"].includes(v)), res).toEqual([]);
   });
 
   it("with watchNamespace: ClusterRole keeps only cluster-scoped reads; a Role in the watched namespace grants the watches", () => {

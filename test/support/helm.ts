@@ -248,7 +248,7 @@ export interface ChartRbac {
   /** Namespaced resources the controller watches: ClusterRole, or a Role in controller.watchNamespace. */
   readonly watched: ReadonlyArray<ChartRbacRule>;
   /** Only in the controller's own namespace (POD_NAMESPACE): a Role there. */
-  readonly controllerNamespace: ReadonlyArray<ChartRbacRule>;
+  readonly controllerNamespace: ReadonlyArray<ChartRbacRule>; // Leases, pods, the runtime ConfigMap writes
   /** Watched rules also needed in the controller's namespace when watchNamespace is another one (its ConfigMaps, Events on them, --publish-service). */
   readonly controllerNamespaceWhenWatching: ReadonlyArray<ChartRbacRule>;
 }
@@ -268,27 +268,36 @@ const rbacScopes: Readonly<Record<string, Scope>> = {
   "/nodes": "cluster",
   "events.k8s.io/events": "watched+controller",
 };
+/** Rules (resource#verbs) placed apart from their resource's scope: writes of the runtime ConfigMap live in the controller's namespace only. */
+const ruleScopes: Readonly<Record<string, Scope>> = {
+  "/configmaps#get,create,update": "controller",
+};
 const verbOrder = ["get", "list", "watch", "create", "update", "patch", "delete"];
 
 /** Turns the controller's RBAC list into the chart's files/rbac.json (rules merged per resource, verbs sorted). */
 export function chartRbac(rules: ReadonlyArray<RbacInput>): ChartRbac {
-  const merged = new Map<string, Set<string>>();
+  const scoped: { key: string; scope: Scope; verbs: ReadonlyArray<string> }[] = [];
   for (const r of rules) {
     if (!r.implemented) continue;
     const key = `${r.apiGroup}/${r.resource}`;
-    if (rbacScopes[key] === undefined) throw new Error(`src/kube/rbac.ts lists ${key}, which test/support/helm.ts (rbacScopes) does not place in a scope`);
-    const verbs = merged.get(key) ?? new Set<string>();
-    for (const v of r.verbs) verbs.add(v);
-    merged.set(key, verbs);
+    const scope = ruleScopes[`${key}#${r.verbs.join(",")}`] ?? rbacScopes[key];
+    if (scope === undefined) throw new Error(`src/kube/rbac.ts lists ${key}, which test/support/helm.ts (rbacScopes) does not place in a scope`);
+    scoped.push({ key, scope, verbs: r.verbs });
   }
-  const pick = (scopes: ReadonlyArray<Scope>): ChartRbacRule[] =>
-    [...merged.entries()]
-      .filter(([key]) => scopes.includes(rbacScopes[key] as Scope))
+  const pick = (scopes: ReadonlyArray<Scope>): ChartRbacRule[] => {
+    const merged = new Map<string, Set<string>>();
+    for (const r of scoped.filter((x) => scopes.includes(x.scope))) {
+      const verbs = merged.get(r.key) ?? new Set<string>();
+      for (const v of r.verbs) verbs.add(v);
+      merged.set(r.key, verbs);
+    }
+    return [...merged.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([key, verbs]) => {
         const slash = key.indexOf("/");
         return { apiGroup: key.slice(0, slash), resource: key.slice(slash + 1), verbs: verbOrder.filter((v) => verbs.has(v)) };
       });
+  };
   return {
     comment: "Generated from src/kube/rbac.ts by `npm run chart:generate`; a test fails when it is out of date. Do not edit.",
     cluster: pick(["cluster"]),
