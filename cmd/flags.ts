@@ -52,6 +52,9 @@ export const flagsSchema = z.object({
   "admin-token-file": z.string().min(1).optional(),
   "runtime-configmap": namespacedName.optional(),
   "state-file": z.string().min(1).optional(),
+  "webhook-port": port.default(9443),
+  "webhook-cert-file": z.string().min(1).optional(),
+  "webhook-key-file": z.string().min(1).optional(),
   zone: z
     .string()
     .max(63, "must be at most 63 characters")
@@ -87,6 +90,10 @@ export const usage = `usage: proxypass-ingress [--manifests PATH | --kubeconfig 
                               every replica (default: proxypass-ingress-runtime in POD_NAMESPACE)
   --state-file PATH           file mode: JSON file holding balancer-manager edits across restarts
                               (default: in memory only)
+  --webhook-port N            validating admission webhook for Ingresses of our class, HTTPS,
+                              served only with the two files below (9443)
+  --webhook-cert-file PATH    webhook certificate (PEM, re-read when it changes)
+  --webhook-key-file PATH     webhook private key (PEM)
   --bind-address IP           address of all listeners (0.0.0.0)
   --workers N                 data-plane worker threads (number of CPUs)
   --log-level LEVEL           pino level, or per component: info,proxy=debug
@@ -131,6 +138,9 @@ export function parseFlags(argv: ReadonlyArray<string>): Flags {
     const issue = parsed.error.issues[0];
     const flag = issue?.path.join(".") ?? "?";
     throw new FlagError(`invalid --${flag} "${raw[flag] ?? ""}": ${issue?.message ?? "invalid"}`);
+  }
+  if ((parsed.data["webhook-cert-file"] === undefined) !== (parsed.data["webhook-key-file"] === undefined)) {
+    throw new FlagError("--webhook-cert-file and --webhook-key-file must be given together");
   }
   return parsed.data;
 }

@@ -4,9 +4,9 @@ import { pathToFileURL } from "node:url";
 import { realpathSync } from "node:fs";
 import { hostname } from "node:os";
 import { readFileSync } from "node:fs";
-import { AdminAccess, AdminServer, BalancerManager, FileStateStore, MetricsObserver, createMetrics } from "../src/admin/index.js";
+import { AdminAccess, AdminServer, BalancerManager, FileStateStore, MetricsObserver, WebhookServer, createMetrics } from "../src/admin/index.js";
 import { WorkerPool } from "../src/dataplane/index.js";
-import { Reconciler, type ConfigSource } from "../src/control/index.js";
+import { Reconciler, reviewIngressAdmission, type ConfigSource } from "../src/control/index.js";
 import { ManifestSource } from "../src/files/index.js";
 import {
   ConfigMapStateStore,
@@ -126,6 +126,19 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
   pool.setRuntimeState(runtimeStore.current());
   const manager = new BalancerManager({ reader: pool, store: runtimeStore, access, logger: loggerFor("admin"), persistence });
   const admin = new AdminServer({ isReady: () => reconciler.ready, logger: loggerFor("admin"), metrics, access, balancerManager: manager });
+  // Validating admission webhook (only with a certificate): src/control's per-Ingress checks.
+  const webhookCert = flags["webhook-cert-file"];
+  const webhookKey = flags["webhook-key-file"];
+  let webhook: WebhookServer | null = null;
+  if (webhookCert !== undefined && webhookKey !== undefined) {
+    const admission = { ingressClass: flags["ingress-class"] };
+    try {
+      webhook = new WebhookServer({ certFile: webhookCert, keyFile: webhookKey, logger: loggerFor("admin"), review: (body) => reviewIngressAdmission(body, admission) });
+    } catch (err) {
+      process.stderr.write(`proxypass-ingress: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 2;
+    }
+  }
 
   let stopping = false;
   const stopped = new Promise<number>((resolve) => {
@@ -151,6 +164,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
       await pool.close(flags["shutdown-grace"] * 1000);
       manager.close();
       await runtimeStore.close();
+      await webhook?.close();
       await admin.close();
       log.info("stopped");
       resolve(0);
@@ -161,6 +175,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
 
   try {
     const adminPort = await admin.listen(flags["admin-port"], flags["bind-address"]);
+    if (webhook !== null) await webhook.listen(flags["webhook-port"], flags["bind-address"]);
     await pool.start();
     if (kube !== null) {
       kube.elector.start();
@@ -175,6 +190,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     log.fatal({ err }, "start failed");
     await pool.close(0).catch(() => undefined);
     await admin.close().catch(() => undefined);
+    await webhook?.close().catch(() => undefined);
     return 1;
   }
   return stopped;

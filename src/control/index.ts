@@ -1,2 +1,3 @@
 export * from "./reconciler.js";
 export * from "./endpoint-ledger.js";
+export * from "./admission.js";
