@@ -14,21 +14,40 @@ export interface ServiceIndex {
 
 /** Indexes every Service and its slices, or only those of the Services in `only` ("ns/name"). */
 export function indexServices(view: ClusterView, only: ReadonlySet<string> | null = null): ServiceIndex {
+  // With `only`, objects of other Services are skipped without building their keys.
+  const wanted = only === null ? null : namesByNamespace(only);
+  const isWanted = (ns: string, name: string): boolean => wanted === null || (wanted.get(ns)?.has(name) ?? false);
   const services = new Map<string, Service>();
   for (const s of view.services) {
-    const key = `${s.metadata.namespace}/${s.metadata.name}`;
-    if (only === null || only.has(key)) services.set(key, s);
+    if (isWanted(s.metadata.namespace, s.metadata.name)) services.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
   }
   const slices = new Map<string, EndpointSlice[]>();
   for (const slice of view.endpointSlices) {
     const service = slice.metadata.labels[serviceNameLabel];
-    if (service === undefined) continue;
+    if (service === undefined || !isWanted(slice.metadata.namespace, service)) continue;
     const key = `${slice.metadata.namespace}/${service}`;
-    if (only !== null && !only.has(key)) continue;
-    slices.set(key, [...(slices.get(key) ?? []), slice]);
+    const list = slices.get(key);
+    if (list === undefined) slices.set(key, [slice]);
+    else list.push(slice);
   }
   for (const list of slices.values()) list.sort((a, b) => compareText(a.metadata.name, b.metadata.name));
   return { services, slices };
+}
+
+/** "ns/name" keys as namespace -> names. */
+function namesByNamespace(keys: ReadonlySet<string>): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const key of keys) {
+    const slash = key.indexOf("/");
+    const ns = key.slice(0, slash);
+    let names = out.get(ns);
+    if (names === undefined) {
+      names = new Set();
+      out.set(ns, names);
+    }
+    names.add(key.slice(slash + 1));
+  }
+  return out;
 }
 
 /** The one backend problem that depends on EndpointSlices (not only on the Service). */

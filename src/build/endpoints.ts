@@ -1,6 +1,7 @@
 // The endpoint fast lane's half of the builder: members of some balancers, resolved by the same
 // code the full build uses (resolveBackend), and the endpoint table version computed from
 // per-balancer texts so a caller that keeps them can re-version a table after changing a few.
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { BalancerConfig, BalancerMembers, BuildSettings, ClusterView, Diagnostic, IngressBackend } from "../model/index.js";
 import { endpointPortNotFound, endpointProblemPrefix, indexServices, resolveBackend, withStandby, type ResolvedBackend, type ServiceIndex } from "./backend.js";
@@ -90,22 +91,28 @@ export function balancerMembersText(members: BalancerMembers): string {
   return balancerMembersJson(members);
 }
 
+/** balancerMembersText as UTF-8: what callers that keep a balancer's text keep (hashed without re-encoding). */
+export function balancerMembersBytes(members: BalancerMembers): Uint8Array {
+  return Buffer.from(balancerMembersJson(members), "utf8");
+}
+
+const tableStart = Buffer.from('{"balancers":[', "utf8");
+const comma = Buffer.from(",", "utf8");
+const tableEnd = Buffer.from("]}", "utf8");
+
 /**
- * The endpoint table version from the texts of its balancers (sorted by id): equal to the
- * `endpoints.version` buildSnapshot gives for the same balancers, without re-serializing them.
+ * The endpoint table version from the texts of its balancers (sorted by id; strings or their
+ * UTF-8 bytes): equal to the `endpoints.version` buildSnapshot gives for the same balancers,
+ * without re-serializing them. Each part goes to the hash as it is: no joined text, no garbage.
  */
-export function endpointTableVersion(texts: Iterable<string>): string {
+export function endpointTableVersion(texts: Iterable<string | Uint8Array>): string {
   const hash = createHash("sha256");
-  let chunk = '{"balancers":[';
+  hash.update(tableStart);
   let first = true;
   for (const text of texts) {
-    if (!first) chunk += ",";
-    chunk += text;
+    if (!first) hash.update(comma);
+    hash.update(text);
     first = false;
-    if (chunk.length >= 1 << 16) {
-      hash.update(chunk);
-      chunk = "";
-    }
   }
-  return hash.update(`${chunk}]}`).digest("hex").slice(0, 16);
+  return hash.update(tableEnd).digest("hex").slice(0, 16);
 }

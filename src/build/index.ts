@@ -16,4 +16,4 @@ export { selectIngresses, defaultClassAnnotation, legacyClassAnnotation, type Cl
 export { sliceMembers, memberKey, serviceNameLabel, hashRoute, withStandby } from "./backend.js";
 export { compareRoutes } from "./routes.js";
 export * from "./annotations/index.js";
-export { buildBalancerMembers, balancerMembersText, endpointTableVersion, hasEndpointProblem, serviceOfId } from "./endpoints.js";
+export { buildBalancerMembers, balancerMembersBytes, balancerMembersText, endpointTableVersion, hasEndpointProblem, serviceOfId } from "./endpoints.js";

@@ -1,15 +1,16 @@
 // The endpoint table as the data plane runs it, kept by control for the endpoint fast lane: the
-// members of every balancer and the text each one contributes to the table version, so a delta
-// re-serializes only the balancers it changes and the table version stays exactly what a full
-// build of the same cluster gives (a full build after deltas then publishes nothing).
+// members of every balancer and the text each one contributes to the table version (as UTF-8
+// bytes, hashed as they are: no joined text, nothing to encode), so a delta re-serializes only the
+// balancers it changes and the table version stays exactly what a full build of the same cluster
+// gives (a full build after deltas then publishes nothing).
 import type { BalancerMembers, EndpointDelta, EndpointTable, Member } from "../model/index.js";
-import { balancerMembersText, endpointTableVersion } from "../build/index.js";
+import { balancerMembersBytes, endpointTableVersion } from "../build/index.js";
 
 export class EndpointLedger {
   /** Balancer ids in table order (sorted). */
   #ids: ReadonlyArray<string> = [];
   #members = new Map<string, BalancerMembers>();
-  #texts = new Map<string, string>();
+  #texts = new Map<string, Uint8Array>();
   #version = "";
 
   get version(): string {
@@ -19,12 +20,12 @@ export class EndpointLedger {
   /** Adopts a table published whole (a full build); texts of balancers with equal members are kept. */
   reset(table: EndpointTable): void {
     const members = new Map<string, BalancerMembers>();
-    const texts = new Map<string, string>();
+    const texts = new Map<string, Uint8Array>();
     for (const b of table.balancers) {
       const prev = this.#members.get(b.balancer);
       const prevText = this.#texts.get(b.balancer);
       members.set(b.balancer, b);
-      texts.set(b.balancer, prev !== undefined && prevText !== undefined && sameMembers(prev.members, b.members) ? prevText : balancerMembersText(b));
+      texts.set(b.balancer, prev !== undefined && prevText !== undefined && sameMembers(prev.members, b.members) ? prevText : balancerMembersBytes(b));
     }
     this.#ids = table.balancers.map((b) => b.balancer);
     this.#members = members;
@@ -43,10 +44,10 @@ export class EndpointLedger {
       if (prev === undefined || sameMembers(prev.members, b.members)) continue;
       changed.push(b);
       this.#members.set(b.balancer, b);
-      this.#texts.set(b.balancer, balancerMembersText(b));
+      this.#texts.set(b.balancer, balancerMembersBytes(b));
     }
     if (changed.length === 0) return null;
-    this.#version = endpointTableVersion(this.#ids.map((id) => this.#texts.get(id) ?? ""));
+    this.#version = endpointTableVersion(this.#texts.values());
     return { version: this.#version, balancers: changed };
   }
 
