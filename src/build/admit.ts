@@ -2,6 +2,7 @@
 // version (from memory) is served instead, or nothing.
 import type { Ingress, RouteOptions } from "../model/index.js";
 import { annotationPrefix, hasErrors, parseAnnotations, type AnnotationFinding, type Annotations, type BalancerSettingsValue, type CanaryValue, type ParsedAnnotations } from "./annotations/index.js";
+import type { BuildCache } from "./cache.js";
 import type { DiagnosticList } from "./diagnostics.js";
 import { ingressRef, sortByIngressAge } from "./order.js";
 
@@ -20,9 +21,16 @@ export interface AdmittedIngress {
  * Admits each Ingress (ours only); returns the admitted ones oldest first. `memory` holds the last
  * accepted versions; `defaults` (full annotation keys) are the global settings.
  */
-export function admitIngresses(ours: ReadonlyArray<Ingress>, memory: ReadonlyMap<string, Ingress>, defaults: Annotations, diagnostics: DiagnosticList): AdmittedIngress[] {
+export function admitIngresses(
+  ours: ReadonlyArray<Ingress>,
+  memory: ReadonlyMap<string, Ingress>,
+  defaults: Annotations,
+  diagnostics: DiagnosticList,
+  prev: BuildCache | null,
+  next: BuildCache,
+): AdmittedIngress[] {
   const admitted: AdmittedIngress[] = [];
-  const parse = parser(defaults);
+  const parse = parser(defaults, prev !== null && prev.defaultsKey === next.defaultsKey ? prev.parsed : null, next.parsed);
   for (const ingress of ours) {
     const result = admitIngress(ingress, memory, parse, diagnostics);
     if (result !== null) admitted.push(result);
@@ -30,15 +38,22 @@ export function admitIngresses(ours: ReadonlyArray<Ingress>, memory: ReadonlyMap
   return sortByIngressAge(admitted, (a) => a.ingress);
 }
 
-type Parse = (annotations: Annotations) => ParsedAnnotations;
+type Parse = (ingress: Ingress) => ParsedAnnotations;
 
 /**
  * parseAnnotations with `defaults`, once per distinct set of `proxypass.io/` annotations (the only
- * ones it reads): Ingresses often share them, and most have none.
+ * ones it reads): Ingresses often share them, and most have none. An Ingress object parsed by the
+ * previous build with the same defaults (`previous`) keeps its result; `next` records this build's.
  */
-function parser(defaults: Annotations): Parse {
+function parser(defaults: Annotations, previous: ReadonlyMap<Ingress, ParsedAnnotations> | null, next: Map<Ingress, ParsedAnnotations>): Parse {
   const cache = new Map<string, ParsedAnnotations>();
-  return (annotations) => {
+  return (ingress) => {
+    const known = next.get(ingress) ?? previous?.get(ingress);
+    if (known !== undefined) {
+      next.set(ingress, known);
+      return known;
+    }
+    const annotations = ingress.metadata.annotations;
     const ours: Array<[string, string]> = [];
     for (const key of Object.keys(annotations)) {
       const value = annotations[key];
@@ -50,19 +65,20 @@ function parser(defaults: Annotations): Parse {
       parsed = parseAnnotations(Object.fromEntries(ours), defaults);
       cache.set(cacheKey, parsed);
     }
+    next.set(ingress, parsed);
     return parsed;
   };
 }
 
 function admitIngress(current: Ingress, memory: ReadonlyMap<string, Ingress>, parse: Parse, diagnostics: DiagnosticList): AdmittedIngress | null {
   const ref = ingressRef(current);
-  const parsed = parse(current.metadata.annotations);
+  const parsed = parse(current);
   if (!hasErrors(parsed.findings)) {
     report(ref, parsed.findings, "", diagnostics);
     return { ref, ingress: current, options: parsed.options, balancer: parsed.balancer, canary: parsed.canary };
   }
   const last = memory.get(ref);
-  const fallback = last === undefined ? null : parse(last.metadata.annotations);
+  const fallback = last === undefined ? null : parse(last);
   if (last === undefined || fallback === null || hasErrors(fallback.findings)) {
     report(ref, parsed.findings, "; this Ingress is not served", diagnostics);
     return null;

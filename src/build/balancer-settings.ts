@@ -3,22 +3,23 @@
 // route (or canary split) to it; `settingsFrom` names it even when its settings are all defaults.
 // Another Ingress routing there with different settings gets a BalancerSettingsConflict warning.
 // A hot standby's members join the balancer's own as standby (H) members.
-import type { BalancerConfig, BalancerMembers, Route } from "../model/index.js";
+import type { BalancerConfig, Member, Route } from "../model/index.js";
 import type { AdmittedIngress } from "./admit.js";
 import type { BalancerSettingsValue } from "./annotations/index.js";
 import { endpointPortNotFound, withStandby, type ResolvedBackend } from "./backend.js";
 import type { BalancerSet } from "./balancers.js";
+import type { BuildCache } from "./cache.js";
 import type { DiagnosticList } from "./diagnostics.js";
 import { compareText } from "./order.js";
 import type { MergedRoutes } from "./routes.js";
 
 export interface UsedBalancer {
   readonly config: BalancerConfig;
-  readonly members: BalancerMembers;
+  readonly members: ReadonlyArray<Member>;
 }
 
 /** Balancers some route (or canary split) refers to, sorted by id, with their settings and members. */
-export function resolveBalancers(merged: MergedRoutes, admitted: ReadonlyArray<AdmittedIngress>, balancers: BalancerSet, diagnostics: DiagnosticList): UsedBalancer[] {
+export function resolveBalancers(merged: MergedRoutes, admitted: ReadonlyArray<AdmittedIngress>, balancers: BalancerSet, diagnostics: DiagnosticList, caches: { readonly prev: BuildCache | null; readonly next: BuildCache }): UsedBalancer[] {
   const users = balancerUsers(merged);
   const age = new Map(admitted.map((a, i) => [a.ref, i]));
   const byRef = new Map(admitted.map((a) => [a.ref, a]));
@@ -30,7 +31,7 @@ export function resolveBalancers(merged: MergedRoutes, admitted: ReadonlyArray<A
     const winner = byRef.get(refs[0] ?? "");
     if (winner === undefined) continue;
     reportConflicts(id, winner, refs.slice(1), byRef, diagnostics);
-    out.push(withSettings(resolved, winner, balancers, diagnostics));
+    out.push(withSettings(resolved, winner, balancers, diagnostics, caches));
   }
   return out;
 }
@@ -64,11 +65,13 @@ function settingsText(s: BalancerSettingsValue): string {
 }
 
 function reportConflicts(id: string, winner: AdmittedIngress, others: ReadonlyArray<string>, byRef: ReadonlyMap<string, AdmittedIngress>, diagnostics: DiagnosticList): void {
-  const text = settingsText(winner.balancer);
+  let text: string | null = null;
   for (const ref of others) {
     const other = byRef.get(ref);
     // Equal annotations share one parsed settings object (admit's parse cache): no text needed then.
-    if (other === undefined || other.balancer === winner.balancer || settingsText(other.balancer) === text) continue;
+    if (other === undefined || other.balancer === winner.balancer) continue;
+    text ??= settingsText(winner.balancer);
+    if (settingsText(other.balancer) === text) continue;
     diagnostics.ingress(
       ref,
       "warning",
@@ -78,20 +81,26 @@ function reportConflicts(id: string, winner: AdmittedIngress, others: ReadonlyAr
   }
 }
 
-function withSettings(resolved: ResolvedBackend, winner: AdmittedIngress, balancers: BalancerSet, diagnostics: DiagnosticList): UsedBalancer {
+function withSettings(resolved: ResolvedBackend, winner: AdmittedIngress, balancers: BalancerSet, diagnostics: DiagnosticList, caches: { readonly prev: BuildCache | null; readonly next: BuildCache }): UsedBalancer {
   const s = winner.balancer;
-  const standby = s.hotStandby === null ? null : resolveStandby(resolved.balancer.id, winner, balancers, diagnostics);
-  const config: BalancerConfig = {
-    ...resolved.balancer,
-    settingsFrom: winner.ref,
-    lbmethod: s.lbmethod,
-    sticky: s.sticky,
-    failover: s.failover,
-    healthCheck: s.healthCheck,
-    standby: standby === null ? null : standby.balancer.id,
-  };
-  const members = standby === null ? resolved.members : withStandby(resolved.members, standby.members);
-  return { config, members: { balancer: config.id, members } };
+  const id = resolved.balancer.id;
+  const standby = s.hotStandby === null ? null : resolveStandby(id, winner, balancers, diagnostics);
+  const standbyId = standby === null ? null : standby.balancer.id;
+  // The same resolution, settings object, winner and standby as the previous build: the same config object.
+  const prev = caches.prev?.configs.get(id);
+  let config: BalancerConfig;
+  if (prev !== undefined && prev.base === resolved.balancer && prev.settings === s && prev.settingsFrom === winner.ref && prev.standby === standbyId) {
+    config = prev.config;
+    caches.next.configs.set(id, prev);
+  } else {
+    config = { ...resolved.balancer, settingsFrom: winner.ref, lbmethod: s.lbmethod, sticky: s.sticky, failover: s.failover, healthCheck: s.healthCheck, standby: standbyId };
+    caches.next.configs.set(id, { base: resolved.balancer, settings: s, settingsFrom: winner.ref, standby: standbyId, config });
+  }
+  if (standby === null) return { config, members: resolved.members };
+  const joined = caches.prev?.standby.get(id);
+  const members = joined !== undefined && joined.primary === resolved.members && joined.standby === standby.members ? joined.members : withStandby(resolved.members, standby.members);
+  caches.next.standby.set(id, { primary: resolved.members, standby: standby.members, members });
+  return { config, members };
 }
 
 /** The hot-standby backend of a balancer, or null (with a warning) when its Service or port is missing. */

@@ -1,17 +1,26 @@
-// Resolves each distinct backend once per build and remembers the result by balancer id.
+// Resolves each distinct backend once per build and remembers the result by balancer id. A Service
+// whose object and slice objects are those of the previous build keeps its previous resolutions
+// (the same objects: members, configs), so nothing derived from them is rebuilt or re-serialized.
 import type { BuildSettings, IngressBackend } from "../model/index.js";
 import { resolveBackend, type BackendResolution, type ResolvedBackend, type ServiceIndex } from "./backend.js";
+import { sameItems, type BuildCache, type ServiceEntry } from "./cache.js";
+
+const noSlices: ReadonlyArray<never> = [];
 
 export class BalancerSet {
   readonly #index: ServiceIndex;
   readonly #settings: BuildSettings;
+  readonly #prev: BuildCache | null;
+  readonly #next: BuildCache;
   /** Service backends by namespace, then Service name, then port number or name (no key strings to build). */
   readonly #byBackend = new Map<string, Map<string, Map<number | string, BackendResolution>>>();
   readonly #byId = new Map<string, ResolvedBackend>();
 
-  constructor(index: ServiceIndex, settings: BuildSettings) {
+  constructor(index: ServiceIndex, settings: BuildSettings, prev: BuildCache | null, next: BuildCache) {
     this.#index = index;
     this.#settings = settings;
+    this.#prev = prev;
+    this.#next = next;
   }
 
   resolve(ns: string, backend: IngressBackend): BackendResolution {
@@ -31,7 +40,9 @@ export class BalancerSet {
     }
     let resolution = byPort.get(port);
     if (resolution === undefined) {
-      resolution = resolveBackend(ns, backend, this.#index, this.#settings);
+      const entry = this.#entry(`${ns}/${service.name}`);
+      resolution = entry.reused?.get(port) ?? resolveBackend(ns, backend, this.#index, this.#settings);
+      entry.next.byPort.set(port, resolution);
       byPort.set(port, resolution);
       if (resolution.ok) this.#byId.set(resolution.backend.balancer.id, resolution.backend);
     }
@@ -40,5 +51,19 @@ export class BalancerSet {
 
   get(id: string): ResolvedBackend | undefined {
     return this.#byId.get(id);
+  }
+
+  /** This build's cache entry of a Service, and the previous resolutions when its objects are unchanged. */
+  #entry(key: string): { next: ServiceEntry; reused: ReadonlyMap<number | string, BackendResolution> | null } {
+    const service = this.#index.services.get(key);
+    const slices = this.#index.slices.get(key) ?? noSlices;
+    let next = this.#next.services.get(key);
+    const prev = this.#prev?.services.get(key);
+    const reused = prev !== undefined && prev.service === service && sameItems(prev.slices, slices) ? prev.byPort : null;
+    if (next === undefined) {
+      next = { service, slices, byPort: new Map() };
+      this.#next.services.set(key, next);
+    }
+    return { next, reused };
   }
 }

@@ -1,17 +1,20 @@
 // The pure builder: cluster objects + last accepted Ingress versions + settings -> snapshot.
 import type { BalancerConfig, BalancerMembers, BuildMemory, BuildSettings, ClusterView, Diagnostic, EndpointTable, Ingress, ProxySnapshot, RouteTable, ServerSettings, VirtualHost } from "../model/index.js";
-import { contentHash, ContentHasher } from "../util/index.js";
+import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
+import { contentHash } from "../util/index.js";
 import { admitIngresses } from "./admit.js";
 import { indexServices } from "./backend.js";
-import { resolveBalancers } from "./balancer-settings.js";
+import { resolveBalancers, type UsedBalancer } from "./balancer-settings.js";
 import { BalancerSet } from "./balancers.js";
+import { BuildCache, sameItems, settingsKeyOf, usableCache } from "./cache.js";
 import { DiagnosticList } from "./diagnostics.js";
 import { resolveGlobalSettings, type GlobalSettings } from "./global-settings.js";
 import { selectIngresses } from "./ingress-class.js";
 import { compareText } from "./order.js";
-import { endpointTableVersion } from "./endpoints.js";
+import { balancerMembersBytes, endpointTableVersion } from "./endpoints.js";
 import { mergeRoutes, type MergedRoutes } from "./routes.js";
-import { balancerConfigJson, balancerMembersJson, RouteJsonWriter, serverSettingsJson } from "./snapshot-json.js";
+import { balancerConfigJson, RouteJsonWriter, serverSettingsJson } from "./snapshot-json.js";
 
 export interface BuildResult {
   readonly snapshot: ProxySnapshot;
@@ -29,18 +32,25 @@ export interface BuildResult {
  * Builds the proxy snapshot. Pure: no I/O, clock or globals; never mutates its arguments; the
  * same arguments give an equal result (and equal versions). Problems in user input become
  * diagnostics; it throws only on programmer bugs.
+ *
+ * Incremental: `memory.cache` (the previous result's) lets results derived from objects that are
+ * still the same instances be reused — a Service's members and their JSON, an Ingress's routes,
+ * virtual hosts and balancer configs with their JSON, a table version when nothing in it changed.
+ * The result equals a build with no cache (test/build/incremental.test.ts checks that on random
+ * changes); the new cache holds only what this build used.
  */
 export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: BuildSettings): BuildResult {
   const diagnostics = new DiagnosticList();
   const selection = selectIngresses(view.ingresses, view.ingressClasses, settings);
   for (const d of selection.diagnostics) diagnostics.add(d);
   const global = resolveGlobalSettings(view, settings, memory.settings, diagnostics);
-  const admitted = admitIngresses(selection.ours, memory.ingresses, global.annotationDefaults, diagnostics);
-  const balancers = new BalancerSet(indexServices(view), settings);
-  const merged = mergeRoutes(admitted, balancers, diagnostics);
-  const used = resolveBalancers(merged, admitted, balancers, diagnostics);
-  const routes = routeTable(merged, used.map((b) => b.config), global.global.server);
-  const endpoints = endpointTable(used.map((b) => b.members));
+  const caches = { prev: usableCache(memory.cache, settings), next: new BuildCache(settingsKeyOf(settings), JSON.stringify(global.annotationDefaults)) };
+  const admitted = admitIngresses(selection.ours, memory.ingresses, global.annotationDefaults, diagnostics, caches.prev, caches.next);
+  const balancers = new BalancerSet(indexServices(view), settings, caches.prev, caches.next);
+  const merged = mergeRoutes(admitted, balancers, diagnostics, caches);
+  const used = resolveBalancers(merged, admitted, balancers, diagnostics, caches);
+  const routes = routeTable(merged, used.map((b) => b.config), global.global.server, caches.prev, caches.next);
+  const endpoints = endpointTable(used, caches.prev, caches.next);
   const snapshot: ProxySnapshot = { version: snapshotVersion(routes.version, endpoints.version), routes, endpoints };
   const refs = admitted.map((a) => a.ref).sort(compareText);
   const byRef = new Map<string, Ingress>(admitted.map((a) => [a.ref, a.ingress]));
@@ -49,7 +59,7 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
     const ingress = byRef.get(ref);
     if (ingress !== undefined) nextMemory.set(ref, ingress);
   }
-  return { snapshot, diagnostics: diagnostics.sorted(), memory: { ingresses: nextMemory, settings: global.memory }, globalSettings: global.global, accepted: refs };
+  return { snapshot, diagnostics: diagnostics.sorted(), memory: { ingresses: nextMemory, settings: global.memory, cache: caches.next }, globalSettings: global.global, accepted: refs };
 }
 
 /** The version of a snapshot made of a route table and an endpoint table of these versions. */
@@ -59,35 +69,74 @@ export function snapshotVersion(routesVersion: string, endpointsVersion: string)
 
 /**
  * The route table (with the server settings, so a settings change publishes a new table); its
- * version is contentHash of its content (canonical JSON, written by snapshot-json).
+ * version is contentHash of its content (canonical JSON, written by snapshot-json). The previous
+ * table is reused when it has the same objects; the JSON of unchanged virtual hosts and balancer
+ * configs is reused, kept as UTF-8 bytes (off the JS heap) and hashed part by part.
  */
-function routeTable(merged: MergedRoutes, balancers: ReadonlyArray<BalancerConfig>, server: ServerSettings): RouteTable {
-  const hash = new ContentHasher();
-  let text = '{"balancers":[';
-  for (let i = 0; i < balancers.length; i++) {
-    if (i > 0) text += ",";
-    text += balancerConfigJson(balancers[i] as BalancerConfig);
-    if (text.length >= chunkChars) text = flush(hash, text);
-  }
+function routeTable(merged: MergedRoutes, balancers: ReadonlyArray<BalancerConfig>, server: ServerSettings, prev: BuildCache | null, next: BuildCache): RouteTable {
+  const serverText = serverSettingsJson(server);
+  const last = prev?.routeTable ?? null;
+  const reuse = last !== null && last.serverText === serverText && last.table.defaultRoute === merged.defaultRoute && sameItems(last.table.balancers, balancers) && sameItems(last.table.virtualHosts, merged.virtualHosts);
   const writer = new RouteJsonWriter();
-  text += `],"defaultRoute":${writer.route(merged.defaultRoute)},"server":${serverSettingsJson(server)},"virtualHosts":[`;
-  for (let i = 0; i < merged.virtualHosts.length; i++) {
-    if (i > 0) text += ",";
-    text += writer.virtualHost(merged.virtualHosts[i] as VirtualHost);
-    if (text.length >= chunkChars) text = flush(hash, text);
+  const hash = reuse ? null : createHash("sha256");
+  hash?.update('{"balancers":[');
+  for (let i = 0; i < balancers.length; i++) {
+    const b = balancers[i] as BalancerConfig;
+    const part = prev?.configTexts.get(b) ?? utf8(balancerConfigJson(b));
+    next.configTexts.set(b, part);
+    if (hash !== null) {
+      if (i > 0) hash.update(comma);
+      hash.update(part);
+    }
   }
-  return { version: hash.update(`${text}]}`).digest(), virtualHosts: merged.virtualHosts, defaultRoute: merged.defaultRoute, balancers, server };
+  hash?.update(`],"defaultRoute":${writer.route(merged.defaultRoute)},"server":${serverText},"virtualHosts":[`);
+  for (let i = 0; i < merged.virtualHosts.length; i++) {
+    const vh = merged.virtualHosts[i] as VirtualHost;
+    const part = prev?.vhTexts.get(vh) ?? utf8(writer.virtualHost(vh));
+    next.vhTexts.set(vh, part);
+    if (hash !== null) {
+      if (i > 0) hash.update(comma);
+      hash.update(part);
+    }
+  }
+  if (last !== null && hash === null) {
+    next.routeTable = last;
+    return last.table;
+  }
+  const version = (hash ?? createHash("sha256")).update("]}").digest("hex").slice(0, 16);
+  const table: RouteTable = { version, virtualHosts: merged.virtualHosts, defaultRoute: merged.defaultRoute, balancers, server };
+  next.routeTable = { table, serverText };
+  return table;
 }
 
-/** Text is hashed in chunks of about this many characters: fewer calls into the hash than one per part, no 10 MB string. */
-const chunkChars = 1 << 16;
+const comma = Buffer.from(",", "utf8");
 
-function flush(hash: ContentHasher, text: string): string {
-  hash.update(text);
-  return "";
+function utf8(text: string): Uint8Array {
+  return Buffer.from(text, "utf8");
 }
 
-/** The endpoint table; its version is contentHash({ balancers }), computed as the endpoint fast lane does. */
-function endpointTable(balancers: ReadonlyArray<BalancerMembers>): EndpointTable {
-  return { version: endpointTableVersion(balancers.map(balancerMembersJson)), balancers };
+/**
+ * The endpoint table; its version is contentHash({ balancers }), computed as the endpoint fast lane
+ * does. A balancer whose members array is the previous build's keeps its entry and JSON bytes; the
+ * previous table is reused when every entry is.
+ */
+function endpointTable(used: ReadonlyArray<UsedBalancer>, prev: BuildCache | null, next: BuildCache): EndpointTable {
+  const balancers: BalancerMembers[] = [];
+  const parts: Uint8Array[] = [];
+  for (const b of used) {
+    const id = b.config.id;
+    let cached = prev?.members.get(id);
+    if (cached === undefined || cached.entry.members !== b.members) {
+      const entry: BalancerMembers = { balancer: id, members: b.members };
+      cached = { entry, bytes: balancerMembersBytes(entry) };
+    }
+    next.members.set(id, cached);
+    balancers.push(cached.entry);
+    parts.push(cached.bytes);
+  }
+  const last = prev?.endpointTable ?? null;
+  const table = last !== null && sameItems(last.balancers, balancers) ? last : { version: endpointTableVersion(parts), balancers };
+  next.endpointTable = table;
+  return table;
 }
+

@@ -6,7 +6,10 @@ import type { CanaryConfig, IngressBackend, Route, RouteOptions, VirtualHost } f
 import type { AdmittedIngress } from "./admit.js";
 import type { CanaryValue } from "./annotations/index.js";
 import type { BalancerSet } from "./balancers.js";
+import { replay, sameItems, type BuildCache, type FragmentPath, type IngressFragment } from "./cache.js";
 import type { DiagnosticList } from "./diagnostics.js";
+import type { BackendResolution } from "./backend.js";
+import type { Diagnostic } from "../model/index.js";
 import { checkRuleHost } from "./host.js";
 import { compareText } from "./order.js";
 import { checkPath } from "./path.js";
@@ -14,6 +17,12 @@ import { checkPath } from "./path.js";
 interface HostEntry {
   readonly routes: Map<string, Route>;
   fallback: Route | null;
+}
+
+/** Where the previous build's results are read and this build's are written (see cache.ts). */
+interface Caches {
+  readonly prev: BuildCache | null;
+  readonly next: BuildCache;
 }
 
 export interface MergedRoutes {
@@ -24,26 +33,26 @@ export interface MergedRoutes {
 
 interface Context {
   readonly balancers: BalancerSet;
-  readonly diagnostics: DiagnosticList;
+  readonly diagnostics: Pick<DiagnosticList, "ingress">;
   readonly hosts: Map<string, HostEntry>;
 }
 
 /** `admitted` must be oldest first: earlier entries win conflicts. */
-export function mergeRoutes(admitted: ReadonlyArray<AdmittedIngress>, balancers: BalancerSet, diagnostics: DiagnosticList): MergedRoutes {
+export function mergeRoutes(admitted: ReadonlyArray<AdmittedIngress>, balancers: BalancerSet, diagnostics: DiagnosticList, caches: Caches): MergedRoutes {
   const ctx: Context = { balancers, diagnostics, hosts: new Map() };
   const primaries = admitted.filter((a) => a.canary === null);
   const hostsOf = new Map<string, ReadonlyArray<string>>();
-  for (const a of primaries) hostsOf.set(a.ref, addRules(a, ctx));
+  for (const a of primaries) hostsOf.set(a.ref, addRules(a, ctx, caches));
   let defaultRoute: Route | null = null;
   for (const a of primaries) {
-    const route = defaultBackendRoute(a, ctx);
+    const route = defaultBackendRoute(a, ctx, caches);
     if (route === null) continue;
     if (defaultRoute === null) defaultRoute = route;
     else diagnostics.ingress(a.ref, "warning", "DefaultBackendConflict", `spec.defaultBackend is not the default for unmatched hosts: Ingress ${defaultRoute.ingress} is older and has one`);
     for (const host of hostsOf.get(a.ref) ?? []) setFallback(host, route, ctx);
   }
   for (const a of admitted) if (a.canary !== null) addCanary(a, a.canary, ctx);
-  return { virtualHosts: virtualHosts(ctx.hosts), defaultRoute };
+  return { virtualHosts: virtualHosts(ctx.hosts, caches), defaultRoute };
 }
 
 /** A rule path that passed validation: its host, field name ("spec.rules[i].http.paths[j]"), path, pathType and route key. */
@@ -78,22 +87,49 @@ function forEachRulePath(a: AdmittedIngress, ctx: Context, onHost: (host: string
   }
 }
 
-/** Adds an Ingress's rules; returns the hosts it contributes rules to. */
-function addRules(a: AdmittedIngress, ctx: Context): string[] {
-  const hosts = new Set<string>();
-  const onHost = (host: string): void => {
-    hosts.add(host);
-    hostEntry(host, ctx);
-  };
-  forEachRulePath(a, ctx, onHost, (p) => {
+/** Adds an Ingress's rules (its fragment, reused when still valid); returns the hosts it contributes rules to. */
+function addRules(a: AdmittedIngress, ctx: Context, caches: Caches): ReadonlyArray<string> {
+  const ns = a.ingress.metadata.namespace;
+  const prev = caches.prev?.fragments.get(a.ref);
+  const fragment = prev !== undefined && isValidFragment(prev, a, ns, ctx) ? prev : ingressFragment(a, ctx);
+  caches.next.fragments.set(a.ref, fragment);
+  replay(fragment.diagnostics, ctx.diagnostics);
+  for (const host of fragment.hosts) hostEntry(host, ctx);
+  for (const p of fragment.paths) {
+    if (p.route === null) continue;
     const entry = hostEntry(p.host, ctx);
-    const route = routeTo(a, p.backend, p.path, p.pathType, p.field, ctx);
-    if (route === null) return;
     const winner = entry.routes.get(p.key);
-    if (winner === undefined) entry.routes.set(p.key, route);
-    else reportConflict(a.ref, p.host, route, winner, ctx);
+    if (winner === undefined) entry.routes.set(p.key, p.route);
+    else reportConflict(a.ref, p.host, p.route, winner, ctx);
+  }
+  return fragment.hosts;
+}
+
+/** Same served Ingress object and options, and every backend resolves to the same resolution (resolving registers them, as a first build would). */
+function isValidFragment(f: IngressFragment, a: AdmittedIngress, ns: string, ctx: Context): boolean {
+  if (f.ingress !== a.ingress || f.options !== a.options) return false;
+  for (let i = 0; i < f.backends.length; i++) {
+    if (ctx.balancers.resolve(ns, f.backends[i] as IngressBackend) !== f.resolutions[i]) return false;
+  }
+  return true;
+}
+
+/** What an Ingress's rules contribute, before merging: its valid hosts, resolved paths and its own diagnostics. */
+function ingressFragment(a: AdmittedIngress, ctx: Context): IngressFragment {
+  const diagnostics: Diagnostic[] = [];
+  const recorder = { ingress: (ref: string, severity: Diagnostic["severity"], reason: string, message: string) => void diagnostics.push({ severity, kind: "Ingress", object: ref, reason, message }) };
+  const own: Context = { balancers: ctx.balancers, diagnostics: recorder, hosts: ctx.hosts };
+  const hosts = new Set<string>();
+  const backends: IngressBackend[] = [];
+  const resolutions: BackendResolution[] = [];
+  const paths: FragmentPath[] = [];
+  forEachRulePath(a, own, (host) => hosts.add(host), (p) => {
+    const resolution = ctx.balancers.resolve(a.ingress.metadata.namespace, p.backend);
+    backends.push(p.backend);
+    resolutions.push(resolution);
+    paths.push({ host: p.host, key: p.key, route: routeFrom(a, resolution, p.path, p.pathType, p.field, own) });
   });
-  return [...hosts].sort(compareText);
+  return { ingress: a.ingress, options: a.options, backends, resolutions, hosts: [...hosts].sort(compareText), paths, diagnostics };
 }
 
 /** Sets the canary of the routes a canary Ingress's rules match; rules without such a route are not served. */
@@ -147,8 +183,7 @@ function hostEntry(host: string, ctx: Context): HostEntry {
   return entry;
 }
 
-function routeTo(a: AdmittedIngress, backend: IngressBackend, path: string, pathType: Route["pathType"], field: string, ctx: Context): Route | null {
-  const resolution = ctx.balancers.resolve(a.ingress.metadata.namespace, backend);
+function routeFrom(a: AdmittedIngress, resolution: BackendResolution, path: string, pathType: Route["pathType"], field: string, ctx: Context): Route | null {
   if (!resolution.ok) {
     ctx.diagnostics.ingress(a.ref, "error", resolution.reason, `${field}: ${resolution.message}; this path is not served`);
     return null;
@@ -170,10 +205,20 @@ function reportConflict(ref: string, host: string, loser: Route, winner: Route, 
   ctx.diagnostics.ingress(ref, "warning", "RouteConflict", message);
 }
 
-function defaultBackendRoute(a: AdmittedIngress, ctx: Context): Route | null {
+/** The route of an Ingress's spec.defaultBackend, reused for the same Ingress object, options and resolution. */
+function defaultBackendRoute(a: AdmittedIngress, ctx: Context, caches: Caches): Route | null {
   const backend = a.ingress.spec.defaultBackend;
   if (backend === undefined) return null;
-  return routeTo(a, backend, "/", "Prefix", "spec.defaultBackend", ctx);
+  const resolution = ctx.balancers.resolve(a.ingress.metadata.namespace, backend);
+  const prev = caches.prev?.fallbacks.get(a.ref);
+  if (prev !== undefined && prev.ingress === a.ingress && prev.options === a.options && prev.resolution === resolution && resolution.ok) {
+    for (const p of resolution.backend.problems) ctx.diagnostics.ingress(a.ref, p.severity, p.reason, p.message);
+    caches.next.fallbacks.set(a.ref, prev);
+    return prev.route;
+  }
+  const route = routeFrom(a, resolution, "/", "Prefix", "spec.defaultBackend", ctx);
+  if (route !== null) caches.next.fallbacks.set(a.ref, { ingress: a.ingress, options: a.options, resolution, route });
+  return route;
 }
 
 function setFallback(host: string, route: Route, ctx: Context): void {
@@ -195,9 +240,20 @@ function typeRank(route: Route): number {
   return route.pathType === "Exact" ? 0 : 1;
 }
 
-function virtualHosts(hosts: ReadonlyMap<string, HostEntry>): VirtualHost[] {
-  return [...hosts]
-    .filter(([, entry]) => entry.routes.size > 0 || entry.fallback !== null)
-    .sort(([a], [b]) => compareText(a, b))
-    .map(([host, entry]) => ({ host, routes: [...entry.routes.values()].sort(compareRoutes), fallback: entry.fallback }));
+/**
+ * The virtual hosts, sorted by host; a host whose routes (in insertion order) and fallback are the
+ * previous build's objects keeps its previous VirtualHost object.
+ */
+function virtualHosts(hosts: ReadonlyMap<string, HostEntry>, caches: Caches): VirtualHost[] {
+  const out: VirtualHost[] = [];
+  for (const [host, entry] of [...hosts].sort(([a], [b]) => compareText(a, b))) {
+    if (entry.routes.size === 0 && entry.fallback === null) continue;
+    const routes = [...entry.routes.values()];
+    const prev = caches.prev?.hostRoutes.get(host);
+    const cached = prev !== undefined && prev.fallback === entry.fallback && sameItems(prev.routes, routes) ? prev : { routes, fallback: entry.fallback, vh: { host, routes: [...routes].sort(compareRoutes), fallback: entry.fallback } };
+    caches.next.hostRoutes.set(host, cached);
+    out.push(cached.vh);
+  }
+  return out;
 }
+

@@ -50,14 +50,25 @@ export interface SettingsMemory {
 }
 
 /**
+ * Results of a build that the next build may reuse (per-Service members and their JSON text,
+ * per-Ingress routes, virtual hosts, table versions), keyed by the identity of the objects they
+ * were derived from. Opaque outside `src/build`, which alone creates and reads it.
+ */
+export interface BuildCache {
+  readonly settingsKey: string;
+}
+
+/**
  * What the builder remembers between runs, owned by `control` and passed through opaquely: the
  * last accepted version of each Ingress ("ns/name"), so an Ingress whose new version is invalid
  * keeps serving its last valid one, and the last valid global settings, so an invalid ConfigMap
- * value keeps the previous valid value of its key.
+ * value keeps the previous valid value of its key. `cache` (absent: nothing to reuse) only saves
+ * work: a build with it gives the same result as one without.
  */
 export interface BuildMemory {
   readonly ingresses: ReadonlyMap<string, Ingress>;
   readonly settings: SettingsMemory;
+  readonly cache?: BuildCache;
 }
 
 export const emptyBuildMemory: BuildMemory = Object.freeze({
