@@ -92,6 +92,14 @@ for _ in $(seq 1 60); do
   sleep 2
 done
 
+log "admission webhook refuses a bad Ingress at apply time"
+if "$KUBECTL" apply -f e2e/manifests/bad-ingress.yaml 2>"$WORK/bad-ingress.err"; then
+  echo "e2e: the webhook let e2e/manifests/bad-ingress.yaml through" >&2
+  exit 1
+fi
+cat "$WORK/bad-ingress.err"
+grep -q "proxypass-ingress denied this Ingress (2 problems)" "$WORK/bad-ingress.err"
+
 log "host and path routing"
 check routing routing
 

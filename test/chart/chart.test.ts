@@ -1,6 +1,7 @@
 // The Helm chart: helm lint/template over several values combinations, every rendered object
 // against the Kubernetes schemas, and the promises the chart makes (security context, probes,
 // RBAC = src/kube/rbac.ts, flags the binary accepts, class names = the binary's defaults).
+import { X509Certificate, createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -27,6 +28,8 @@ const combos: ReadonlyArray<Combo> = [
   { name: "NodePort, externalTrafficPolicy Local, fixed nodePorts", opts: { set: { "service.type": "NodePort", "service.externalTrafficPolicy": "Local", "service.nodePorts.http": "30080", "service.nodePorts.https": "30443" } } },
   { name: "HPA, NetworkPolicy, default class", opts: { set: { "autoscaling.enabled": "true", "networkPolicy.enabled": "true", "ingressClass.default": "true" } } },
   { name: "global settings ConfigMap from values", opts: { values: "config:\n  lbmethod: bybusyness\n  timeout: \"30\"\n" } },
+  { name: "webhook off", opts: { set: { "webhook.enabled": "false" } } },
+  { name: "webhook certificate from cert-manager", opts: { set: { "webhook.certManager.enabled": "true" } } },
 ];
 
 const rendered = new Map<string, string>();
@@ -57,7 +60,7 @@ interface Container {
   readinessProbe: { httpGet: { path: string; port: string } };
   startupProbe: { httpGet: { path: string; port: string } };
   lifecycle: { preStop: { sleep: { seconds: number } } };
-  volumeMounts: { name: string; mountPath: string }[];
+  volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
   resources: { requests?: Record<string, string> };
 }
 interface PodSpec {
@@ -147,9 +150,9 @@ describe("controller pod", () => {
     });
     expect(c.securityContext).not.toHaveProperty("privileged", true);
     expect((c.securityContext.capabilities as { add?: unknown }).add).toBeUndefined();
-    // the only writable path: an emptyDir on /tmp
-    expect(c.volumeMounts).toEqual([{ name: "tmp", mountPath: "/tmp" }]);
-    expect(pod.volumes).toEqual([{ name: "tmp", emptyDir: expect.any(Object) }]);
+    // the only writable path: an emptyDir on /tmp (the webhook certificate is a read-only Secret)
+    expect(c.volumeMounts.filter((m) => m.readOnly !== true)).toEqual([{ name: "tmp", mountPath: "/tmp" }]);
+    expect(pod.volumes[0]).toEqual({ name: "tmp", emptyDir: expect.any(Object) });
   });
 
   it("probes: startup and liveness on /healthz, readiness on /readyz, admin port 10254", () => {
@@ -161,6 +164,7 @@ describe("controller pod", () => {
       { name: "http", containerPort: 8080, protocol: "TCP" },
       { name: "https", containerPort: 8443, protocol: "TCP" },
       { name: "admin", containerPort: 10254, protocol: "TCP" },
+      { name: "webhook", containerPort: 9443, protocol: "TCP" },
     ]);
   });
 
@@ -322,7 +326,7 @@ describe("Services, ConfigMaps, PDB, HPA, monitoring, NetworkPolicy", () => {
     const np = find(render({ set: { "networkPolicy.enabled": "true" } }), "NetworkPolicy");
     expect(np.spec).toMatchObject({
       policyTypes: ["Ingress"],
-      ingress: [{ ports: [{ port: "http" }, { port: "https" }] }, { ports: [{ port: "admin" }], from: [{ podSelector: {} }] }],
+      ingress: [{ ports: [{ port: "http" }, { port: "https" }, { port: "webhook" }] }, { ports: [{ port: "admin" }], from: [{ podSelector: {} }] }],
     });
   });
 });
@@ -442,5 +446,97 @@ describe("chart README", () => {
     const documented = (k: string): boolean => k.split(".").some((_, i, parts) => readme.includes(`| \`${parts.slice(0, i + 1).join(".")}\` |`));
     const missing = keys.filter((k) => !documented(k));
     expect(missing).toEqual([]);
+  });
+});
+
+describe("validating admission webhook", () => {
+  type Webhook = {
+    name: string;
+    failurePolicy: string;
+    sideEffects: string;
+    admissionReviewVersions: string[];
+    clientConfig: { service: { name: string; namespace: string; path: string; port: number }; caBundle?: string };
+    rules: { operations: string[]; resources: string[] }[];
+    matchConditions: { name: string; expression: string }[];
+    namespaceSelector?: unknown;
+  };
+  const webhookOf = (objects: ReadonlyArray<K8sObject>): Webhook => {
+    const w = (find(objects, "ValidatingWebhookConfiguration").webhooks as Webhook[])[0];
+    if (w === undefined) throw new Error("no webhook");
+    return w;
+  };
+
+  it("is on by default: Service, Secret, config with caBundle; the controller gets its flags, port and certificate", () => {
+    const objects = render();
+    const w = webhookOf(objects);
+    expect(w).toMatchObject({ failurePolicy: "Fail", sideEffects: "None", admissionReviewVersions: ["v1"], clientConfig: { service: { name: "proxypass-ingress-webhook", namespace: "proxypass-ingress", path: "/validate-ingress", port: 443 } } });
+    expect(w.rules).toEqual([expect.objectContaining({ operations: ["CREATE", "UPDATE"], resources: ["ingresses"] })]);
+    const svc = find(objects, "Service", "proxypass-ingress-webhook");
+    expect(svc.spec).toMatchObject({ ports: [{ port: 443, targetPort: "webhook" }] });
+    const c = container(objects);
+    expect(c.ports).toContainEqual({ name: "webhook", containerPort: 9443, protocol: "TCP" });
+    const flags = flagsOf(c);
+    expect(flags["webhook-port"]).toBe(9443);
+    expect(flags["webhook-cert-file"]).toBe("/etc/proxypass-ingress/webhook/tls.crt");
+    expect(flags["webhook-key-file"]).toBe("/etc/proxypass-ingress/webhook/tls.key");
+    expect(c.volumeMounts).toContainEqual({ name: "webhook-tls", mountPath: "/etc/proxypass-ingress/webhook", readOnly: true });
+  });
+
+  it("the caBundle is the CA that signed the Secret's certificate, valid for the Service's DNS names", () => {
+    const objects = render();
+    const secret = find(objects, "Secret", "proxypass-ingress-webhook-tls") as K8sObject & { data: Record<string, string> };
+    const b64 = (k: string): string => Buffer.from(secret.data[k] ?? "", "base64").toString("utf8");
+    const ca = new X509Certificate(Buffer.from(webhookOf(objects).clientConfig.caBundle ?? "", "base64"));
+    const cert = new X509Certificate(b64("tls.crt"));
+    expect(cert.verify(ca.publicKey)).toBe(true);
+    expect(cert.checkHost("proxypass-ingress-webhook.proxypass-ingress.svc")).toBe("proxypass-ingress-webhook.proxypass-ingress.svc");
+    expect(cert.checkPrivateKey(createPrivateKey(b64("tls.key")))).toBe(true);
+    expect(b64("ca.crt")).toBe(ca.toString());
+  });
+
+  it("only Ingresses of our class reach it (matchConditions), also with a custom class", () => {
+    for (const cls of ["proxypass", "edge"]) {
+      const w = webhookOf(render({ set: { "ingressClass.name": cls } }));
+      expect(w.matchConditions).toHaveLength(1);
+      expect(w.matchConditions[0]?.expression).toContain(`object.spec.ingressClassName == '${cls}'`);
+      expect(w.matchConditions[0]?.expression).toContain(`object.metadata.annotations['kubernetes.io/ingress.class'] == '${cls}'`);
+    }
+  });
+
+  it("failurePolicy and timeout are values; watchNamespace narrows it to that namespace", () => {
+    const w = webhookOf(render({ set: { "webhook.failurePolicy": "Ignore", "controller.watchNamespace": "apps" } }));
+    expect(w.failurePolicy).toBe("Ignore");
+    expect(w.namespaceSelector).toEqual({ matchLabels: { "kubernetes.io/metadata.name": "apps" } });
+  });
+
+  it("with cert-manager: Issuer + Certificate for the Service names, CA injected by annotation, no chart-made Secret", () => {
+    const objects = render({ set: { "webhook.certManager.enabled": "true" } });
+    const vwc = find(objects, "ValidatingWebhookConfiguration");
+    expect(vwc.metadata.annotations?.["cert-manager.io/inject-ca-from"]).toBe("proxypass-ingress/proxypass-ingress-webhook");
+    expect(webhookOf(objects).clientConfig.caBundle).toBeUndefined();
+    expect(objects.some((o) => o.kind === "Secret")).toBe(false);
+    const certificate = find(objects, "Certificate");
+    expect(certificate.spec).toMatchObject({ secretName: "proxypass-ingress-webhook-tls", dnsNames: expect.arrayContaining(["proxypass-ingress-webhook.proxypass-ingress.svc"]), issuerRef: { kind: "Issuer", name: "proxypass-ingress-webhook" } });
+    find(objects, "Issuer");
+    const own = render({ values: "webhook:\n  enabled: true\n  certManager:\n    enabled: true\n    issuerRef:\n      kind: ClusterIssuer\n      name: corp-ca\n" });
+    expect(own.some((o) => o.kind === "Issuer")).toBe(false);
+    expect(find(own, "Certificate").spec).toMatchObject({ issuerRef: { kind: "ClusterIssuer", name: "corp-ca" } });
+  });
+
+  it("off: no webhook objects, flags, port or volume", () => {
+    const objects = render({ set: { "webhook.enabled": "false" } });
+    expect(objects.some((o) => ["ValidatingWebhookConfiguration", "Secret", "Certificate"].includes(o.kind))).toBe(false);
+    const c = container(objects);
+    expect(flagsOf(c)["webhook-cert-file"]).toBeUndefined();
+    expect(c.ports.map((p) => p.name)).not.toContain("webhook");
+  });
+
+  it.each([
+    { name: "failurePolicy typo", args: ["--set", "webhook.failurePolicy=fail"], error: /failurePolicy/ },
+    { name: "webhook port clashing with the admin port", args: ["--set", "webhook.port=10254"], error: /webhook\/port/ },
+  ])("values.schema.json: $name", ({ args, error }) => {
+    const r = helmResult(["template", "x", chartDir, ...args]);
+    expect(r.ok).toBe(false);
+    expect(r.output).toMatch(error);
   });
 });

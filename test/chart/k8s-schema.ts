@@ -16,6 +16,7 @@ export const servedIn: Readonly<Record<string, { readonly since: number; readonl
   "v1/ServiceAccount": { since: 0 },
   "v1/ConfigMap": { since: 2 },
   "v1/Service": { since: 0 },
+  "v1/Secret": { since: 0 },
   "apps/v1/Deployment": { since: 9 },
   "apps/v1/DaemonSet": { since: 9 },
   "rbac.authorization.k8s.io/v1/ClusterRole": { since: 8 },
@@ -30,8 +31,8 @@ export const servedIn: Readonly<Record<string, { readonly since: number; readonl
   "admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration": { since: 16 },
 };
 
-/** CRDs of prometheus-operator: not part of Kubernetes, checked for shape only. */
-export const crdKinds = new Set(["monitoring.coreos.com/v1/ServiceMonitor", "monitoring.coreos.com/v1/PrometheusRule"]);
+/** CRDs of prometheus-operator and cert-manager: not part of Kubernetes, checked for shape only. */
+export const crdKinds = new Set(["monitoring.coreos.com/v1/ServiceMonitor", "monitoring.coreos.com/v1/PrometheusRule", "cert-manager.io/v1/Issuer", "cert-manager.io/v1/Certificate"]);
 
 /**
  * Fields the chart uses that appeared after Kubernetes 1.0 with the minor version where they are
@@ -43,6 +44,7 @@ export const fieldsAfter130: ReadonlyArray<{ readonly path: string; readonly sin
   { path: "spec.template.spec.topologySpreadConstraints", since: 19 },
   { path: "spec.ports[].appProtocol (Service)", since: 20 },
   { path: "spec.template.spec.volumes[].emptyDir.sizeLimit", since: 22 },
+  { path: "webhooks[].matchConditions (ValidatingWebhookConfiguration, GA)", since: 30 },
 ];
 
 export function typeKey(o: Pick<K8sObject, "apiVersion" | "kind">): string {

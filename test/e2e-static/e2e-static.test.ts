@@ -14,6 +14,7 @@ import { ensureKubeTools, helmTemplate, parseObjects, type K8sObject } from "../
 import { endpointSlicesYaml, serviceYaml } from "../support/manifests.js";
 import { waitFor } from "../support/wait.js";
 import { validateAll } from "../chart/k8s-schema.js";
+import { reviewIngressAdmission } from "../../src/control/index.js";
 
 const run = promisify(execFile);
 const e2e = join(repoRoot, "e2e");
@@ -32,7 +33,7 @@ describe("e2e/run.sh", () => {
 
   it("applies exactly the manifests that exist, and runs every check", () => {
     const applied = [...runSh.matchAll(/-f (e2e\/manifests\/[\w.-]+)/g)].map((m) => m[1]);
-    expect(applied.sort()).toEqual(manifestFiles.map((f) => `e2e/manifests/${f}`).sort());
+    expect(applied.sort()).toEqual([...manifestFiles, "bad-ingress.yaml"].map((f) => `e2e/manifests/${f}`).sort());
     for (const c of ["routing", "tls", "sticky", "app standby.e2e.test standby", "websocket", "drain", "rollout restart deployment/echo", "helm\" upgrade"]) {
       expect(runSh, c).toContain(c.replace('helm" upgrade', 'HELM" upgrade'));
     }
@@ -78,6 +79,15 @@ describe("e2e manifests and values", () => {
       "Service",
     ]);
     expect(await validateAll(objects)).toEqual([]);
+  });
+
+  it("bad-ingress.yaml is schema-valid but denied by the webhook's validation with the message run.sh greps", async () => {
+    const [bad] = parseObjects(readFileSync(join(e2e, "manifests", "bad-ingress.yaml"), "utf8"));
+    expect(await validateAll(bad === undefined ? [] : [bad])).toEqual([]);
+    const out = reviewIngressAdmission({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "u", kind: { group: "networking.k8s.io", version: "v1", kind: "Ingress" }, operation: "CREATE", namespace: "e2e", object: bad } }, { ingressClass: "proxypass" });
+    expect(out.response.allowed).toBe(false);
+    const grep = /grep -q "([^"]+)" "\$WORK\/bad-ingress.err"/.exec(runSh)?.[1] ?? "?";
+    expect(out.response.status?.message).toContain(grep);
   });
 
   it("the echo backend has 3 replicas; every Ingress uses the chart's default class", () => {

@@ -134,10 +134,14 @@ export function helmTemplate(opts: TemplateOptions = {}): string {
 
 /** The static install manifest: a Namespace plus the chart rendered with its defaults. */
 export function renderDeployManifest(): string {
-  const rendered = helmTemplate({ release: "proxypass-ingress", namespace: "proxypass-ingress" });
+  // The one non-default value: the webhook's chart-generated CA would be a private key in git (and
+  // a new one per render); install with Helm (or cert-manager values) for the webhook.
+  const rendered = helmTemplate({ release: "proxypass-ingress", namespace: "proxypass-ingress", set: { "webhook.enabled": "false" } });
   const header = [
     "# proxypass-ingress: static install manifest, rendered from charts/proxypass-ingress with its",
-    "# default values (release proxypass-ingress, namespace proxypass-ingress).",
+    "# default values (release proxypass-ingress, namespace proxypass-ingress) except",
+    "# webhook.enabled=false: a static file cannot carry a per-install webhook certificate; install",
+    "# with Helm for the validating admission webhook.",
     "# Do not edit: regenerate with `npm run deploy:render` (a test fails when it is out of date).",
     "# kubectl apply --server-side -f deploy/proxypass-ingress.yaml",
     "---",
