@@ -1,4 +1,4 @@
-import { compareDiagnostics, defaultServerSettings, emptyBuildMemory, fullChange, type BuildObservation, type ServerSettings, type SourceChange } from "../model/index.js";
+import { compareDiagnostics, defaultServerSettings, emptyBuildMemory, fullChange, type BuildObservation, type PublishTiming, type ServerSettings, type SourceChange } from "../model/index.js";
 import type { BalancerConfig, BalancerMembers, BuildMemory, BuildObserver, BuildSettings, ClusterView, Diagnostic, ProxySnapshot, RouteTable, SnapshotSink } from "../model/index.js";
 import { buildBalancerMembers, buildSnapshot, hasEndpointProblem, serviceOfId, snapshotVersion, type BuildResult } from "../build/index.js";
 import type { Logger } from "../util/index.js";
@@ -38,6 +38,8 @@ export interface ReconcilerOptions {
    * follow the ConfigMap's `log-level`; the data plane applies the rest itself).
    */
   readonly onServerSettings?: (settings: ServerSettings) => void;
+  /** Told how long each publish took (build, swap, and convergence from the first change it includes); for metrics. */
+  readonly onPublish?: (timing: PublishTiming) => void;
 }
 
 /**
@@ -65,6 +67,9 @@ export class Reconciler {
   readonly #build: BuildFunction;
   readonly #observers: ReadonlyArray<BuildObserver>;
   readonly #onServerSettings: ((settings: ServerSettings) => void) | null;
+  readonly #onPublish: ((timing: PublishTiming) => void) | null;
+  /** performance.now() of the first change the running reconcile includes; null = none (the first build). */
+  #changedAt: number | null = null;
 
   #memory: BuildMemory = emptyBuildMemory;
   #published: ProxySnapshot | null = null;
@@ -99,6 +104,7 @@ export class Reconciler {
     this.#build = options.build ?? buildSnapshot;
     this.#observers = options.observers ?? [];
     this.#onServerSettings = options.onServerSettings ?? null;
+    this.#onPublish = options.onPublish ?? null;
   }
 
   /** True once the first complete snapshot runs in the whole data plane. */
@@ -183,6 +189,7 @@ export class Reconciler {
   }
 
   async #reconcile(): Promise<void> {
+    this.#changedAt = this.#dirty ? this.#firstDirtyAt : null;
     this.#dirty = false;
     const full = this.#pendingFull || this.#published === null;
     const services = this.#pendingServices;
@@ -206,6 +213,7 @@ export class Reconciler {
     if (hasEndpointProblem(this.#diagnostics, services)) return false;
     const sorted = [...configs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     let members: BalancerMembers[] | null;
+    const buildStart = performance.now();
     try {
       members = buildBalancerMembers(this.#source.current().view, sorted, this.#settings);
     } catch (err) {
@@ -220,6 +228,7 @@ export class Reconciler {
     }
     const endpoints = this.#ledger.table();
     const next: ProxySnapshot = { version: snapshotVersion(published.routes.version, endpoints.version), routes: published.routes, endpoints };
+    const swapStart = performance.now();
     try {
       await this.#sink.applyEndpointDelta(delta);
     } catch (err) {
@@ -229,6 +238,7 @@ export class Reconciler {
     }
     this.#published = next;
     this.#deltas++;
+    this.#timed("delta", buildStart, swapStart);
     this.#log.info({ snapshot: next.version, endpoints: endpoints.version, balancers: delta.balancers.length }, "endpoint delta published");
     return true;
   }
@@ -254,6 +264,7 @@ export class Reconciler {
   async #reconcileFull(): Promise<void> {
     const { view, diagnostics: sourceDiagnostics } = this.#source.current();
     let result: BuildResult;
+    const buildStart = performance.now();
     try {
       result = this.#build(view, this.#memory, this.#settings);
     } catch (err) {
@@ -268,10 +279,12 @@ export class Reconciler {
     this.#report(diagnostics);
     const next = result.snapshot;
     const prev = this.#published;
+    const swapStart = performance.now();
     try {
       if (prev === null || prev.routes.version !== next.routes.version) {
         await this.#sink.applyRoutes(next.routes, next.endpoints);
         this.#published = next;
+        this.#timed("routes", buildStart, swapStart);
         this.#serverSettingsLive(next.routes.server ?? defaultServerSettings);
         this.#log.info(
           { snapshot: next.version, routes: next.routes.version, endpoints: next.endpoints.version, hosts: next.routes.virtualHosts.length, balancers: next.routes.balancers.length, ingresses: result.accepted.length },
@@ -280,6 +293,7 @@ export class Reconciler {
       } else if (prev.endpoints.version !== next.endpoints.version) {
         await this.#sink.applyEndpoints(next.endpoints);
         this.#published = next;
+        this.#timed("endpoints", buildStart, swapStart);
         this.#log.info({ snapshot: next.version, endpoints: next.endpoints.version }, "endpoints published");
       } else {
         this.#log.debug({ snapshot: next.version }, "no change");
@@ -291,6 +305,18 @@ export class Reconciler {
     }
     if (this.#published !== null) this.#ledger.reset(this.#published.endpoints);
     this.#notify({ view, diagnostics, accepted: result.accepted, snapshotVersion: next.version });
+  }
+
+  /** Reports a publish that just went live (build from `buildStart`, swap from `swapStart`). */
+  #timed(kind: PublishTiming["kind"], buildStart: number, swapStart: number): void {
+    if (this.#onPublish === null) return;
+    const now = performance.now();
+    const changedAt = this.#changedAt;
+    try {
+      this.#onPublish({ kind, buildSeconds: (swapStart - buildStart) / 1000, swapSeconds: (now - swapStart) / 1000, convergenceSeconds: changedAt === null ? null : (now - changedAt) / 1000 });
+    } catch (err) {
+      this.#log.error({ err }, "publish hook failed");
+    }
   }
 
   #serverSettingsLive(settings: ServerSettings): void {

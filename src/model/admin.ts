@@ -187,3 +187,40 @@ export interface BalancerStateReader {
   /** Clears E and/or C of a member in the scoreboard (C comes back if its health check still fails). Returns false when the member is unknown. */
   clearFlags(balancer: string, member: string, flags: ReadonlyArray<ClearableFlag>): boolean;
 }
+
+/** One data-plane worker's totals, as server-status shows them (read from its shared stats region). */
+export interface WorkerStatusView {
+  readonly id: number;
+  /** False while the worker is (re)starting. */
+  readonly running: boolean;
+  /** Requests finished since the controller started (kept across a worker's respawn). */
+  readonly accesses: number;
+  /** Response body bytes sent to clients. */
+  readonly bytesOut: number;
+  /** Request body bytes received (Content-Length). */
+  readonly bytesIn: number;
+  /** Sum of request durations, ms. */
+  readonly durationMs: number;
+  /** Requests in flight. */
+  readonly busy: number;
+  /** Open client connections. */
+  readonly connections: number;
+  /** Route tables, endpoint tables and deltas this worker applied. */
+  readonly generation: number;
+  /** Date.now() of its last apply; 0 = none. */
+  readonly lastSwapAt: number;
+  /** Date.now() when it (last) started. */
+  readonly startedAt: number;
+}
+
+/** What one publish to the data plane took (control's onPublish hook; the metrics of config swaps). */
+export interface PublishTiming {
+  /** "routes": a route table (full build); "endpoints": an endpoint table (full build); "delta": the endpoint fast lane. */
+  readonly kind: "routes" | "endpoints" | "delta";
+  /** Building the snapshot (full build) or resolving the changed balancers' members (delta), seconds. */
+  readonly buildSeconds: number;
+  /** From handing it to the data plane until every worker runs it, seconds. */
+  readonly swapSeconds: number;
+  /** From the first change (source event) it includes until it is live in every worker, seconds; null for a publish no change started (the first one). */
+  readonly convergenceSeconds: number | null;
+}
