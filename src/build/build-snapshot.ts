@@ -62,6 +62,16 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
   return { snapshot, diagnostics: diagnostics.sorted(), memory: { ingresses: nextMemory, settings: global.memory, cache: caches.next }, globalSettings: global.global, accepted: refs };
 }
 
+/**
+ * The canonical JSON (UTF-8) of a balancer's endpoint-table entry as the build that returned
+ * `memory` kept it, when `entry` is that build's object; else undefined. Lets the endpoint ledger
+ * share the bytes instead of serializing the table again.
+ */
+export function cachedMembersBytes(memory: BuildMemory, entry: BalancerMembers): Uint8Array | undefined {
+  const cached = memory.cache instanceof BuildCache ? memory.cache.members.get(entry.balancer) : undefined;
+  return cached !== undefined && cached.entry === entry ? cached.bytes : undefined;
+}
+
 /** The version of a snapshot made of a route table and an endpoint table of these versions. */
 export function snapshotVersion(routesVersion: string, endpointsVersion: string): string {
   return contentHash({ routes: routesVersion, endpoints: endpointsVersion });

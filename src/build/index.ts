@@ -1,4 +1,4 @@
-export { buildSnapshot, snapshotVersion, type BuildResult } from "./build-snapshot.js";
+export { buildSnapshot, cachedMembersBytes, snapshotVersion, type BuildResult } from "./build-snapshot.js";
 export { checkSetting, defaultGlobalSettings, resolveGlobalSettings, settingDocs, settingKeys, type GlobalSettings, type ResolvedSettings, type SettingDoc } from "./global-settings.js";
 export {
   checkServerSetting,

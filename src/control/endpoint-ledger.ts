@@ -17,15 +17,18 @@ export class EndpointLedger {
     return this.#version;
   }
 
-  /** Adopts a table published whole (a full build); texts of balancers with equal members are kept. */
-  reset(table: EndpointTable): void {
+  /**
+   * Adopts a table published whole (a full build); texts of balancers with equal members are kept,
+   * others come from `known` (the build's own bytes of that entry) or are serialized here.
+   */
+  reset(table: EndpointTable, known: (entry: BalancerMembers) => Uint8Array | undefined = () => undefined): void {
     const members = new Map<string, BalancerMembers>();
     const texts = new Map<string, Uint8Array>();
     for (const b of table.balancers) {
       const prev = this.#members.get(b.balancer);
       const prevText = this.#texts.get(b.balancer);
       members.set(b.balancer, b);
-      texts.set(b.balancer, prev !== undefined && prevText !== undefined && sameMembers(prev.members, b.members) ? prevText : balancerMembersBytes(b));
+      texts.set(b.balancer, prev !== undefined && prevText !== undefined && sameMembers(prev.members, b.members) ? prevText : (known(b) ?? balancerMembersBytes(b)));
     }
     this.#ids = table.balancers.map((b) => b.balancer);
     this.#members = members;

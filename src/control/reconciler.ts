@@ -1,6 +1,6 @@
 import { compareDiagnostics, defaultServerSettings, emptyBuildMemory, fullChange, type BuildObservation, type PublishTiming, type ServerSettings, type SourceChange } from "../model/index.js";
 import type { BalancerConfig, BalancerMembers, BuildMemory, BuildObserver, BuildSettings, ClusterView, Diagnostic, ProxySnapshot, RouteTable, SnapshotSink } from "../model/index.js";
-import { buildBalancerMembers, buildSnapshot, hasEndpointProblem, serviceOfId, snapshotVersion, type BuildResult } from "../build/index.js";
+import { buildBalancerMembers, buildSnapshot, cachedMembersBytes, hasEndpointProblem, serviceOfId, snapshotVersion, type BuildResult } from "../build/index.js";
 import type { Logger } from "../util/index.js";
 import { EndpointLedger } from "./endpoint-ledger.js";
 
@@ -303,7 +303,8 @@ export class Reconciler {
       this.markDirty();
       return;
     }
-    if (this.#published !== null) this.#ledger.reset(this.#published.endpoints);
+    const memory = this.#memory;
+    if (this.#published !== null) this.#ledger.reset(this.#published.endpoints, (entry) => cachedMembersBytes(memory, entry));
     this.#notify({ view, diagnostics, accepted: result.accepted, snapshotVersion: next.version });
   }
 
