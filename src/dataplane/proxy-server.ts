@@ -191,7 +191,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     this.applyAssignedDelta(delta, slots);
     this.#ownAllocator().release(slots.generation);
     this.#health?.updateDelta(this.#routes, delta, slots);
-    this.#overrides?.reapply();
+    this.#overrides?.reapplyTo(delta.balancers.map((b) => b.balancer));
   }
 
   /** Worker mode: apply an endpoint delta with slots (parallel to `delta.balancers`) assigned by the primary. */

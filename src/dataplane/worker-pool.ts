@@ -223,8 +223,9 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
       endpoints: { version: delta.version, balancers },
       slots: { generation: slots.generation, balancers: balancerSlots, members: memberSlots },
     };
-    this.#health.update(this.#current.routes, this.#current.endpoints, this.#current.slots);
-    this.#overrides.reapply();
+    // Only the delta's balancers changed: their checks and overrides, nothing else, are reconciled.
+    this.#health.updateDelta(current.routes, delta, slots);
+    this.#overrides.reapplyTo(delta.balancers.map((b) => b.balancer));
     this.#broadcast({ type: "delta", seq: slots.generation, delta, slots });
     return this.#waitFor(slots.generation);
   }

@@ -126,6 +126,18 @@ export class RuntimeOverrides {
     }
   }
 
+  /** Writes the overrides of some balancers only (after an endpoint delta: only their members got slots). */
+  reapplyTo(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const b = this.#state.balancers[id];
+      if (b === undefined) continue;
+      this.#writeLbMethod(id, b.lbmethod === null ? 0 : LBMETHOD_CODES.indexOf(b.lbmethod) + 1);
+      for (const [key, m] of Object.entries(b.members)) {
+        this.#writeMember(id, key, flagBits(m.flags), m.loadfactor ?? 0, m.lbset === null ? 0 : m.lbset + 1);
+      }
+    }
+  }
+
   /** Clears E and/or C of a live member. False when it has no slot (unknown or overflow). */
   clearFlags(balancer: string, key: string, flags: ReadonlyArray<ClearableFlag>): boolean {
     const slot = this.#slots.memberSlot(balancer, key);
