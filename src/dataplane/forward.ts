@@ -27,6 +27,23 @@ import {
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import { parseHost } from "./host.js";
 import type { CompiledCanary, CompiledRoute, Router } from "./router.js";
+import {
+  CombinedFormatter,
+  RequestIds,
+  RouteStatsRegistry,
+  STAT_ACCESSES,
+  STAT_BUSY,
+  STAT_BYTES_IN,
+  STAT_BYTES_OUT,
+  STAT_CONNECTIONS,
+  STAT_DURATION_MS,
+  WorkerStats,
+  isAcceptableRequestId,
+  methodIndex,
+  type AccessLogFormat,
+  type AccessLogSink,
+  type RouteStats,
+} from "./stats/index.js";
 
 export class ProxyRequest extends IncomingMessage {}
 
@@ -40,6 +57,16 @@ export interface ForwarderOptions {
   readonly accessLog: Logger | null;
   /** Test mode: `x-proxypass-worker` response header with this id; null = off. */
   readonly workerId: string | null;
+  /** Per-route request counters (/metrics); default a private registry. */
+  readonly stats?: RouteStatsRegistry;
+  /** This worker's totals (server-status); default a private region. */
+  readonly workerStats?: WorkerStats;
+  /** `--access-log-format`: "json" (pino, default) or "combined" (httpd's, written to `accessSink`). */
+  readonly accessLogFormat?: AccessLogFormat;
+  /** Destination of combined lines: the access logger's own non-blocking destination; null = JSON only. */
+  readonly accessSink?: AccessLogSink | null;
+  /** Label of this worker in generated request ids (default "0"). */
+  readonly requestIdPrefix?: string;
 }
 
 const TEXT_PLAIN = "text/plain; charset=utf-8";
@@ -54,6 +81,14 @@ function onResponseDrain(this: ProxyResponse): void {
 function onResponseClose(this: ProxyResponse): void {
   const ex = this.exchange;
   if (ex !== null && !this.writableFinished) ex.clientGone();
+}
+
+function seconds(from: number, to: number): number {
+  return (to - from) / 1000;
+}
+
+function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }
 
 /** Methods a failed attempt may be sent again for after it reached the member (RFC 9110 §9.2.2). */
@@ -97,6 +132,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #hasBody: boolean;
   /** Request bytes counted for bytraffic: the Content-Length, 0 when absent (chunked bodies are not counted). */
   readonly #requestBytes: number;
+  /** Counters of the route side that served (primary or canary). */
+  readonly #stats: RouteStats;
+  readonly #requestId: string;
+  readonly #referer: string | null;
+  readonly #userAgent: string | null;
+  /** performance.now() of the last dispatch, of its request reaching a connection, of its response headers; -1 = not yet. */
+  #dispatchedAt = -1;
+  #connectedAt = -1;
+  #headersAt = -1;
   #retries = 0;
   #controller: Dispatcher.DispatchController | null = null;
   #bytes = 0;
@@ -119,6 +163,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     options: Dispatcher.DispatchOptions,
     hasBody: boolean,
     requestBytes: number,
+    stats: RouteStats,
+    requestId: string,
+    referer: string | null,
+    userAgent: string | null,
   ) {
     this.#fw = fw;
     this.#req = req;
@@ -135,20 +183,30 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#options = options;
     this.#hasBody = hasBody;
     this.#requestBytes = requestBytes;
+    this.#stats = stats;
+    this.#requestId = requestId;
+    this.#referer = referer;
+    this.#userAgent = userAgent;
   }
 
   /** Sends the request to the current member. */
   dispatch(): void {
+    this.#dispatchedAt = performance.now();
+    this.#connectedAt = -1;
     this.#member.upstream.pool(this.#route.connectMs).dispatch(this.#options, this);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
+    this.#connectedAt = performance.now();
+    this.#stats.connect.observe(seconds(this.#dispatchedAt, this.#connectedAt));
     if (this.#clientGone) controller.abort(new ClientAbortError());
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (statusCode < 200) return; // informational: not relayed
+    this.#headersAt = performance.now();
+    this.#stats.header.observe(seconds(this.#dispatchedAt, this.#headersAt));
     // httpd failonstatus: the member goes into error, the response is still relayed. Any other
     // response ends the member's error state (a trial request succeeded).
     const failover = this.#balancer.config.failover;
@@ -271,22 +329,39 @@ export class Exchange implements Dispatcher.DispatchHandler {
     member.addTraffic(this.#controller !== null ? this.#requestBytes : 0, this.#bytes);
     member.release();
     this.#res.exchange = null;
-    if (this.#fw.accessLog !== null) {
-      this.#fw.accessLog.info(
-        {
-          method: this.#req.method,
-          host: this.#host,
-          path: this.#req.url,
-          status,
-          bytes: this.#bytes,
-          durationMs: Math.round((performance.now() - this.#start) * 1000) / 1000,
-          member: member.key,
-          ingress: this.#ingress,
-          retries: this.#retries,
-        },
-        "request",
+    const fw = this.#fw;
+    const end = performance.now();
+    fw.account(this.#stats, this.#req.method, status, end - this.#start, this.#requestBytes, this.#bytes);
+    if (fw.accessLog === null) return;
+    const req = this.#req;
+    if (fw.combined !== null) {
+      fw.combined.write(
+        fw.formatter.line(
+          { remote: req.socket.remoteAddress ?? "", method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status, bytes: this.#bytes, referer: this.#referer, userAgent: this.#userAgent, durationUs: (end - this.#start) * 1000, worker: member.upstream.origin },
+          Date.now(),
+        ),
       );
+      return;
     }
+    fw.accessLog.info(
+      {
+        requestId: this.#requestId,
+        remote: req.socket.remoteAddress,
+        method: req.method,
+        host: this.#host,
+        path: req.url,
+        status,
+        bytes: this.#bytes,
+        durationMs: roundMs(end - this.#start),
+        ingress: this.#ingress,
+        service: this.#balancer.config.id,
+        member: member.key,
+        connectMs: this.#connectedAt < 0 ? null : roundMs(this.#connectedAt - this.#dispatchedAt),
+        headerMs: this.#headersAt < 0 ? null : roundMs(this.#headersAt - this.#dispatchedAt),
+        retries: this.#retries,
+      },
+      "request",
+    );
   }
 }
 
@@ -309,11 +384,47 @@ export class Forwarder {
   readonly forwardedProto = "http";
   /** Last request stamp (failover marks tried members with it); members start at -1. */
   #stamp = 0;
+  /** Per-route counters, handed to compile. */
+  readonly stats: RouteStatsRegistry;
+  readonly workerStats: WorkerStats;
+  readonly #cells: Float64Array;
+  /** Combined-format destination while `--access-log-format combined`; null = JSON through `accessLog`. */
+  readonly combined: AccessLogSink | null;
+  readonly formatter = new CombinedFormatter();
+  readonly #ids: RequestIds;
+  /** Shared by every client socket's "close" (no per-connection closure). */
+  readonly #onSocketClose: () => void;
 
   constructor(options: ForwarderOptions) {
     this.log = options.log;
     this.accessLog = options.accessLog;
     this.workerId = options.workerId;
+    this.stats = options.stats ?? new RouteStatsRegistry();
+    this.workerStats = options.workerStats ?? new WorkerStats();
+    this.#cells = this.workerStats.cells;
+    this.combined = options.accessLogFormat === "combined" ? (options.accessSink ?? null) : null;
+    this.#ids = new RequestIds(options.requestIdPrefix ?? "0");
+    const cells = this.#cells;
+    this.#onSocketClose = () => {
+      cells[STAT_CONNECTIONS] = (cells[STAT_CONNECTIONS] as number) - 1;
+    };
+  }
+
+  /** A client connection opened (the server's "connection" event). */
+  connectionOpened(socket: { on(event: "close", listener: () => void): unknown }): void {
+    this.#cells[STAT_CONNECTIONS] = (this.#cells[STAT_CONNECTIONS] as number) + 1;
+    socket.on("close", this.#onSocketClose);
+  }
+
+  /** One finished request: route counters and this worker's totals (numbers only). */
+  account(stats: RouteStats, method: string | undefined, status: number, ms: number, bytesIn: number, bytesOut: number): void {
+    stats.record(methodIndex(method), status, ms / 1000, bytesIn, bytesOut);
+    const c = this.#cells;
+    c[STAT_ACCESSES] = (c[STAT_ACCESSES] as number) + 1;
+    c[STAT_BYTES_IN] = (c[STAT_BYTES_IN] as number) + bytesIn;
+    c[STAT_BYTES_OUT] = (c[STAT_BYTES_OUT] as number) + bytesOut;
+    c[STAT_DURATION_MS] = (c[STAT_DURATION_MS] as number) + ms;
+    c[STAT_BUSY] = (c[STAT_BUSY] as number) - 1;
   }
 
   /** Writes the error's short plain-text response; returns its status. */
@@ -328,19 +439,30 @@ export class Forwarder {
     return r.status;
   }
 
-  #reject(req: ProxyRequest, res: ProxyResponse, error: ProxyError, host: string, start: number): void {
+  #reject(req: ProxyRequest, res: ProxyResponse, error: ProxyError, host: string, start: number, stats: RouteStats, requestId: string, referer: string | null, userAgent: string | null): void {
     const status = this.sendError(res, error);
-    if (this.accessLog !== null) {
-      this.accessLog.info(
-        { method: req.method, host, path: req.url, status, bytes: 0, durationMs: Math.round((performance.now() - start) * 1000) / 1000, member: null, ingress: null, code: error.code },
-        "request",
+    const end = performance.now();
+    this.account(stats, req.method, status, end - start, 0, 0);
+    if (this.accessLog === null) return;
+    if (this.combined !== null) {
+      this.combined.write(
+        this.formatter.line(
+          { remote: req.socket.remoteAddress ?? "", method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status, bytes: 0, referer, userAgent, durationUs: (end - start) * 1000, worker: null },
+          Date.now(),
+        ),
       );
+      return;
     }
+    this.accessLog.info(
+      { requestId, remote: req.socket.remoteAddress, method: req.method, host, path: req.url, status, bytes: 0, durationMs: roundMs(end - start), ingress: stats === this.stats.unrouted ? null : `${stats.namespace}/${stats.ingress}`, service: null, member: null, code: error.code },
+      "request",
+    );
   }
 
   /** Handles one request against the router it was given (read once by the caller). */
   handle(router: Router, req: ProxyRequest, res: ProxyResponse): void {
     const start = performance.now();
+    this.#cells[STAT_BUSY] = (this.#cells[STAT_BUSY] as number) + 1;
     const url = req.url ?? "/";
     const raw = req.rawHeaders;
 
@@ -354,6 +476,9 @@ export class Forwarder {
     let unchunked = false;
     let contentLength: string | null = null;
     let cookie: string | null = null;
+    let requestId: string | null = null;
+    let referer: string | null = null;
+    let userAgent: string | null = null;
     for (let i = 0; i < raw.length; i += 2) {
       const name = (raw[i] ?? "").toLowerCase();
       const value = raw[i + 1] ?? "";
@@ -378,6 +503,19 @@ export class Forwarder {
           // Several Cookie lines are one list (RFC 6265 §5.4); forwarded as they came.
           cookie = cookie === null ? value : `${cookie}; ${value}`;
           break;
+        case "x-request-id":
+          // The first acceptable one is kept and forwarded; others are dropped (one id per request).
+          if (requestId === null && isAcceptableRequestId(value)) {
+            requestId = value;
+            break;
+          }
+          continue;
+        case "referer":
+          referer = value;
+          break;
+        case "user-agent":
+          userAgent = value;
+          break;
         case "transfer-encoding":
           // Node only de-chunks; any other coding (gzip, chunked) would reach the upstream undeclared.
           hasBody = true;
@@ -394,13 +532,16 @@ export class Forwarder {
       headers.push(name, value);
     }
     if (listed !== null) removeNames(headers, listed);
+    const generated = requestId === null;
+    if (requestId === null) requestId = this.#ids.next();
+    const unrouted = this.stats.unrouted;
     if (unchunked) {
-      this.#reject(req, res, new TransferCodingError(), hostValue, start);
+      this.#reject(req, res, new TransferCodingError(), hostValue, start, unrouted, requestId, referer, userAgent);
       return;
     }
     if (hostCount > 1) {
       // RFC 9112 §3.2: more than one Host is a 400 (which one would a front proxy have routed by?).
-      this.#reject(req, res, new BadRequestError("duplicate Host"), hostValue, start);
+      this.#reject(req, res, new BadRequestError("duplicate Host"), hostValue, start, unrouted, requestId, referer, userAgent);
       return;
     }
 
@@ -410,7 +551,7 @@ export class Forwarder {
     if (url.charCodeAt(0) !== 47 /* / */) {
       const schemeEnd = startsWithHttpScheme(url);
       if (schemeEnd === -1) {
-        this.#reject(req, res, new BadRequestError(), hostValue, start);
+        this.#reject(req, res, new BadRequestError(), hostValue, start, unrouted, requestId, referer, userAgent);
         return;
       }
       let authorityEnd = url.length;
@@ -424,7 +565,7 @@ export class Forwarder {
       const authority = url.slice(schemeEnd, authorityEnd);
       host = authority === "" ? null : parseHost(authority); // null: userinfo, bad port...
       if (host === null || !router.servesHost(host)) {
-        this.#reject(req, res, new ForeignHostError(), hostValue, start);
+        this.#reject(req, res, new ForeignHostError(), hostValue, start, unrouted, requestId, referer, userAgent);
         return;
       }
       hostValue = authority;
@@ -432,7 +573,7 @@ export class Forwarder {
     } else {
       host = parseHost(hostValue); // null: a value other than uri-host [":" port]
       if (host === null) {
-        this.#reject(req, res, new BadRequestError("invalid Host"), hostValue, start);
+        this.#reject(req, res, new BadRequestError("invalid Host"), hostValue, start, unrouted, requestId, referer, userAgent);
         return;
       }
     }
@@ -440,7 +581,7 @@ export class Forwarder {
     const q = path.indexOf("?");
     const route = router.route(host, q === -1 ? path : path.slice(0, q));
     if (route === null) {
-      this.#reject(req, res, new NoRouteError(), hostValue, start);
+      this.#reject(req, res, new NoRouteError(), hostValue, start, unrouted, requestId, referer, userAgent);
       return;
     }
 
@@ -450,10 +591,12 @@ export class Forwarder {
     let stickyRoute = primarySticky === null ? null : stickyRouteOf(path, cookie, primarySticky);
     let balancer = primary;
     let ingress = route.ingress;
+    let stats = route.stats;
     const canary = route.canary;
     if (canary !== null && this.#toCanary(canary, primary, headers, cookie, stickyRoute)) {
       balancer = canary.balancer;
       ingress = canary.ingress;
+      stats = canary.stats;
       const sticky = balancer.config.sticky;
       if (sticky === null) stickyRoute = null;
       else if (primarySticky === null || sticky.cookie !== primarySticky.cookie || sticky.param !== primarySticky.param) stickyRoute = stickyRouteOf(path, cookie, sticky);
@@ -461,7 +604,7 @@ export class Forwarder {
     const stamp = (this.#stamp = (this.#stamp + 1) & 0x3fff_ffff);
     const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {
-      this.#reject(req, res, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), hostValue, start);
+      this.#reject(req, res, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), hostValue, start, stats, requestId, referer, userAgent);
       return;
     }
     // httpd's Set-Cookie recipe (env=BALANCER_ROUTE_CHANGED): a new or moved session gets the member's cookie.
@@ -474,6 +617,7 @@ export class Forwarder {
     headers.push("x-forwarded-proto", this.forwardedProto);
     if (hostValue !== "") headers.push("x-forwarded-host", hostValue);
     headers.push("x-forwarded-port", this.forwardedPort);
+    if (generated) headers.push("x-request-id", requestId);
     if (route.requestRules !== null) route.requestRules.apply(headers);
 
     const options: Dispatcher.DispatchOptions = {
@@ -485,7 +629,7 @@ export class Forwarder {
       bodyTimeout: route.readMs,
     };
     const requestBytes = contentLength === null ? 0 : Number(contentLength) || 0;
-    const exchange = new Exchange(this, req, res, route, balancer, ingress, member, start, hostValue, stamp, stickyRoute, setCookie, options, hasBody, requestBytes);
+    const exchange = new Exchange(this, req, res, route, balancer, ingress, member, start, hostValue, stamp, stickyRoute, setCookie, options, hasBody, requestBytes, stats, requestId, referer, userAgent);
     res.exchange = exchange;
     res.on("drain", onResponseDrain);
     res.on("close", onResponseClose);

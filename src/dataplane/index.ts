@@ -1,8 +1,9 @@
 // Public API of the data plane.
 export { ProxyServer, type ProxyServerOptions, type ListenOptions } from "./proxy-server.js";
-export { WorkerPool, type WorkerPoolOptions } from "./worker-pool.js";
+export { WorkerPool, type WorkerPoolOptions, type WorkerStatsView, type WorkerMetrics } from "./worker-pool.js";
 export { HealthChecker, type HealthCheckerOptions, type HealthResult } from "./health/index.js";
 export { compileRoutes, Router, CompiledRoute, VirtualHostMatcher } from "./router.js";
+export * from "./stats/index.js";
 export { normalizeHost } from "./host.js";
 export { HeaderRules, isHopByHop, connectionTokens } from "./headers.js";
 export {

@@ -18,6 +18,7 @@ import { Forwarder, ProxyRequest, ProxyResponse } from "./forward.js";
 import { HealthChecker } from "./health/index.js";
 import { compileRoutes, type Router } from "./router.js";
 import { DEFAULT_UPSTREAM_OPTIONS, type LiveUpstreamOptions, type UpstreamOptions } from "./upstream.js";
+import { WorkerStats, type AccessLogFormat, type AccessLogSink, type RouteStatsRegistry } from "./stats/index.js";
 
 export interface ProxyServerOptions {
   /** Component logger ("proxy"). */
@@ -44,6 +45,13 @@ export interface ProxyServerOptions {
   readonly healthLogger?: Logger;
   /** Worker mode: this worker's busy ledger (BusyLedger buffer, one Int32 per member slot). */
   readonly busyLedger?: SharedArrayBuffer;
+  /** Worker mode: this worker's totals region (WorkerStats buffer, read by the primary for server-status); default an own one. */
+  readonly statsRegion?: SharedArrayBuffer;
+  /** `--access-log-format` (default json); combined lines go to `accessSink`. */
+  readonly accessLogFormat?: AccessLogFormat;
+  readonly accessSink?: AccessLogSink | null;
+  /** This worker's label in generated request ids (default "0"). */
+  readonly requestIdPrefix?: string;
 }
 
 export interface ListenOptions {
@@ -120,7 +128,17 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     this.#logLevels = options.logLevels ?? null;
     this.#registry = new BalancerRegistry(this.#board, this.#upstream, options.busyLedger === undefined ? null : new Int32Array(options.busyLedger));
     this.#router = compileRoutes(EMPTY_ROUTES, this.#registry);
-    this.#forwarder = new Forwarder({ log: options.logger, accessLog: this.#accessLogFlag ? this.#accessLogger : null, workerId: options.workerId ?? null });
+    const workerStats = new WorkerStats(options.statsRegion);
+    workerStats.started(Date.now());
+    this.#forwarder = new Forwarder({
+      log: options.logger,
+      accessLog: this.#accessLogFlag ? this.#accessLogger : null,
+      workerId: options.workerId ?? null,
+      workerStats,
+      accessLogFormat: options.accessLogFormat ?? "json",
+      accessSink: options.accessSink ?? null,
+      requestIdPrefix: options.requestIdPrefix ?? "0",
+    });
     this.#server = createServer<typeof ProxyRequest, typeof ProxyResponse>(
       {
         IncomingMessage: ProxyRequest,
@@ -135,6 +153,17 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
       (req, res) => this.#forwarder.handle(this.#router, req, res),
     );
     this.#server.on("connect", refuseConnect);
+    this.#server.on("connection", (socket: Socket) => this.#forwarder.connectionOpened(socket));
+  }
+
+  /** Per-route request counters (the worker's /metrics registry reads them). */
+  get routeStats(): RouteStatsRegistry {
+    return this.#forwarder.stats;
+  }
+
+  /** This server's totals (server-status). */
+  get workerStats(): WorkerStats {
+    return this.#forwarder.workerStats;
   }
 
   get scoreboard(): Scoreboard {
@@ -198,16 +227,19 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   applyAssignedDelta(delta: EndpointDelta, slots: SlotAssignment): void {
     this.#registry.applyDelta(delta, slots);
     this.#endpointsVersion = delta.version;
+    this.#forwarder.workerStats.swapped(Date.now());
     if (this.#log.isLevelEnabled("debug")) this.#log.debug({ endpoints: delta.version, balancers: delta.balancers.length }, "endpoint delta applied");
   }
 
   /** Worker mode: apply a route table with slots assigned by the primary. Synchronous: live on return. */
   applyAssignedRoutes(routes: RouteTable, endpoints: EndpointTable, slots: SlotAssignment): void {
     this.#applyServerSettings(routes.server ?? this.#baseSettings);
-    const router = compileRoutes(routes, this.#registry);
+    const router = compileRoutes(routes, this.#registry, this.#forwarder.stats);
     this.#registry.applyEndpoints(endpoints, slots);
     this.#router = router;
     this.#registry.prune(routes);
+    this.#forwarder.stats.prune();
+    this.#forwarder.workerStats.swapped(Date.now());
     this.#routesVersion = routes.version;
     this.#endpointsVersion = endpoints.version;
     this.#routesCompiled++;
@@ -238,6 +270,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   applyAssignedEndpoints(endpoints: EndpointTable, slots: SlotAssignment): void {
     this.#registry.applyEndpoints(endpoints, slots);
     this.#endpointsVersion = endpoints.version;
+    this.#forwarder.workerStats.swapped(Date.now());
     if (this.#log.isLevelEnabled("debug")) this.#log.debug({ endpoints: endpoints.version }, "endpoints applied");
   }
 

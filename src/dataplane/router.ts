@@ -8,6 +8,7 @@
 import { defaultBalancerSettings, type CanaryConfig, type Route, type RouteTable, type VirtualHost } from "../model/index.js";
 import type { Balancer, BalancerRegistry } from "./balancer/index.js";
 import { HeaderRules } from "./headers.js";
+import { RouteStatsRegistry, type RouteStats } from "./stats/index.js";
 
 /** A canary split compiled for the hot path (`Route.canary`). */
 export class CompiledCanary {
@@ -20,13 +21,16 @@ export class CompiledCanary {
   readonly byHeader: string | null;
   /** Cookie name whose value "always"/"never" forces the side; null = none. */
   readonly byCookie: string | null;
+  /** Request counters of the canary side (its Ingress and balancer). */
+  readonly stats: RouteStats;
 
-  constructor(canary: CanaryConfig, balancer: Balancer) {
+  constructor(canary: CanaryConfig, balancer: Balancer, stats: RouteStats) {
     this.ingress = canary.ingress;
     this.balancer = balancer;
     this.weight = canary.weight;
     this.byHeader = canary.byHeader;
     this.byCookie = canary.byCookie;
+    this.stats = stats;
   }
 }
 
@@ -46,8 +50,10 @@ export class CompiledRoute {
   readonly responseRules: HeaderRules | null;
   /** Canary split, or null. */
   readonly canary: CompiledCanary | null;
+  /** Request counters of this route's Ingress and balancer, kept across snapshots by that identity. */
+  readonly stats: RouteStats;
 
-  constructor(route: Route, balancer: Balancer, canary: CompiledCanary | null = null) {
+  constructor(route: Route, balancer: Balancer, canary: CompiledCanary | null, stats: RouteStats) {
     this.path = route.path;
     this.pathType = route.pathType;
     this.ingress = route.ingress;
@@ -58,6 +64,7 @@ export class CompiledRoute {
     this.requestRules = HeaderRules.compile(route.options.requestHeaders);
     this.responseRules = HeaderRules.compile(route.options.responseHeaders);
     this.canary = canary;
+    this.stats = stats;
   }
 }
 
@@ -161,16 +168,17 @@ function compileHost(vh: VirtualHost, compile: (r: Route) => CompiledRoute): Vir
 /**
  * Compiles a route table. Balancers come from `registry`, which keeps them (and their members,
  * pools and scoreboard slots) across snapshots; call `registry.prune(table)` once the result is live.
+ * Request counters come from `stats` by (Ingress, balancer); call `stats.prune()` once the result is live.
  */
-export function compileRoutes(table: RouteTable, registry: BalancerRegistry): Router {
+export function compileRoutes(table: RouteTable, registry: BalancerRegistry, stats: RouteStatsRegistry = new RouteStatsRegistry()): Router {
   const configs = new Map(table.balancers.map((b) => [b.id, b] as const));
   const balancerOf = (id: string): Balancer => {
     const config = configs.get(id);
     return config !== undefined ? registry.ensure(config) : registry.ensure({ id, service: "", hostHeader: "", protocol: "http", ...defaultBalancerSettings });
   };
   const compile = (r: Route): CompiledRoute => {
-    const canary = r.canary === null ? null : new CompiledCanary(r.canary, balancerOf(r.canary.balancer));
-    return new CompiledRoute(r, balancerOf(r.balancer), canary);
+    const canary = r.canary === null ? null : new CompiledCanary(r.canary, balancerOf(r.canary.balancer), stats.forRoute(r.canary.ingress, r.canary.balancer));
+    return new CompiledRoute(r, balancerOf(r.balancer), canary, stats.forRoute(r.ingress, r.balancer));
   };
   const exact = new Map<string, VirtualHostMatcher>();
   const wildcard = new Map<string, VirtualHostMatcher>();

@@ -12,6 +12,7 @@ import type { Logger } from "../util/index.js";
 import { BusyLedger, MEMBER_BUSY, MEMBER_ELECTED, RuntimeOverrides, Scoreboard, SlotAllocator, describeBalancers, type ScoreboardCapacity, type SlotAssignment } from "./balancer/index.js";
 import { HealthChecker } from "./health/index.js";
 import type { FromWorker, ToWorker, WorkerInit, WorkerSnapshot } from "./worker-protocol.js";
+import { WorkerStats, type AccessLogFormat, type MetricJson, type WorkerStatsValues } from "./stats/index.js";
 
 export interface WorkerPoolOptions {
   readonly workers: number;
@@ -32,6 +33,26 @@ export interface WorkerPoolOptions {
   readonly scoreboard?: ScoreboardCapacity;
   /** `--max-header-size` (default 16384). */
   readonly maxHeaderSize?: number;
+  /** `--access-log-format` (default json). */
+  readonly accessLogFormat?: AccessLogFormat;
+}
+
+/** One worker's totals for server-status, read from its stats region (no messaging). */
+export interface WorkerStatsView extends WorkerStatsValues {
+  readonly id: number;
+  /** False while the worker is (re)starting. */
+  readonly running: boolean;
+}
+
+/** The workers' metrics for one scrape; `skipped` workers did not answer in time (or were restarting). */
+export interface WorkerMetrics {
+  readonly workers: ReadonlyArray<ReadonlyArray<MetricJson>>;
+  readonly skipped: number;
+}
+
+interface MetricsWaiter {
+  readonly resolve: (metrics: ReadonlyArray<MetricJson> | null) => void;
+  readonly timer: NodeJS.Timeout;
 }
 
 interface Waiter {
@@ -49,6 +70,8 @@ class WorkerSlot {
   lastCrash = 0;
   /** The worker's share of each member's in-flight count; settled when it exits, reused by its respawn. */
   readonly ledger: BusyLedger;
+  /** The worker's totals (server-status); kept across respawns. */
+  readonly stats = new WorkerStats();
   constructor(id: number, memberCapacity: number) {
     this.id = id;
     this.ledger = new BusyLedger(memberCapacity);
@@ -94,6 +117,9 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
   #waiters: Waiter[] = [];
   #closing = false;
   #respawns = 0;
+  /** Scrapes waiting for a worker's metrics, by request id. */
+  readonly #metricsWaiters = new Map<number, MetricsWaiter>();
+  #metricsId = 0;
 
   constructor(options: WorkerPoolOptions) {
     if (!Number.isInteger(options.workers) || options.workers < 1) throw new RangeError("workers must be a positive integer");
@@ -138,6 +164,35 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
   /** Thread ids of the running workers (index = worker id), -1 while one is restarting. */
   threadIds(): number[] {
     return this.#slots.map((s) => (s.worker !== null && s.listening ? s.worker.threadId : -1));
+  }
+
+  /** Each worker's totals, read from the stats regions (no messaging). */
+  workerStats(): WorkerStatsView[] {
+    return this.#slots.map((s) => ({ id: s.id, running: s.worker !== null && s.listening, ...s.stats.read() }));
+  }
+
+  /**
+   * Asks every running worker for its registry's getMetricsAsJSON(); a worker that does not answer
+   * within `timeoutMs` (or is restarting) is skipped and counted.
+   */
+  async collectMetrics(timeoutMs = 2_000): Promise<WorkerMetrics> {
+    const answers = await Promise.all(
+      this.#slots.map((s) => {
+        const w = s.worker;
+        if (w === null || !s.listening) return Promise.resolve(null);
+        const id = ++this.#metricsId;
+        return new Promise<ReadonlyArray<MetricJson> | null>((resolve) => {
+          const timer = setTimeout(() => {
+            this.#metricsWaiters.delete(id);
+            resolve(null);
+          }, timeoutMs);
+          this.#metricsWaiters.set(id, { resolve, timer });
+          w.postMessage({ type: "metrics", id } satisfies ToWorker);
+        });
+      }),
+    );
+    const workers = answers.filter((a): a is ReadonlyArray<MetricJson> => a !== null);
+    return { workers, skipped: answers.length - workers.length };
   }
 
   /** Busy and elected counters of a member as all workers see them; null if unknown. */
@@ -296,6 +351,8 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
       exposeWorkerId: this.#options.exposeWorkerId ?? false,
       maxHeaderSize: this.#options.maxHeaderSize ?? 16_384,
       busyLedger: slot.ledger.buffer,
+      stats: slot.stats.buffer,
+      accessLogFormat: this.#options.accessLogFormat ?? "json",
       initial: this.#current,
       __entry: this.#entry.href,
     };
@@ -328,6 +385,14 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
             break;
           case "closed":
             break;
+          case "metrics": {
+            const waiter = this.#metricsWaiters.get(msg.id);
+            if (waiter === undefined) break; // too late: already skipped
+            this.#metricsWaiters.delete(msg.id);
+            clearTimeout(waiter.timer);
+            waiter.resolve(msg.metrics);
+            break;
+          }
         }
       });
       worker.on("error", (err) => {
@@ -339,6 +404,7 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
         slot.listening = false;
         // Its in-flight requests died with it: their busy counts must not stay in the scoreboard.
         const settled = slot.ledger.settle(this.#board);
+        slot.stats.exited();
         if (settled > 0 && !this.#closing) this.#log.warn({ worker: slot.id, requests: settled }, "data-plane worker exited with requests in flight; their busy counts were released");
         if (!started) reject(new Error(`worker ${slot.id} exited with code ${code} before listening`));
         if (this.#closing) return;

@@ -4,6 +4,7 @@
 
 import type { EndpointDelta, EndpointTable, RouteTable } from "../model/index.js";
 import type { SlotAssignment } from "./balancer/index.js";
+import type { AccessLogFormat, MetricJson } from "./stats/index.js";
 
 export interface WorkerSnapshot {
   /** Apply sequence number (= slot generation). */
@@ -24,6 +25,9 @@ export interface WorkerInit {
   readonly maxHeaderSize: number;
   /** This worker's busy ledger (its share of each member slot's in-flight count), kept by the primary across respawns. */
   readonly busyLedger: SharedArrayBuffer;
+  /** This worker's totals region (WorkerStats), kept by the primary across respawns and read by it for server-status. */
+  readonly stats: SharedArrayBuffer;
+  readonly accessLogFormat: AccessLogFormat;
   /** The current snapshot (respawn, or applies made before the worker started); null = none yet. */
   readonly initial: WorkerSnapshot | null;
 }
@@ -33,10 +37,13 @@ export type ToWorker =
   | { readonly type: "endpoints"; readonly seq: number; readonly endpoints: EndpointTable; readonly slots: SlotAssignment }
   /** Only the named balancers' members; `slots` is parallel to `delta.balancers`. */
   | { readonly type: "delta"; readonly seq: number; readonly delta: EndpointDelta; readonly slots: SlotAssignment }
-  | { readonly type: "close"; readonly graceMs: number };
+  | { readonly type: "close"; readonly graceMs: number }
+  /** Scrape: answer with the worker registry's getMetricsAsJSON(). */
+  | { readonly type: "metrics"; readonly id: number };
 
 export type FromWorker =
   | { readonly type: "listening"; readonly port: number; readonly seq: number }
   | { readonly type: "ack"; readonly seq: number }
   | { readonly type: "closed" }
-  | { readonly type: "failed"; readonly message: string };
+  | { readonly type: "failed"; readonly message: string }
+  | { readonly type: "metrics"; readonly id: number; readonly metrics: ReadonlyArray<MetricJson> };

@@ -7,6 +7,7 @@ import { pino } from "pino";
 import { createLoggerFactory } from "../util/index.js";
 import { Scoreboard } from "./balancer/index.js";
 import { ProxyServer } from "./proxy-server.js";
+import { createWorkerRegistry } from "./stats/index.js";
 import type { FromWorker, ToWorker, WorkerInit } from "./worker-protocol.js";
 
 async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit): Promise<void> {
@@ -24,7 +25,13 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
     workerId: init.exposeWorkerId ? String(init.id) : null,
     maxHeaderSize: init.maxHeaderSize,
     busyLedger: init.busyLedger,
+    statsRegion: init.stats,
+    accessLogFormat: init.accessLogFormat,
+    // Combined lines go to the same non-blocking destination as the JSON lines.
+    accessSink: destination,
+    requestIdPrefix: String(init.id),
   });
+  const metrics = createWorkerRegistry(server.routeStats);
   const post = (msg: FromWorker): void => port.postMessage(msg);
   let seq = 0;
   if (init.initial !== null) {
@@ -44,6 +51,9 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
       case "delta":
         server.applyAssignedDelta(msg.delta, msg.slots);
         post({ type: "ack", seq: msg.seq });
+        break;
+      case "metrics":
+        void metrics.getMetricsAsJSON().then((m) => post({ type: "metrics", id: msg.id, metrics: m }));
         break;
       case "close":
         void server.close(msg.graceMs).then(() => {

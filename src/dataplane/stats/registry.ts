@@ -1,0 +1,126 @@
+// The worker's prom-client Registry. Its metrics are collectors read at scrape time from the
+// RouteStats numbers the request path bumps (see route-stats.ts for why the hot path does not
+// call prom-client). `registry.getMetricsAsJSON()` is what the worker sends the primary, which
+// merges all workers with AggregatorRegistry.aggregate (aggregator "sum").
+import { Registry } from "prom-client";
+import { METHODS, STATUS_CLASSES, type HistogramCells, type RouteStats, type RouteStatsRegistry } from "./route-stats.js";
+
+type Labels = Record<string, string | number>;
+
+/** One sample as prom-client's `get()` and `getMetricsAsJSON()` give it. */
+export interface MetricSample {
+  readonly value: number;
+  readonly labels: Labels;
+  readonly metricName?: string;
+}
+
+/** One metric as `getMetricsAsJSON()` gives it: what workers send the primary. */
+export type MetricJson = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>[number];
+
+/** What a collector's get() returns (prom-client's MetricObject with values). */
+interface CollectedMetric {
+  readonly name: string;
+  readonly help: string;
+  readonly type: string;
+  readonly aggregator: string;
+  readonly values: ReadonlyArray<MetricSample>;
+}
+
+/** What prom-client's Registry needs of a metric (the shape AggregatorRegistry registers too). */
+interface Collector {
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "histogram";
+  readonly aggregator: "sum";
+  get(): Promise<CollectedMetric>;
+}
+
+function routeLabels(s: RouteStats): Labels {
+  return { namespace: s.namespace, ingress: s.ingress, service: s.service };
+}
+
+function counter(name: string, help: string, values: (out: MetricSample[]) => void): Collector {
+  return {
+    name,
+    help,
+    type: "counter",
+    aggregator: "sum",
+    get() {
+      const out: MetricSample[] = [];
+      values(out);
+      return Promise.resolve({ name, help, type: "counter", aggregator: "sum", values: out });
+    },
+  };
+}
+
+function histogram(name: string, help: string, stats: RouteStatsRegistry, cells: (s: RouteStats) => HistogramCells, routed: boolean): Collector {
+  return {
+    name,
+    help,
+    type: "histogram",
+    aggregator: "sum",
+    get() {
+      const out: MetricSample[] = [];
+      for (const s of stats.all()) {
+        if (routed && s === stats.unrouted) continue;
+        const h = cells(s);
+        if (h.count === 0) continue;
+        const labels = routeLabels(s);
+        let acc = 0;
+        for (let i = 0; i < h.bounds.length; i++) {
+          acc += h.counts[i] as number;
+          out.push({ labels: { ...labels, le: h.bounds[i] as number }, value: acc, metricName: `${name}_bucket` });
+        }
+        out.push({ labels: { ...labels, le: "+Inf" }, value: h.count, metricName: `${name}_bucket` });
+        out.push({ labels, value: h.sum, metricName: `${name}_sum` });
+        out.push({ labels, value: h.count, metricName: `${name}_count` });
+      }
+      return Promise.resolve({ name, help, type: "histogram", aggregator: "sum", values: out });
+    },
+  };
+}
+
+/** Names of the request metrics every worker exports (README lists them; a docs test checks). */
+export const WORKER_METRIC_NAMES = [
+  "proxypass_http_requests_total",
+  "proxypass_http_request_duration_seconds",
+  "proxypass_http_received_bytes_total",
+  "proxypass_http_sent_bytes_total",
+  "proxypass_upstream_connect_duration_seconds",
+  "proxypass_upstream_header_duration_seconds",
+] as const;
+
+/** A registry over the worker's route statistics (no default process metrics: the primary exports those once). */
+export function createWorkerRegistry(stats: RouteStatsRegistry): Registry {
+  const registry = new Registry();
+  const collectors: Collector[] = [
+    counter("proxypass_http_requests_total", "Requests served, by Ingress, Service, method and status class (ingress=\"\" for requests refused before routing).", (out) => {
+      for (const s of stats.all()) {
+        const base = routeLabels(s);
+        for (let m = 0; m < METHODS.length; m++) {
+          for (let c = 0; c < STATUS_CLASSES.length; c++) {
+            const n = s.requests[m * STATUS_CLASSES.length + c] as number;
+            if (n !== 0) out.push({ labels: { ...base, method: METHODS[m] as string, status_class: STATUS_CLASSES[c] as string }, value: n });
+          }
+        }
+      }
+    }),
+    histogram("proxypass_http_request_duration_seconds", "Time from a request's arrival to the end of its response.", stats, (s) => s.duration, false),
+    counter("proxypass_http_received_bytes_total", "Request body bytes received from clients (by Content-Length; chunked bodies are not counted).", (out) => {
+      for (const s of stats.all()) if (s.bytesIn !== 0) out.push({ labels: routeLabels(s), value: s.bytesIn });
+    }),
+    counter("proxypass_http_sent_bytes_total", "Response body bytes relayed to clients.", (out) => {
+      for (const s of stats.all()) if (s.bytesOut !== 0) out.push({ labels: routeLabels(s), value: s.bytesOut });
+    }),
+    histogram(
+      "proxypass_upstream_connect_duration_seconds",
+      "Time from dispatching a request to a member until it is on a connection: a new TCP connect, or about 0 on a reused keep-alive connection.",
+      stats,
+      (s) => s.connect,
+      true,
+    ),
+    histogram("proxypass_upstream_header_duration_seconds", "Time from dispatching a request to a member until its response headers arrived.", stats, (s) => s.header, true),
+  ];
+  for (const c of collectors) registry.registerMetric(c as unknown as Parameters<Registry["registerMetric"]>[0]);
+  return registry;
+}
