@@ -4,7 +4,7 @@ import type { Ingress, RouteOptions } from "../model/index.js";
 import { annotationPrefix, hasErrors, parseAnnotations, type AnnotationFinding, type Annotations, type BalancerSettingsValue, type CanaryValue, type ParsedAnnotations } from "./annotations/index.js";
 import type { BuildCache } from "./cache.js";
 import type { DiagnosticList } from "./diagnostics.js";
-import { ingressRef, sortByIngressAge } from "./order.js";
+import { ingressRef, sortByIngressAge, timestampSeconds } from "./order.js";
 
 export interface AdmittedIngress {
   readonly ref: string;
@@ -35,7 +35,17 @@ export function admitIngresses(
     const result = admitIngress(ingress, memory, parse, diagnostics);
     if (result !== null) admitted.push(result);
   }
-  return sortByIngressAge(admitted, (a) => a.ingress);
+  // Each Ingress object's timestamp is parsed once, then kept in the cache with the object.
+  const secondsOf = (ingress: Ingress): number | null => {
+    let seconds = next.ages.get(ingress);
+    if (seconds === undefined) {
+      const known = prev?.ages.get(ingress);
+      seconds = known !== undefined ? known : timestampSeconds(ingress.metadata.creationTimestamp);
+      next.ages.set(ingress, seconds);
+    }
+    return seconds;
+  };
+  return sortByIngressAge(admitted, (a) => a.ingress, secondsOf);
 }
 
 type Parse = (ingress: Ingress) => ParsedAnnotations;

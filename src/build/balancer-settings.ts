@@ -23,6 +23,15 @@ export function resolveBalancers(merged: MergedRoutes, admitted: ReadonlyArray<A
   const users = balancerUsers(merged);
   const age = new Map(admitted.map((a, i) => [a.ref, i]));
   const byRef = new Map(admitted.map((a) => [a.ref, a]));
+  const texts = new Map<BalancerSettingsValue, string>();
+  const textOf = (s: BalancerSettingsValue): string => {
+    let text = texts.get(s);
+    if (text === undefined) {
+      text = settingsText(s);
+      texts.set(s, text);
+    }
+    return text;
+  };
   const out: UsedBalancer[] = [];
   for (const id of [...users.keys()].sort(compareText)) {
     const resolved = balancers.get(id);
@@ -30,7 +39,7 @@ export function resolveBalancers(merged: MergedRoutes, admitted: ReadonlyArray<A
     const refs = [...(users.get(id) ?? [])].sort((a, b) => (age.get(a) ?? Infinity) - (age.get(b) ?? Infinity) || compareText(a, b));
     const winner = byRef.get(refs[0] ?? "");
     if (winner === undefined) continue;
-    reportConflicts(id, winner, refs.slice(1), byRef, diagnostics);
+    reportConflicts(id, winner, refs.slice(1), byRef, textOf, diagnostics);
     out.push(withSettings(resolved, winner, balancers, diagnostics, caches));
   }
   return out;
@@ -64,14 +73,18 @@ function settingsText(s: BalancerSettingsValue): string {
   return JSON.stringify([s.lbmethod, s.sticky, s.failover, s.healthCheck, s.hotStandby]);
 }
 
-function reportConflicts(id: string, winner: AdmittedIngress, others: ReadonlyArray<string>, byRef: ReadonlyMap<string, AdmittedIngress>, diagnostics: DiagnosticList): void {
-  let text: string | null = null;
+function reportConflicts(
+  id: string,
+  winner: AdmittedIngress,
+  others: ReadonlyArray<string>,
+  byRef: ReadonlyMap<string, AdmittedIngress>,
+  textOf: (s: BalancerSettingsValue) => string,
+  diagnostics: DiagnosticList,
+): void {
   for (const ref of others) {
     const other = byRef.get(ref);
     // Equal annotations share one parsed settings object (admit's parse cache): no text needed then.
-    if (other === undefined || other.balancer === winner.balancer) continue;
-    text ??= settingsText(winner.balancer);
-    if (settingsText(other.balancer) === text) continue;
+    if (other === undefined || other.balancer === winner.balancer || textOf(other.balancer) === textOf(winner.balancer)) continue;
     diagnostics.ingress(
       ref,
       "warning",

@@ -40,9 +40,10 @@ export class BalancerSet {
     }
     let resolution = byPort.get(port);
     if (resolution === undefined) {
-      const entry = this.#entry(`${ns}/${service.name}`);
-      resolution = entry.reused?.get(port) ?? resolveBackend(ns, backend, this.#index, this.#settings);
-      entry.next.byPort.set(port, resolution);
+      const key = `${ns}/${service.name}`;
+      const entry = this.#entry(key);
+      resolution = (entry.reused ? this.#prev?.services.get(key)?.byPort.get(port) : undefined) ?? resolveBackend(ns, backend, this.#index, this.#settings);
+      entry.byPort.set(port, resolution);
       byPort.set(port, resolution);
       if (resolution.ok) this.#byId.set(resolution.backend.balancer.id, resolution.backend);
     }
@@ -53,17 +54,16 @@ export class BalancerSet {
     return this.#byId.get(id);
   }
 
-  /** This build's cache entry of a Service, and the previous resolutions when its objects are unchanged. */
-  #entry(key: string): { next: ServiceEntry; reused: ReadonlyMap<number | string, BackendResolution> | null } {
-    const service = this.#index.services.get(key);
-    const slices = this.#index.slices.get(key) ?? noSlices;
+  /** This build's cache entry of a Service; `reused` when the previous build's resolutions of it still hold (same Service and slice objects). */
+  #entry(key: string): ServiceEntry {
     let next = this.#next.services.get(key);
-    const prev = this.#prev?.services.get(key);
-    const reused = prev !== undefined && prev.service === service && sameItems(prev.slices, slices) ? prev.byPort : null;
     if (next === undefined) {
-      next = { service, slices, byPort: new Map() };
+      const service = this.#index.services.get(key);
+      const slices = this.#index.slices.get(key) ?? noSlices;
+      const prev = this.#prev?.services.get(key);
+      next = { service, slices, byPort: new Map(), reused: prev !== undefined && prev.service === service && sameItems(prev.slices, slices) };
       this.#next.services.set(key, next);
     }
-    return { next, reused };
+    return next;
   }
 }

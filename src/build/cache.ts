@@ -15,6 +15,8 @@ export interface ServiceEntry {
   readonly service: Service | undefined;
   readonly slices: ReadonlyArray<EndpointSlice>;
   readonly byPort: Map<number | string, BackendResolution>;
+  /** The previous build's entry had the same Service and slice objects: its resolutions hold. */
+  readonly reused: boolean;
 }
 
 /** One rule path of an Ingress, resolved: its route, or null when its backend did not resolve. */
@@ -86,6 +88,10 @@ export class BuildCache implements BuildCacheHandle {
   readonly configTexts: Map<BalancerConfig, Uint8Array> = new Map();
   readonly members: Map<string, MembersEntry> = new Map();
   readonly hostRoutes: Map<string, HostRoutes> = new Map();
+  /** Hosts of the virtual hosts, sorted (the next build skips sorting when its set of hosts is the same). */
+  hostOrder: ReadonlyArray<string> = [];
+  /** Creation time of each Ingress object in seconds (null: none or unparseable). */
+  readonly ages: Map<Ingress, number | null> = new Map();
   /** Canonical JSON (UTF-8) of each virtual host object. */
   readonly vhTexts: Map<VirtualHost, Uint8Array> = new Map();
   routeTable: { readonly table: RouteTable; readonly serverText: string } | null = null;

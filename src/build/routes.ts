@@ -6,7 +6,7 @@ import type { CanaryConfig, IngressBackend, Route, RouteOptions, VirtualHost } f
 import type { AdmittedIngress } from "./admit.js";
 import type { CanaryValue } from "./annotations/index.js";
 import type { BalancerSet } from "./balancers.js";
-import { replay, sameItems, type BuildCache, type FragmentPath, type IngressFragment } from "./cache.js";
+import { replay, type BuildCache, type FragmentPath, type IngressFragment } from "./cache.js";
 import type { DiagnosticList } from "./diagnostics.js";
 import type { BackendResolution } from "./backend.js";
 import type { Diagnostic } from "../model/index.js";
@@ -245,15 +245,35 @@ function typeRank(route: Route): number {
  * previous build's objects keeps its previous VirtualHost object.
  */
 function virtualHosts(hosts: ReadonlyMap<string, HostEntry>, caches: Caches): VirtualHost[] {
+  const order = sortedHosts(hosts, caches.prev?.hostOrder ?? null);
+  caches.next.hostOrder = order;
   const out: VirtualHost[] = [];
-  for (const [host, entry] of [...hosts].sort(([a], [b]) => compareText(a, b))) {
-    if (entry.routes.size === 0 && entry.fallback === null) continue;
-    const routes = [...entry.routes.values()];
+  for (const host of order) {
+    const entry = hosts.get(host);
+    if (entry === undefined || (entry.routes.size === 0 && entry.fallback === null)) continue;
     const prev = caches.prev?.hostRoutes.get(host);
-    const cached = prev !== undefined && prev.fallback === entry.fallback && sameItems(prev.routes, routes) ? prev : { routes, fallback: entry.fallback, vh: { host, routes: [...routes].sort(compareRoutes), fallback: entry.fallback } };
+    let cached = prev !== undefined && prev.fallback === entry.fallback && sameValues(prev.routes, entry.routes) ? prev : undefined;
+    if (cached === undefined) {
+      const routes = [...entry.routes.values()];
+      cached = { routes, fallback: entry.fallback, vh: { host, routes: [...routes].sort(compareRoutes), fallback: entry.fallback } };
+    }
     caches.next.hostRoutes.set(host, cached);
     out.push(cached.vh);
   }
   return out;
+}
+
+/** The hosts sorted; the previous build's order when the set of hosts is the same. */
+function sortedHosts(hosts: ReadonlyMap<string, HostEntry>, prev: ReadonlyArray<string> | null): ReadonlyArray<string> {
+  if (prev !== null && prev.length === hosts.size && prev.every((h) => hosts.has(h))) return prev;
+  return [...hosts.keys()].sort(compareText);
+}
+
+/** Whether `map` holds the objects of `list`, in the same (insertion) order. */
+function sameValues<T>(list: ReadonlyArray<T>, map: ReadonlyMap<string, T>): boolean {
+  if (list.length !== map.size) return false;
+  let i = 0;
+  for (const value of map.values()) if (value !== list[i++]) return false;
+  return true;
 }
 
