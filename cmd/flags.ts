@@ -43,7 +43,7 @@ export const flagsSchema = z.object({
   workers: z.coerce.number().int().min(1).max(256).default(availableParallelism()),
   "log-level": z.string().refine((v) => parseLogLevels(v) !== undefined, "must be a pino level or component=level list, e.g. info,proxy=debug").default("info"),
   "access-log": bool.default(true),
-  "access-log-format": z.enum(["json"]).default("json"),
+  "access-log-format": z.enum(["json", "combined"]).default("json"),
   "max-header-size": z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
   "shutdown-delay": seconds.default(5),
   "shutdown-grace": seconds.default(30),
@@ -82,10 +82,11 @@ export const usage = `usage: proxypass-ingress [--manifests PATH | --kubeconfig 
   --controller-name NAME      spec.controller of owned IngressClasses (proxypass.io/ingress-controller)
   --http-port N               plain HTTP listener (8080)
   --https-port N              TLS listener (8443; the TLS listener is not built yet)
-  --admin-port N              admin listener: /healthz, /readyz, /metrics, /balancer-manager (10254)
-  --admin-allow-cidrs CIDRS   clients allowed to use /balancer-manager (default: loopback only,
-                              127.0.0.0/8 and ::1; the list replaces that default)
-  --admin-token-file PATH     file holding a bearer token that also grants /balancer-manager
+  --admin-port N              admin listener: /healthz, /readyz, /metrics, /balancer-manager,
+                              /server-status, /config (10254)
+  --admin-allow-cidrs CIDRS   clients allowed to use /balancer-manager, /server-status and /config
+                              (default: loopback only, 127.0.0.0/8 and ::1; the list replaces that default)
+  --admin-token-file PATH     file holding a bearer token that also grants those pages
   --runtime-configmap NS/NAME Kubernetes mode: ConfigMap holding balancer-manager edits, shared by
                               every replica (default: proxypass-ingress-runtime in POD_NAMESPACE)
   --state-file PATH           file mode: JSON file holding balancer-manager edits across restarts
@@ -97,7 +98,8 @@ export const usage = `usage: proxypass-ingress [--manifests PATH | --kubeconfig 
   --bind-address IP           address of all listeners (0.0.0.0)
   --workers N                 data-plane worker threads (number of CPUs)
   --log-level LEVEL           pino level, or per component: info,proxy=debug
-  --access-log BOOL           one JSON line per request (true)
+  --access-log BOOL           one line per request (true)
+  --access-log-format FORMAT  json (pino, default) or combined (httpd's combined + %D + balancer worker)
   --max-header-size BYTES     larger request headers get 431 (16384)
   --shutdown-delay S          on SIGTERM, keep serving while unready this long (5)
   --shutdown-grace S          then let in-flight requests finish for at most this long (30)

@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import { realpathSync } from "node:fs";
 import { hostname } from "node:os";
 import { readFileSync } from "node:fs";
-import { AdminAccess, AdminServer, BalancerManager, FileStateStore, MetricsObserver, WebhookServer, createMetrics } from "../src/admin/index.js";
+import { AdminAccess, AdminServer, BalancerManager, ClusterMetrics, FileStateStore, MetricsObserver, ServerStatus, WebhookServer, createMetrics } from "../src/admin/index.js";
 import { WorkerPool } from "../src/dataplane/index.js";
 import { Reconciler, reviewIngressAdmission, type ConfigSource } from "../src/control/index.js";
 import { ManifestSource } from "../src/files/index.js";
@@ -25,6 +25,9 @@ import {
 import type { BuildObserver, RuntimeStateStore } from "../src/model/index.js";
 import { createLoggerFactory, type Logger } from "../src/util/index.js";
 import { FlagError, parseFlags, usage, type Flags } from "./flags.js";
+
+/** ServerVersion of server-status (apache_exporter reads "NAME/x.y.z"). */
+const VERSION = "0.1.0";
 
 /** The Kubernetes-mode parts: source, leader election, status writer, Event recorder. */
 interface KubeParts {
@@ -103,12 +106,15 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     host: flags["bind-address"],
     logLevel: flags["log-level"],
     accessLog: flags["access-log"],
+    accessLogFormat: flags["access-log-format"],
     maxHeaderSize: flags["max-header-size"],
     logger: loggerFor("proxy"),
     healthLogger: loggerFor("health"),
   });
   // --zone, else (cluster, NODE_NAME set) the node's zone label read once; null = no zone tiers.
   const nodeName = process.env["NODE_NAME"];
+  // /metrics: every worker's request metrics aggregated with the primary's; member gauges from the scoreboard.
+  const cluster = new ClusterMetrics({ metrics, workers: pool, reader: pool });
   const zone = flags.zone ?? (kube !== null && nodeName !== undefined && nodeName !== "" ? await readNodeZone({ kubeConfig: kube.kubeConfig, nodeName, logger: loggerFor("kube") }) : null);
   const reconciler = new Reconciler({
     source,
@@ -118,6 +124,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     observers,
     // The ConfigMap's log-level, while set, replaces --log-level for the controller's loggers too.
     onServerSettings: (server) => loggerFor.setLevels(server.logLevel),
+    onPublish: (timing) => cluster.observePublish(timing),
   });
   // balancer-manager: edits persist in the state store, whose every new state goes into the scoreboard.
   const access = new AdminAccess({ ...(flags["admin-allow-cidrs"] !== undefined ? { allow: flags["admin-allow-cidrs"] } : {}), token: adminToken });
@@ -125,7 +132,21 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
   runtimeStore.subscribe((state) => pool.setRuntimeState(state));
   pool.setRuntimeState(runtimeStore.current());
   const manager = new BalancerManager({ reader: pool, store: runtimeStore, access, logger: loggerFor("admin"), persistence });
-  const admin = new AdminServer({ isReady: () => reconciler.ready, logger: loggerFor("admin"), metrics, access, balancerManager: manager });
+  const serverStatus = new ServerStatus({
+    source: { workers: () => pool.workerStats(), balancers: () => pool.balancers(), snapshot: () => reconciler.published },
+    startedAt: Date.now(),
+    version: `proxypass-ingress/${VERSION}`,
+  });
+  const admin = new AdminServer({
+    isReady: () => reconciler.ready,
+    logger: loggerFor("admin"),
+    metrics,
+    clusterMetrics: cluster,
+    access,
+    balancerManager: manager,
+    serverStatus,
+    config: { snapshot: () => reconciler.published, runtime: () => runtimeStore.current() },
+  });
   // Validating admission webhook (only with a certificate): src/control's per-Ingress checks.
   const webhookCert = flags["webhook-cert-file"];
   const webhookKey = flags["webhook-key-file"];

@@ -6,3 +6,6 @@ export { BalancerManager, BALANCER_MANAGER_PATH, type BalancerManagerOptions, ty
 export { applyEdit, parseEditRequest, formToRequest, editRequestSchema, type AdminEdit } from "./balancer-edit.js";
 export { renderBalancerManager, escapeHtml, PAGE_CSP } from "./balancer-manager-page.js";
 export { WebhookServer, WebhookError, WEBHOOK_PATH, type WebhookServerOptions } from "./webhook.js";
+export { ClusterMetrics, CLUSTER_METRIC_NAMES, type ClusterMetricsOptions, type WorkerMetricsSource } from "./cluster-metrics.js";
+export { ServerStatus, SERVER_STATUS_PATH, SERVER_STATUS_CSP, httpdTime, httpdUptime, memberStatus, memberUrl, parseRefresh, type ServerStatusData, type ServerStatusOptions, type ServerStatusSource } from "./server-status.js";
+export { CONFIG_PATH, REDACTED, renderConfig, sanitize, type ConfigViewSource } from "./config-view.js";

@@ -1,9 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "../util/index.js";
 import type { Metrics } from "./metrics.js";
-import { isSameOrigin, type AdminAccess } from "./access.js";
+import { isSameOrigin, type AccessDecision, type AdminAccess } from "./access.js";
 import { BALANCER_MANAGER_PATH, type BalancerManager } from "./balancer-manager.js";
 import { PAGE_CSP } from "./balancer-manager-page.js";
+import type { ClusterMetrics } from "./cluster-metrics.js";
+import { CONFIG_PATH, renderConfig, type ConfigViewSource } from "./config-view.js";
+import { SERVER_STATUS_CSP, SERVER_STATUS_PATH, parseRefresh, type ServerStatus } from "./server-status.js";
 
 /** Rendering /metrics failed (a provider threw): answered 500 and logged. */
 export class AdminMetricsError extends Error {
@@ -24,6 +27,12 @@ export interface AdminServerOptions {
   readonly access?: AdminAccess;
   /** Served at `/balancer-manager` (protected); without it the path is 404. */
   readonly balancerManager?: BalancerManager;
+  /** `/metrics` across the workers (aggregated with the primary's registry); without it `/metrics` serves `metrics` alone. */
+  readonly clusterMetrics?: ClusterMetrics;
+  /** Served at `/server-status` (protected); without it the path is 404. */
+  readonly serverStatus?: ServerStatus;
+  /** Served at `/config` (protected, sanitized); without it the path is 404. */
+  readonly config?: ConfigViewSource;
 }
 
 /**
@@ -38,6 +47,9 @@ export class AdminServer {
   readonly #metrics: Metrics | null;
   readonly #access: AdminAccess | null;
   readonly #manager: BalancerManager | null;
+  readonly #cluster: ClusterMetrics | null;
+  readonly #status: ServerStatus | null;
+  readonly #config: ConfigViewSource | null;
 
   constructor(options: AdminServerOptions) {
     this.#isReady = options.isReady;
@@ -45,6 +57,9 @@ export class AdminServer {
     this.#metrics = options.metrics ?? null;
     this.#access = options.access ?? null;
     this.#manager = options.balancerManager ?? null;
+    this.#cluster = options.clusterMetrics ?? null;
+    this.#status = options.serverStatus ?? null;
+    this.#config = options.config ?? null;
     this.#server = createServer((req, res) => this.#handle(req, res));
     this.#server.keepAliveTimeout = 5_000;
   }
@@ -71,6 +86,8 @@ export class AdminServer {
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? "/").split("?", 1)[0];
     if (path === BALANCER_MANAGER_PATH && this.#manager !== null && this.#access !== null) return this.#protected(this.#access, this.#manager, req, res);
+    if (path === SERVER_STATUS_PATH && this.#status !== null && this.#access !== null) return this.#serveStatus(this.#access, this.#status, req, res);
+    if (path === CONFIG_PATH && this.#config !== null && this.#access !== null) return this.#serveConfig(this.#access, this.#config, req, res);
     if (req.method !== "GET" && req.method !== "HEAD") {
       return reply(res, 405, "method not allowed\n");
     }
@@ -80,6 +97,7 @@ export class AdminServer {
       case "/readyz":
         return this.#isReady() ? reply(res, 200, "ok\n") : reply(res, 503, "not ready\n");
       case "/metrics":
+        if (this.#cluster !== null) return this.#serveClusterMetrics(this.#cluster, res);
         if (this.#metrics !== null) return this.#serveMetrics(this.#metrics, res);
         return reply(res, 404, "not found\n");
       default:
@@ -88,17 +106,57 @@ export class AdminServer {
     }
   }
 
-  #protected(access: AdminAccess, manager: BalancerManager, req: IncomingMessage, res: ServerResponse): void {
+  /** The access guard of the protected pages: security headers, then the client check (403 when refused). */
+  #guard(access: AdminAccess, req: IncomingMessage, res: ServerResponse, path: string, csp: string): AccessDecision {
     res.setHeader("x-frame-options", "DENY");
     res.setHeader("x-content-type-options", "nosniff");
     res.setHeader("referrer-policy", "same-origin");
-    res.setHeader("content-security-policy", PAGE_CSP);
-    const client = req.socket.remoteAddress ?? "unknown";
+    res.setHeader("content-security-policy", csp);
     const decision = access.check({ remoteAddress: req.socket.remoteAddress, authorization: req.headers.authorization });
     if (!decision.allowed) {
-      this.#log.warn({ client, path: BALANCER_MANAGER_PATH, reason: decision.reason }, "admin: access denied");
-      return reply(res, 403, "forbidden: allowed for loopback, --admin-allow-cidrs or the --admin-token-file bearer token\n");
+      this.#log.warn({ client: req.socket.remoteAddress ?? "unknown", path, reason: decision.reason }, "admin: access denied");
+      reply(res, 403, "forbidden: allowed for loopback, --admin-allow-cidrs or the --admin-token-file bearer token\n");
     }
+    return decision;
+  }
+
+  /** Read-only protected pages answer GET and HEAD only. */
+  #readOnly(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method === "GET" || req.method === "HEAD") return true;
+    res.setHeader("allow", "GET, HEAD");
+    reply(res, 405, "method not allowed\n");
+    return false;
+  }
+
+  #serveStatus(access: AdminAccess, status: ServerStatus, req: IncomingMessage, res: ServerResponse): void {
+    if (!this.#guard(access, req, res, SERVER_STATUS_PATH, SERVER_STATUS_CSP).allowed || !this.#readOnly(req, res)) return;
+    const url = new URL(req.url ?? "/", "http://admin");
+    // httpd accepts "?auto" and "auto" anywhere in the query (e.g. "?refresh=5&auto").
+    if (url.searchParams.has("auto")) return reply(res, 200, status.renderAuto(), "text/plain; charset=ISO-8859-1");
+    const refresh = parseRefresh(url.searchParams.get("refresh"));
+    if (refresh !== null) res.setHeader("refresh", String(refresh));
+    reply(res, 200, status.renderHtml(refresh), "text/html; charset=utf-8");
+  }
+
+  #serveConfig(access: AdminAccess, config: ConfigViewSource, req: IncomingMessage, res: ServerResponse): void {
+    if (!this.#guard(access, req, res, CONFIG_PATH, PAGE_CSP).allowed || !this.#readOnly(req, res)) return;
+    reply(res, 200, renderConfig(config), "application/json; charset=utf-8");
+  }
+
+  #serveClusterMetrics(cluster: ClusterMetrics, res: ServerResponse): void {
+    cluster.render().then(
+      ({ text, contentType }) => reply(res, 200, text, contentType),
+      (cause: unknown) => {
+        this.#log.error({ err: new AdminMetricsError("cannot render /metrics", { cause }) }, "admin: /metrics failed");
+        if (!res.headersSent) reply(res, 500, "metrics unavailable\n");
+      },
+    );
+  }
+
+  #protected(access: AdminAccess, manager: BalancerManager, req: IncomingMessage, res: ServerResponse): void {
+    const client = req.socket.remoteAddress ?? "unknown";
+    const decision = this.#guard(access, req, res, BALANCER_MANAGER_PATH, PAGE_CSP);
+    if (!decision.allowed) return;
     if (req.method === "GET" || req.method === "HEAD") return manager.serveView(req, res);
     if (req.method !== "POST") {
       res.setHeader("allow", "GET, HEAD, POST");
