@@ -335,6 +335,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (fw.accessLog === null) return;
     const req = this.#req;
     if (fw.combined !== null) {
+      // The `access` component's level still applies (`--log-level access=warn` silences it).
+      if (!fw.accessLog.isLevelEnabled("info")) return;
       fw.combined.write(
         fw.formatter.line(
           { remote: req.socket.remoteAddress ?? "", method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status, bytes: this.#bytes, referer: this.#referer, userAgent: this.#userAgent, durationUs: (end - this.#start) * 1000, worker: member.upstream.origin },
@@ -445,6 +447,7 @@ export class Forwarder {
     this.account(stats, req.method, status, end - start, 0, 0);
     if (this.accessLog === null) return;
     if (this.combined !== null) {
+      if (!this.accessLog.isLevelEnabled("info")) return;
       this.combined.write(
         this.formatter.line(
           { remote: req.socket.remoteAddress ?? "", method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status, bytes: 0, referer, userAgent, durationUs: (end - start) * 1000, worker: null },

@@ -15,7 +15,7 @@ interface Running {
   lines: string[];
 }
 
-async function start(up: Upstream, format: "json" | "combined"): Promise<Running> {
+async function start(up: Upstream, format: "json" | "combined", level = "info"): Promise<Running> {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -25,7 +25,7 @@ async function start(up: Upstream, format: "json" | "combined"): Promise<Running
   });
   const proxy = new ProxyServer({
     logger: silentLogger,
-    accessLogger: pino({ level: "info" }, sink).child({ component: "access" }),
+    accessLogger: pino({ level }, sink).child({ component: "access" }),
     accessLogFormat: format,
     accessSink: { write: (line: string) => sink.write(line) },
   });
@@ -137,6 +137,17 @@ describe("combined access log", () => {
     { name: "control characters become \\xhh or \\n", input: "a\u0001b\n", output: "a\\x01b\\n" },
     { name: "non-ASCII becomes its UTF-8 bytes", input: "é", output: "\\xc3\\xa9" },
   ])("escaping: $name", ({ input, output }) => expect(escapeLogItem(input)).toBe(output));
+
+  it("follows the access component's level (access=warn silences it)", async () => {
+    const quiet = await start(up, "combined", "warn");
+    try {
+      expect((await send(quiet.port, { headers: { host: HOST } })).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(quiet.lines).toEqual([]);
+    } finally {
+      await quiet.proxy.close(0);
+    }
+  });
 
   it("formats %t as httpd does, in UTC", () => {
     expect(new CombinedFormatter().time(Date.UTC(2026, 10, 6, 9, 5, 3))).toBe("[06/Nov/2026:09:05:03 +0000]");

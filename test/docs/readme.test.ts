@@ -78,3 +78,38 @@ describe("README RBAC table", () => {
     },
   );
 });
+
+describe("README and docs: metrics, server-status, dashboard", () => {
+  const metricNames = async (): Promise<string[]> => {
+    const { createMetrics, CLUSTER_METRIC_NAMES } = await import("../../src/admin/index.js");
+    const { WORKER_METRIC_NAMES } = await import("../../src/dataplane/index.js");
+    const own = (await createMetrics({ defaultMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name);
+    return [...new Set([...own, ...CLUSTER_METRIC_NAMES, ...WORKER_METRIC_NAMES])].sort();
+  };
+
+  it("has a metrics table row for every metric the controller and its workers export", async () => {
+    for (const name of await metricNames()) expect(readme, name).toContain(`| \`${name}\` |`);
+  });
+
+  it("the Grafana dashboard is valid JSON and queries only metrics that exist", async () => {
+    const text = readFileSync(new URL("../../deploy/grafana/proxypass-ingress.json", import.meta.url), "utf8");
+    const dashboard = JSON.parse(text) as { panels: unknown[]; uid: string };
+    expect(dashboard.uid).toBe("proxypass-ingress");
+    const names = new Set(await metricNames());
+    const used = [...text.matchAll(/proxypass_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ""));
+    expect(used.length).toBeGreaterThan(10);
+    for (const name of used) expect(names.has(name), name).toBe(true);
+  });
+
+  it("docs/observability.md explains every server-status?auto key", async () => {
+    const { ServerStatus } = await import("../../src/admin/index.js");
+    const doc = readFileSync(new URL("../../docs/observability.md", import.meta.url), "utf8");
+    const auto = new ServerStatus({ source: { workers: () => [], balancers: () => [], snapshot: () => null }, startedAt: 0, version: "proxypass-ingress/0.1.0" }).renderAuto();
+    const keys = auto
+      .split("\n")
+      .filter((l) => l.includes(":"))
+      .map((l) => l.slice(0, l.indexOf(":")));
+    expect(keys.length).toBeGreaterThan(20);
+    for (const key of keys) expect(doc, key).toContain(`\`${key}\``);
+  });
+});

@@ -2,9 +2,10 @@
 //
 // Request ids: a request without `X-Request-Id` gets one, sent upstream and logged. The id is a
 // per-worker random prefix plus a counter ("3f9a0c1b7d2e-1-42"): unique across workers and restarts,
-// and cheaper than crypto.randomUUID() (a micro-benchmark on the 2-vCPU dev VM, Node 24: about
-// 90 ns per id against 130 ns for randomUUID with its entropy cache and 4.7 µs without it; see
-// docs/observability.md). An incoming id is kept as sent (validated: printable, at most 200 bytes).
+// and cheaper than crypto.randomUUID() (a micro-benchmark on the shared 2-vCPU dev VM, Node 24:
+// 38-90 ns per id against 70-130 ns for randomUUID with its entropy cache and 2.8-4.7 µs without
+// it; see docs/observability.md). An incoming id is kept as sent (printable ASCII, at most 200
+// characters); otherwise a new one replaces it.
 //
 // Combined format: httpd's `LogFormat "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"" combined`
 // followed by `%D` (microseconds) and `"%{BALANCER_WORKER_NAME}e"` (the member's URL, "-" when
