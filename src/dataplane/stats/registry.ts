@@ -3,7 +3,7 @@
 // call prom-client). `registry.getMetricsAsJSON()` is what the worker sends the primary, which
 // merges all workers with AggregatorRegistry.aggregate (aggregator "sum").
 import { Registry } from "prom-client";
-import { METHODS, STATUS_CLASSES, type HistogramCells, type RouteStats, type RouteStatsRegistry } from "./route-stats.js";
+import { METHODS, STATUS_CLASSES, type HistogramCells, type RouteCounters, type RouteStats, type RouteStatsRegistry } from "./route-stats.js";
 
 type Labels = Record<string, string | number>;
 
@@ -53,7 +53,7 @@ function counter(name: string, help: string, values: (out: MetricSample[]) => vo
   };
 }
 
-function histogram(name: string, help: string, stats: RouteStatsRegistry, cells: (s: RouteStats) => HistogramCells, routed: boolean): Collector {
+function histogram(name: string, help: string, stats: RouteStatsRegistry, cells: (c: RouteCounters) => HistogramCells, routed: boolean): Collector {
   return {
     name,
     help,
@@ -63,7 +63,9 @@ function histogram(name: string, help: string, stats: RouteStatsRegistry, cells:
       const out: MetricSample[] = [];
       for (const s of stats.all()) {
         if (routed && s === stats.unrouted) continue;
-        const h = cells(s);
+        const c = s.counters;
+        if (c === null) continue;
+        const h = cells(c);
         if (h.count === 0) continue;
         const labels = routeLabels(s);
         let acc = 0;
@@ -96,30 +98,32 @@ export function createWorkerRegistry(stats: RouteStatsRegistry): Registry {
   const collectors: Collector[] = [
     counter("proxypass_http_requests_total", "Requests served, by Ingress, Service, method and status class (ingress=\"\" for requests refused before routing).", (out) => {
       for (const s of stats.all()) {
+        const counters = s.counters;
+        if (counters === null) continue;
         const base = routeLabels(s);
         for (let m = 0; m < METHODS.length; m++) {
           for (let c = 0; c < STATUS_CLASSES.length; c++) {
-            const n = s.requests[m * STATUS_CLASSES.length + c] as number;
+            const n = counters.requests[m * STATUS_CLASSES.length + c] as number;
             if (n !== 0) out.push({ labels: { ...base, method: METHODS[m] as string, status_class: STATUS_CLASSES[c] as string }, value: n });
           }
         }
       }
     }),
-    histogram("proxypass_http_request_duration_seconds", "Time from a request's arrival to the end of its response.", stats, (s) => s.duration, false),
+    histogram("proxypass_http_request_duration_seconds", "Time from a request's arrival to the end of its response.", stats, (c) => c.duration, false),
     counter("proxypass_http_received_bytes_total", "Request body bytes received from clients (by Content-Length; chunked bodies are not counted).", (out) => {
-      for (const s of stats.all()) if (s.bytesIn !== 0) out.push({ labels: routeLabels(s), value: s.bytesIn });
+      for (const s of stats.all()) if (s.counters !== null && s.counters.bytesIn !== 0) out.push({ labels: routeLabels(s), value: s.counters.bytesIn });
     }),
     counter("proxypass_http_sent_bytes_total", "Response body bytes relayed to clients.", (out) => {
-      for (const s of stats.all()) if (s.bytesOut !== 0) out.push({ labels: routeLabels(s), value: s.bytesOut });
+      for (const s of stats.all()) if (s.counters !== null && s.counters.bytesOut !== 0) out.push({ labels: routeLabels(s), value: s.counters.bytesOut });
     }),
     histogram(
       "proxypass_upstream_connect_duration_seconds",
       "Time from dispatching a request to a member until it is on a connection: a new TCP connect, or about 0 on a reused keep-alive connection.",
       stats,
-      (s) => s.connect,
+      (c) => c.connect,
       true,
     ),
-    histogram("proxypass_upstream_header_duration_seconds", "Time from dispatching a request to a member until its response headers arrived.", stats, (s) => s.header, true),
+    histogram("proxypass_upstream_header_duration_seconds", "Time from dispatching a request to a member until its response headers arrived.", stats, (c) => c.header, true),
   ];
   for (const c of collectors) registry.registerMetric(c as unknown as Parameters<Registry["registerMetric"]>[0]);
   return registry;

@@ -76,27 +76,33 @@ function splitNamespaced(id: string): [string, string] {
   return slash === -1 ? ["", id] : [id.slice(0, slash), id.slice(slash + 1)];
 }
 
+/** The numbers of one route, allocated when it serves its first request. */
+export class RouteCounters {
+  /** requests[method * 5 + statusClass]. */
+  readonly requests = new Float64Array(METHODS.length * CLASSES);
+  /** Client request start to the end of the response (or the error reply). */
+  readonly duration = new HistogramCells();
+  /** Dispatch to the upstream request being on a connection: a new TCP connect, or ~0 on a reused keep-alive connection. */
+  readonly connect = new HistogramCells();
+  /** Dispatch to the upstream response headers. */
+  readonly header = new HistogramCells();
+  /** Request body bytes received (Content-Length; chunked bodies count 0). */
+  bytesIn = 0;
+  /** Response body bytes sent to clients. */
+  bytesOut = 0;
+}
+
 /**
- * Counters of one (Ingress, balancer) pair. Every field is assigned in the constructor; the request
- * path only adds to numbers and typed arrays.
+ * Counters of one (Ingress, balancer) pair. The label values are computed once here; the numbers
+ * (about 1 KB) are allocated on the route's first request, so the 10,000 Ingresses of a large
+ * cluster that mostly sit idle cost a small object each. The request path only adds to numbers.
  */
 export class RouteStats {
   /** Label values, computed once. */
   readonly namespace: string;
   readonly ingress: string;
   readonly service: string;
-  /** requests[method * 5 + statusClass]. */
-  readonly requests: Float64Array;
-  /** Client request start to the end of the response (or the error reply). */
-  readonly duration: HistogramCells;
-  /** Dispatch to the upstream request being on a connection: a new TCP connect, or ~0 on a reused keep-alive connection. */
-  readonly connect: HistogramCells;
-  /** Dispatch to the upstream response headers. */
-  readonly header: HistogramCells;
-  /** Request body bytes received (Content-Length; chunked bodies count 0). */
-  bytesIn = 0;
-  /** Response body bytes sent to clients. */
-  bytesOut = 0;
+  #counters: RouteCounters | null = null;
 
   /** `ingress` "ns/name" ("" = no route), `balancer` "ns/service:port" ("" = none). */
   constructor(ingress: string, balancer: string) {
@@ -104,19 +110,33 @@ export class RouteStats {
     this.namespace = namespace;
     this.ingress = name;
     this.service = splitNamespaced(balancer)[1];
-    this.requests = new Float64Array(METHODS.length * CLASSES);
-    this.duration = new HistogramCells();
-    this.connect = new HistogramCells();
-    this.header = new HistogramCells();
+  }
+
+  /** The numbers, or null while the route has served nothing (scrape side: allocates nothing). */
+  get counters(): RouteCounters | null {
+    return this.#counters;
+  }
+
+  #use(): RouteCounters {
+    return this.#counters ?? (this.#counters = new RouteCounters());
+  }
+
+  get connect(): HistogramCells {
+    return this.#use().connect;
+  }
+
+  get header(): HistogramCells {
+    return this.#use().header;
   }
 
   /** One finished request. */
   record(method: number, status: number, seconds: number, bytesIn: number, bytesOut: number): void {
+    const c = this.#use();
     const i = method * CLASSES + statusClassIndex(status);
-    this.requests[i] = (this.requests[i] as number) + 1;
-    this.duration.observe(seconds);
-    this.bytesIn += bytesIn;
-    this.bytesOut += bytesOut;
+    c.requests[i] = (c.requests[i] as number) + 1;
+    c.duration.observe(seconds);
+    c.bytesIn += bytesIn;
+    c.bytesOut += bytesOut;
   }
 }
 

@@ -48,6 +48,16 @@ describe("RouteStatsRegistry", () => {
     expect(first.service).toBe("web:80");
   });
 
+  it("an idle route holds no counters and exports no series; the first request allocates them", async () => {
+    const reg = new RouteStatsRegistry();
+    const idle = reg.forRoute("shop/idle", "shop/idle:80");
+    expect(idle.counters).toBeNull();
+    const json = await createWorkerRegistry(reg).getMetricsAsJSON();
+    expect(json.every((m) => m.values.length === 0)).toBe(true);
+    idle.record(methodIndex("GET"), 200, 0.01, 0, 0);
+    expect(idle.counters?.duration.count).toBe(1);
+  });
+
   it("the worker registry exports counters and cumulative histogram buckets from the numbers", async () => {
     const reg = new RouteStatsRegistry();
     const s: RouteStats = reg.forRoute("shop/web", "shop/web:80");
