@@ -28,6 +28,8 @@ export interface RouteOptions {
   readonly upstreamVhost: string | null;
   readonly requestHeaders: ReadonlyArray<HeaderRule>;
   readonly responseHeaders: ReadonlyArray<HeaderRule>;
+  /** `websocket-idle-timeout`: an upgraded tunnel with no bytes either way for this long is closed; null = never. */
+  readonly websocketIdleMs: number | null;
 }
 
 /**

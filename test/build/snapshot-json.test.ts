@@ -14,6 +14,7 @@ const options: RouteOptions = {
   upstreamVhost: 'a"b\\c\u0001é',
   requestHeaders: [{ op: "set", name: "X-A", value: 'q"\u2028' }],
   responseHeaders: [{ op: "unset", name: "X-B", value: "" }],
+  websocketIdleMs: null,
 };
 const route: Route = { path: "/ü\"x", pathType: "Exact", ingress: "ns/a", balancer: "ns/s:80", options, canary: { ingress: "ns/c", balancer: "ns/c:80", weight: 7, byHeader: "x-c\"", byCookie: null } };
 

@@ -26,6 +26,7 @@ export const defaultOptions: RouteOptions = {
   upstreamVhost: null,
   requestHeaders: [],
   responseHeaders: [],
+  websocketIdleMs: 3_600_000,
 };
 
 export function route(path: string, pathType: "Exact" | "Prefix", balancer: string, options: Partial<RouteOptions> = {}, ingress = "default/ing", canary: CanaryConfig | null = null): Route {

@@ -7,12 +7,12 @@ import { failoverFamily } from "./failover.js";
 import { annotationPrefix, type AnnotationDoc, type AnnotationFinding, type Annotations } from "./family.js";
 import { headersFamily } from "./headers.js";
 import { healthFamily } from "./health.js";
-import { protocolFamily } from "./protocol.js";
+import { protocolFamily, protocolPlannedFamily, toWebsocketIdleMs } from "./protocol.js";
 import { rewriteFamily } from "./rewrite.js";
 import { timeoutsFamily, toTimeouts } from "./timeouts.js";
 
-/** The families of STYLE.md, in README order. */
-export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, bodyFamily, protocolFamily] as const;
+/** The families of STYLE.md, in README order (protocol: its implemented keys, then its planned ones). */
+export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, bodyFamily, protocolFamily, protocolPlannedFamily] as const;
 
 /** Every recognised `proxypass.io/` key. */
 export const knownAnnotationKeys: ReadonlySet<string> = new Set(annotationFamilies.flatMap((f) => f.keys));
@@ -54,9 +54,10 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
   const balancer = balancerFamily.parse(effective);
   const health = healthFamily.parse(effective);
   const failover = failoverFamily.parse(effective);
+  const protocol = protocolFamily.parse(effective);
   const findings: AnnotationFinding[] = [];
   // Warnings ("ignored") only about keys the Ingress sets itself, not about global defaults.
-  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics]) {
+  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics]) {
     if (f.severity === "error" || Object.hasOwn(annotations, f.key)) findings.push(f);
   }
   for (const family of annotationFamilies) {
@@ -74,6 +75,7 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
     upstreamVhost: headers.value.upstreamVhost,
     requestHeaders: headers.value.requestHeaders,
     responseHeaders: headers.value.responseHeaders,
+    websocketIdleMs: toWebsocketIdleMs(protocol.value),
   };
   const settings: BalancerSettingsValue = {
     lbmethod: balancer.value.lbmethod,

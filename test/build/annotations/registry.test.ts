@@ -15,8 +15,9 @@ const contractKeys = [
 const none: Readonly<Record<string, string>> = {};
 
 describe("annotation registry", () => {
-  it("has the families of STYLE.md", () => {
-    expect(annotationFamilies.map((f) => f.name)).toEqual(["balancer", "health", "failover", "timeouts", "headers", "rewrite", "access", "body", "protocol"]);
+  it("has the families of STYLE.md (protocol in two parts: implemented keys, then planned ones)", () => {
+    expect([...new Set(annotationFamilies.map((f) => f.name))]).toEqual(["balancer", "health", "failover", "timeouts", "headers", "rewrite", "access", "body", "protocol"]);
+    expect(annotationFamilies.filter((f) => f.name === "protocol").map((f) => f.implemented)).toEqual([true, false]);
   });
 
   it("recognises every key of the contract, each in exactly one family", () => {
@@ -79,6 +80,25 @@ describe("annotation registry", () => {
       upstreamVhost: null,
       requestHeaders: [{ op: "set", name: "x-a", value: "1" }],
       responseHeaders: [],
+      websocketIdleMs: 3_600_000,
     });
+  });
+
+  it.each<{ name: string; annotations: Readonly<Record<string, string>>; defaults?: Readonly<Record<string, string>>; ms: number | null }>([
+    { name: "websocket-idle-timeout sets the tunnel idle time", annotations: { "proxypass.io/websocket-idle-timeout": "90" }, ms: 90_000 },
+    { name: 'websocket-idle-timeout "0" disables it', annotations: { "proxypass.io/websocket-idle-timeout": "0" }, ms: null },
+    { name: "a global default applies to an Ingress without the key", annotations: {}, defaults: { "proxypass.io/websocket-idle-timeout": "30" }, ms: 30_000 },
+  ])("$name", ({ annotations, defaults, ms }) => {
+    const parsed = parseAnnotations(annotations, defaults);
+    expect(parsed.findings).toEqual([]);
+    expect(parsed.options.websocketIdleMs).toBe(ms);
+  });
+
+  it("the other protocol keys stay not implemented", () => {
+    const parsed = parseAnnotations({ "proxypass.io/backend-protocol": "HTTPS", "proxypass.io/websocket-idle-timeout": "x" });
+    expect(parsed.findings.map(({ severity, reason, key }) => ({ severity, reason, key }))).toEqual([
+      { severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/backend-protocol" },
+      { severity: "error", reason: "InvalidAnnotation", key: "proxypass.io/websocket-idle-timeout" },
+    ]);
   });
 });
