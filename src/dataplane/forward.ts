@@ -375,6 +375,48 @@ function startsWithHttpScheme(url: string): number {
   return -1;
 }
 
+/** Where a request goes, filled by `resolveTarget` (one per caller, reused: read right after the call). */
+export class RequestTarget {
+  /** Normalised host to route by. */
+  host = "";
+  /** The Host value (or absolute-form authority) as the client sent it: what the upstream is told. */
+  hostValue = "";
+  /** Origin-form path with query. */
+  path = "";
+}
+
+/**
+ * Request target: origin-form; absolute-form only for a host `router` serves (never an open
+ * proxy). Fills `out` and returns null, or returns the error to answer with.
+ */
+export function resolveTarget(router: Router, url: string, hostValue: string, out: RequestTarget): ProxyError | null {
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    const schemeEnd = startsWithHttpScheme(url);
+    if (schemeEnd === -1) return new BadRequestError();
+    let authorityEnd = url.length;
+    for (let i = schemeEnd; i < url.length; i++) {
+      const c = url.charCodeAt(i);
+      if (c === 47 || c === 63 || c === 35) {
+        authorityEnd = i;
+        break;
+      }
+    }
+    const authority = url.slice(schemeEnd, authorityEnd);
+    const host = authority === "" ? null : parseHost(authority); // null: userinfo, bad port...
+    if (host === null || !router.servesHost(host)) return new ForeignHostError();
+    out.host = host;
+    out.hostValue = authority;
+    out.path = authorityEnd === url.length ? "/" : url.charCodeAt(authorityEnd) === 47 ? url.slice(authorityEnd) : `/${url.slice(authorityEnd)}`;
+    return null;
+  }
+  const host = parseHost(hostValue); // null: a value other than uri-host [":" port]
+  if (host === null) return new BadRequestError("invalid Host");
+  out.host = host;
+  out.hostValue = hostValue;
+  out.path = url;
+  return null;
+}
+
 /** Stateless per request: holds the per-server settings the request path reads. */
 export class Forwarder {
   readonly log: Logger;
@@ -396,6 +438,7 @@ export class Forwarder {
   readonly #ids: RequestIds;
   /** Shared by every client socket's "close" (no per-connection closure). */
   readonly #onSocketClose: () => void;
+  readonly #target = new RequestTarget();
 
   constructor(options: ForwarderOptions) {
     this.log = options.log;
@@ -410,6 +453,11 @@ export class Forwarder {
     this.#onSocketClose = () => {
       cells[STAT_CONNECTIONS] = (cells[STAT_CONNECTIONS] as number) - 1;
     };
+  }
+
+  /** A new failover stamp (shared with the upgrade path, so two requests never share one). */
+  nextStamp(): number {
+    return (this.#stamp = (this.#stamp + 1) & 0x3fff_ffff);
   }
 
   /** A client connection opened (the server's "connection" event). */
@@ -548,38 +596,15 @@ export class Forwarder {
       return;
     }
 
-    // Request target: origin-form; absolute-form only for a host we serve (never an open proxy).
-    let path = url;
-    let host: string | null;
-    if (url.charCodeAt(0) !== 47 /* / */) {
-      const schemeEnd = startsWithHttpScheme(url);
-      if (schemeEnd === -1) {
-        this.#reject(req, res, new BadRequestError(), hostValue, start, unrouted, requestId, referer, userAgent);
-        return;
-      }
-      let authorityEnd = url.length;
-      for (let i = schemeEnd; i < url.length; i++) {
-        const c = url.charCodeAt(i);
-        if (c === 47 || c === 63 || c === 35) {
-          authorityEnd = i;
-          break;
-        }
-      }
-      const authority = url.slice(schemeEnd, authorityEnd);
-      host = authority === "" ? null : parseHost(authority); // null: userinfo, bad port...
-      if (host === null || !router.servesHost(host)) {
-        this.#reject(req, res, new ForeignHostError(), hostValue, start, unrouted, requestId, referer, userAgent);
-        return;
-      }
-      hostValue = authority;
-      path = authorityEnd === url.length ? "/" : url.charCodeAt(authorityEnd) === 47 ? url.slice(authorityEnd) : `/${url.slice(authorityEnd)}`;
-    } else {
-      host = parseHost(hostValue); // null: a value other than uri-host [":" port]
-      if (host === null) {
-        this.#reject(req, res, new BadRequestError("invalid Host"), hostValue, start, unrouted, requestId, referer, userAgent);
-        return;
-      }
+    const target = this.#target;
+    const targetError = resolveTarget(router, url, hostValue, target);
+    if (targetError !== null) {
+      this.#reject(req, res, targetError, hostValue, start, unrouted, requestId, referer, userAgent);
+      return;
     }
+    const host = target.host;
+    const path = target.path;
+    hostValue = target.hostValue;
 
     const q = path.indexOf("?");
     const route = router.route(host, q === -1 ? path : path.slice(0, q));
@@ -596,7 +621,7 @@ export class Forwarder {
     let ingress = route.ingress;
     let stats = route.stats;
     const canary = route.canary;
-    if (canary !== null && this.#toCanary(canary, primary, headers, cookie, stickyRoute)) {
+    if (canary !== null && this.toCanary(canary, primary, headers, cookie, stickyRoute)) {
       balancer = canary.balancer;
       ingress = canary.ingress;
       stats = canary.stats;
@@ -604,7 +629,7 @@ export class Forwarder {
       if (sticky === null) stickyRoute = null;
       else if (primarySticky === null || sticky.cookie !== primarySticky.cookie || sticky.param !== primarySticky.param) stickyRoute = stickyRouteOf(path, cookie, sticky);
     }
-    const stamp = (this.#stamp = (this.#stamp + 1) & 0x3fff_ffff);
+    const stamp = this.nextStamp();
     const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {
       this.#reject(req, res, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), hostValue, start, stats, requestId, referer, userAgent);
@@ -649,7 +674,7 @@ export class Forwarder {
    * cookie's, else a session stays on the side whose balancer has its route, else the weight
    * (byrequests-smooth on the canary balancer's shared split counters).
    */
-  #toCanary(canary: CompiledCanary, primary: Balancer, headers: string[], cookie: string | null, stickyRoute: string | null): boolean {
+  toCanary(canary: CompiledCanary, primary: Balancer, headers: string[], cookie: string | null, stickyRoute: string | null): boolean {
     if (canary.byHeader !== null) {
       const name = canary.byHeader;
       for (let i = 0; i < headers.length; i += 2) {

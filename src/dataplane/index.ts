@@ -5,6 +5,7 @@ export { HealthChecker, type HealthCheckerOptions, type HealthResult } from "./h
 export { compileRoutes, Router, CompiledRoute, VirtualHostMatcher } from "./router.js";
 export * from "./stats/index.js";
 export { normalizeHost } from "./host.js";
+export { TunnelProxy, isWebSocketUpgrade, hasWebSocketToken } from "./websocket.js";
 export { HeaderRules, isHopByHop, connectionTokens } from "./headers.js";
 export {
   ProxyError,

@@ -11,6 +11,7 @@
 
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { defaultServerSettings, type BalancerStateReader, type BalancerView, type ClearableFlag, type EndpointDelta, type EndpointTable, type RouteTable, type RuntimeState, type ServerSettings, type SnapshotSink } from "../model/index.js";
 import type { LogLevelControl, Logger } from "../util/index.js";
 import { BalancerRegistry, RuntimeOverrides, Scoreboard, SlotAllocator, describeBalancers, type SlotAssignment } from "./balancer/index.js";
@@ -19,6 +20,7 @@ import { HealthChecker } from "./health/index.js";
 import { compileRoutes, type Router } from "./router.js";
 import { DEFAULT_UPSTREAM_OPTIONS, type LiveUpstreamOptions, type UpstreamOptions } from "./upstream.js";
 import { WorkerStats, type AccessLogFormat, type AccessLogSink, type RouteStatsRegistry } from "./stats/index.js";
+import { TunnelProxy, isWebSocketUpgrade } from "./websocket.js";
 
 export interface ProxyServerOptions {
   /** Component logger ("proxy"). */
@@ -92,6 +94,8 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   #routes: RouteTable = EMPTY_ROUTES;
   readonly #registry: BalancerRegistry;
   readonly #forwarder: Forwarder;
+  /** Upgrade requests and open WebSocket tunnels. */
+  readonly #tunnels: TunnelProxy;
   readonly #accessLogger: Logger | null;
   readonly #accessLogFlag: boolean;
   readonly #logLevels: LogLevelControl | null;
@@ -149,9 +153,13 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
         // Node's default (30 s) would let a 5 s header timeout last up to 35 s.
         connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 1_000,
         maxHeaderSize: options.maxHeaderSize ?? 16_384,
+        // Only WebSocket upgrades reach "upgrade"; others (h2c...) are plain requests (Upgrade ignored).
+        shouldUpgradeCallback: isWebSocketUpgrade,
       },
       (req, res) => this.#forwarder.handle(this.#router, req, res),
     );
+    this.#tunnels = new TunnelProxy(this.#forwarder);
+    this.#server.on("upgrade", (req: ProxyRequest, socket: Duplex, head: Buffer) => this.#tunnels.handle(this.#router, req, socket, head));
     this.#server.on("connect", refuseConnect);
     this.#server.on("connection", (socket: Socket) => this.#forwarder.connectionOpened(socket));
   }
@@ -159,6 +167,11 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   /** Per-route request counters (the worker's /metrics registry reads them). */
   get routeStats(): RouteStatsRegistry {
     return this.#forwarder.stats;
+  }
+
+  /** WebSocket tunnels open now (member answered 101, not closed yet). */
+  get openTunnels(): number {
+    return this.#tunnels.openTunnels;
   }
 
   /** This server's totals (server-status). */
@@ -350,6 +363,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     clearInterval(sweep);
     clearTimeout(timer);
     if (timedOut) {
+      this.#tunnels.destroyAll();
       server.closeAllConnections();
       await this.#registry.destroy();
       await closed;

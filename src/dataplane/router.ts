@@ -52,6 +52,8 @@ export class CompiledRoute {
   readonly canary: CompiledCanary | null;
   /** Request counters of this route's Ingress and balancer, kept across snapshots by that identity. */
   readonly stats: RouteStats;
+  /** `websocket-idle-timeout`: an upgraded tunnel without bytes either way for this long is closed; null = never. */
+  readonly websocketIdleMs: number | null;
 
   constructor(route: Route, balancer: Balancer, canary: CompiledCanary | null, stats: RouteStats) {
     this.path = route.path;
@@ -65,6 +67,7 @@ export class CompiledRoute {
     this.responseRules = HeaderRules.compile(route.options.responseHeaders);
     this.canary = canary;
     this.stats = stats;
+    this.websocketIdleMs = route.options.websocketIdleMs ?? null;
   }
 }
 

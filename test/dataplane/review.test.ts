@@ -195,7 +195,7 @@ describe("X-Forwarded-*", () => {
 });
 
 describe("upgrade and expect", () => {
-  it("Upgrade: websocket is forwarded as a plain request without Upgrade/Connection; nothing is tunnelled", async () => {
+  it("Upgrade: websocket goes to the member as an upgrade (websocket.ts); its non-101 answer is relayed, nothing is tunnelled", async () => {
     const u = await upstream("u", (req, res) => {
       res.writeHead(426, { "content-type": "text/plain", "content-length": "2" });
       res.end(JSON.stringify(req.headers).length > 0 ? "no" : "??");
@@ -206,7 +206,18 @@ describe("upgrade and expect", () => {
     );
     expect(text.slice(9, 12)).toBe("426");
     const h = u.arrivals[0]?.headers ?? {};
+    expect(h.upgrade).toBe("websocket");
+    expect(h.connection).toMatch(/^upgrade$/i);
+  });
+
+  it("Upgrade to another protocol (h2c) is forwarded as a plain request without Upgrade/Connection", async () => {
+    const u = await upstream("u");
+    await serve(u);
+    const text = await raw("GET /h2 HTTP/1.1\r\nHost: example.com\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings, close\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n");
+    expect(text.slice(9, 12)).toBe("200");
+    const h = u.arrivals[0]?.headers ?? {};
     expect(h.upgrade).toBeUndefined();
+    expect(h["http2-settings"]).toBeUndefined();
     expect(h.connection).not.toMatch(/upgrade/i);
   });
 

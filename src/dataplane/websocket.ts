@@ -1,0 +1,494 @@
+// HTTP/1.1 upgrades (mod_proxy_wstunnel): the proxy server's "upgrade" event. The upgrade request
+// is routed like any request (same Router reference, read once; same Host and absolute-form rules
+// through `resolveTarget`, so never an open proxy), a member is elected by the route's balancer
+// (canary split, sticky route, failover to another member on connect failure), and the request
+// goes out with the route's header rules and X-Forwarded-* on a fresh TCP connection (node:http,
+// agent: false: an upgraded connection is never pooled). A 101 answer is relayed and both sockets
+// are piped with stream.pipeline (backpressure both ways, an error destroys both; an end is
+// passed on as a half-close, and a closed side closes the other once its pending bytes are
+// written). Any other answer is relayed as a normal response (head + body), then the client
+// connection closes.
+//
+// Only `Upgrade: websocket` on GET is tunnelled. ProxyServer passes `isWebSocketUpgrade` as the
+// server's `shouldUpgradeCallback`, so any other upgrade (h2c, TLS/1.0, ...) is served as a plain
+// HTTP/1.1 request by the normal request path, which drops Upgrade as hop-by-hop: RFC 9110 §7.8
+// lets a server ignore Upgrade. On a Node without that option such a request reaches this handler
+// and gets 501.
+//
+// A tunnel holds its member, not the route table: snapshot swaps never touch it, and a removed
+// member's tunnels stay open (a retired member's pools close, this socket is not theirs). The
+// member counts as busy from election until the tunnel closes. `websocket-idle-timeout` closes a
+// tunnel after that long without bytes in either direction. ProxyServer.close destroys the
+// tunnels left at the end of the shutdown grace period.
+
+import { request as httpRequest, STATUS_CODES, type ClientRequest, type IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import { pipeline, type Duplex } from "node:stream";
+import { PickOutcome, stickyRouteOf, type Balancer, type BalancerMember } from "./balancer/index.js";
+import { BadRequestError, ConnectTimeoutError, ERROR_RESPONSES, NoMemberError, NoRouteError, ReadTimeoutError, StickyUnavailableError, classifyUpstreamError, isConnectFailure, type ProxyError } from "./errors.js";
+import { RequestTarget, resolveTarget, type Forwarder } from "./forward.js";
+import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
+import type { CompiledRoute, Router } from "./router.js";
+
+function noop(): void {}
+
+/** True when `value` (an Upgrade header) lists the `websocket` protocol (case-insensitive, any version suffix). */
+export function hasWebSocketToken(value: string): boolean {
+  let start = 0;
+  for (let i = 0; i <= value.length; i++) {
+    if (i !== value.length && value.charCodeAt(i) !== 44 /* , */) continue;
+    let token = value.slice(start, i).trim();
+    const slash = token.indexOf("/");
+    if (slash !== -1) token = token.slice(0, slash);
+    if (token.length === 9 && token.toLowerCase() === "websocket") return true;
+    start = i + 1;
+  }
+  return false;
+}
+
+/** The upgrades this proxy tunnels: GET with `Upgrade: websocket` (the server's `shouldUpgradeCallback`). */
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  if (req.method !== "GET") return false;
+  const upgrade = req.headers.upgrade;
+  return upgrade !== undefined && hasWebSocketToken(upgrade);
+}
+
+/** Writes a short plain-text response on a raw client socket and closes it (after the bytes are out). */
+function answer(socket: Duplex, status: number, body: Buffer, workerId: string | null): void {
+  if (socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n`;
+  if (workerId !== null) head += `x-proxypass-worker: ${workerId}\r\n`;
+  socket.write(`${head}\r\n`);
+  socket.end(body);
+}
+
+function answerError(socket: Duplex, error: ProxyError, workerId: string | null): void {
+  const r = ERROR_RESPONSES[error.code];
+  answer(socket, r.status, r.body, workerId);
+}
+
+const NOT_IMPLEMENTED = Buffer.from("Not Implemented\n", "latin1");
+
+/** Response head lines from a member's raw headers: hop-by-hop and Connection-listed names dropped, then Set-Cookie, the route's response rules, the worker id. */
+function responseHead(statusLine: string, raw: string[], setCookie: string | null, route: CompiledRoute, workerId: string | null, tail: string): string {
+  const out: string[] = [];
+  let listed: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] ?? "").toLowerCase();
+    const value = raw[i + 1] ?? "";
+    if (isHopByHop(name)) {
+      if (name === "connection") {
+        const tokens = connectionTokens(value);
+        if (tokens !== null) listed = listed === null ? tokens : listed.concat(tokens);
+      }
+      continue;
+    }
+    out.push(name, value);
+  }
+  if (listed !== null) removeNames(out, listed);
+  if (setCookie !== null) out.push("set-cookie", setCookie);
+  if (route.responseRules !== null) route.responseRules.apply(out);
+  if (workerId !== null) out.push("x-proxypass-worker", workerId);
+  let head = statusLine;
+  for (let i = 0; i < out.length; i += 2) head += `${out[i] ?? ""}: ${out[i + 1] ?? ""}\r\n`;
+  return `${head}${tail}\r\n`;
+}
+
+/** The upgrade path of one ProxyServer: routes, elects and opens tunnels; tracks them for shutdown. */
+export class TunnelProxy {
+  readonly #fw: Forwarder;
+  readonly #target = new RequestTarget();
+  /** Every tunnel from its election until both sockets closed (connecting ones too). */
+  readonly #tunnels = new Set<Tunnel>();
+  #open = 0;
+
+  constructor(forwarder: Forwarder) {
+    this.#fw = forwarder;
+  }
+
+  /** Tunnels whose member answered 101 and that have not closed yet. */
+  get openTunnels(): number {
+    return this.#open;
+  }
+
+  /** Tunnels tracked: open ones plus upgrade requests still waiting for their member. */
+  get tracked(): number {
+    return this.#tunnels.size;
+  }
+
+  get forwarder(): Forwarder {
+    return this.#fw;
+  }
+
+  /** The server's "upgrade" event, against the router read once by the caller. */
+  handle(router: Router, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const fw = this.#fw;
+    socket.on("error", noop);
+    if (!isWebSocketUpgrade(req)) {
+      answer(socket, 501, NOT_IMPLEMENTED, fw.workerId);
+      return;
+    }
+    const raw = req.rawHeaders;
+    const headers: string[] = [];
+    let hostValue = "";
+    let hostCount = 0;
+    let forwardedFor: string | null = null;
+    let listed: string[] | null = null;
+    let cookie: string | null = null;
+    let body = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = (raw[i] ?? "").toLowerCase();
+      const value = raw[i + 1] ?? "";
+      switch (name) {
+        case "host":
+          hostValue = value;
+          hostCount++;
+          continue;
+        case "x-forwarded-for":
+          forwardedFor = forwardedFor === null ? value : `${forwardedFor}, ${value}`;
+          continue;
+        case "x-forwarded-proto":
+        case "x-forwarded-host":
+        case "x-forwarded-port":
+        case "via":
+          continue;
+        case "content-length":
+          // A handshake has no body (RFC 6455 §4.1); bytes after the head are the tunnel's.
+          if (value !== "0") body = true;
+          continue;
+        case "transfer-encoding":
+          body = true;
+          continue;
+        case "cookie":
+          cookie = cookie === null ? value : `${cookie}; ${value}`;
+          break;
+        case "connection": {
+          const tokens = connectionTokens(value);
+          if (tokens !== null) listed = listed === null ? tokens : listed.concat(tokens);
+          continue;
+        }
+        default:
+          if (isHopByHop(name)) continue; // upgrade too: added back below
+      }
+      headers.push(name, value);
+    }
+    if (listed !== null) removeNames(headers, listed);
+    if (body || hostCount > 1) {
+      answerError(socket, new BadRequestError(body ? "upgrade request with a body" : "duplicate Host"), fw.workerId);
+      return;
+    }
+    const target = this.#target;
+    const targetError = resolveTarget(router, req.url ?? "/", hostValue, target);
+    if (targetError !== null) {
+      answerError(socket, targetError, fw.workerId);
+      return;
+    }
+    const path = target.path;
+    hostValue = target.hostValue;
+    const q = path.indexOf("?");
+    const route = router.route(target.host, q === -1 ? path : path.slice(0, q));
+    if (route === null) {
+      answerError(socket, new NoRouteError(), fw.workerId);
+      return;
+    }
+
+    // Side (canary split), sticky route, election: as forward.ts does.
+    const primary = route.balancer;
+    const primarySticky = primary.config.sticky;
+    let stickyRoute = primarySticky === null ? null : stickyRouteOf(path, cookie, primarySticky);
+    let balancer = primary;
+    let ingress = route.ingress;
+    const canary = route.canary;
+    if (canary !== null && fw.toCanary(canary, primary, headers, cookie, stickyRoute)) {
+      balancer = canary.balancer;
+      ingress = canary.ingress;
+      const sticky = balancer.config.sticky;
+      if (sticky === null) stickyRoute = null;
+      else if (primarySticky === null || sticky.cookie !== primarySticky.cookie || sticky.param !== primarySticky.param) stickyRoute = stickyRouteOf(path, cookie, sticky);
+    }
+    const stamp = fw.nextStamp();
+    const member = balancer.pick(stickyRoute, stamp);
+    if (member === null) {
+      answerError(socket, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), fw.workerId);
+      return;
+    }
+    const setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? member.setCookie : null;
+
+    const upstreamHost = route.upstreamHost ?? hostValue;
+    if (upstreamHost !== "") headers.push("host", upstreamHost);
+    const remote = (socket as Socket).remoteAddress ?? "";
+    headers.push("x-forwarded-for", forwardedFor === null ? remote : `${forwardedFor}, ${remote}`);
+    headers.push("x-forwarded-proto", fw.forwardedProto);
+    if (hostValue !== "") headers.push("x-forwarded-host", hostValue);
+    headers.push("x-forwarded-port", fw.forwardedPort);
+    if (route.requestRules !== null) route.requestRules.apply(headers);
+    // After the rules: a rule cannot turn the handshake into something else.
+    headers.push("connection", "upgrade", "upgrade", "websocket");
+
+    if (fw.log.isLevelEnabled("debug")) fw.log.debug({ host: target.host, path, member: member.key, ingress, sticky: balancer.outcome === PickOutcome.Sticky }, "upgrade");
+    const tunnel = new Tunnel(this, socket as Socket, head, route, balancer, ingress, member, stamp, stickyRoute, setCookie, path, headers);
+    this.#tunnels.add(tunnel);
+    tunnel.connect();
+  }
+
+  /** Shutdown: destroys every tunnel (and upgrade request) left. */
+  destroyAll(): void {
+    for (const t of [...this.#tunnels]) t.destroy();
+  }
+
+  /** @internal A tunnel's member answered 101. */
+  opened(): void {
+    this.#open++;
+  }
+
+  /** @internal A tunnel closed (both sockets); `wasOpen`: it had been established. */
+  closed(tunnel: Tunnel, wasOpen: boolean): void {
+    if (this.#tunnels.delete(tunnel) && wasOpen) this.#open--;
+  }
+}
+
+/** One upgrade request and, after 101, its tunnel. */
+class Tunnel {
+  readonly #proxy: TunnelProxy;
+  readonly #fw: Forwarder;
+  readonly #client: Socket;
+  readonly #head: Buffer;
+  readonly #route: CompiledRoute;
+  readonly #balancer: Balancer;
+  readonly #ingress: string;
+  #member: BalancerMember;
+  readonly #stamp: number;
+  readonly #stickyRoute: string | null;
+  #setCookie: string | null;
+  readonly #path: string;
+  readonly #headers: string[];
+  #request: ClientRequest | null = null;
+  #upstream: Socket | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #retries = 0;
+  /** The attempt's socket connected (a failure after that is not a connect failure). */
+  #connected = false;
+  #open = false;
+  #clientClosed = false;
+  #upstreamClosed = false;
+  #done = false;
+
+  constructor(
+    proxy: TunnelProxy,
+    client: Socket,
+    head: Buffer,
+    route: CompiledRoute,
+    balancer: Balancer,
+    ingress: string,
+    member: BalancerMember,
+    stamp: number,
+    stickyRoute: string | null,
+    setCookie: string | null,
+    path: string,
+    headers: string[],
+  ) {
+    this.#proxy = proxy;
+    this.#fw = proxy.forwarder;
+    this.#client = client;
+    this.#head = head;
+    this.#route = route;
+    this.#balancer = balancer;
+    this.#ingress = ingress;
+    this.#member = member;
+    this.#stamp = stamp;
+    this.#stickyRoute = stickyRoute;
+    this.#setCookie = setCookie;
+    this.#path = path;
+    this.#headers = headers;
+    client.once("close", () => this.#clientClose());
+  }
+
+  /** Sends the upgrade request to the current member. */
+  connect(): void {
+    const m = this.#member;
+    this.#connected = false;
+    const req = httpRequest({ host: m.address, port: m.port, method: "GET", path: this.#path, headers: this.#headers, agent: false });
+    this.#request = req;
+    req.on("socket", (s: Socket) => {
+      if (this.#request !== req) return;
+      if (!s.connecting) this.#onConnect(req);
+      else s.once("connect", () => this.#onConnect(req));
+    });
+    req.on("upgrade", (res: IncomingMessage, socket: Socket, upHead: Buffer) => this.#upgraded(req, res, socket, upHead));
+    req.on("response", (res: IncomingMessage) => this.#relay(req, res));
+    req.on("error", (err: Error) => this.#failed(req, err));
+    this.#arm(this.#route.connectMs, req, true);
+    req.end();
+  }
+
+  #arm(ms: number, req: ClientRequest, connecting: boolean): void {
+    this.#clearTimer();
+    if (ms <= 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#request === req) req.destroy(connecting ? new ConnectTimeoutError(null) : new ReadTimeoutError(null));
+    }, ms);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+  }
+
+  #onConnect(req: ClientRequest): void {
+    if (this.#request !== req) return;
+    this.#connected = true;
+    this.#arm(this.#route.readMs, req, false);
+  }
+
+  /** The attempt failed before any response: fail over on a connect failure, else answer with the error. */
+  #failed(req: ClientRequest, err: Error): void {
+    if (this.#request !== req || this.#done) return;
+    this.#request = null;
+    this.#clearTimer();
+    const fw = this.#fw;
+    const member = this.#member;
+    const balancer = this.#balancer;
+    const failover = balancer.config.failover;
+    const connect = err instanceof ConnectTimeoutError || (!(err instanceof ReadTimeoutError) && isConnectFailure(err, this.#connected));
+    if (connect || (failover.failOnTimeout && err instanceof ReadTimeoutError)) {
+      if (member.markError(failover.retryMs) && fw.log.isLevelEnabled("debug")) fw.log.debug({ err, member: member.key, ingress: this.#ingress }, "member in error");
+    }
+    if (this.#clientClosed) {
+      this.#finish();
+      return;
+    }
+    if (connect && this.#retries < (failover.maxAttempts ?? balancer.defaultMaxAttempts)) {
+      member.mark = this.#stamp;
+      const next = balancer.pick(this.#stickyRoute, this.#stamp);
+      if (next !== null) {
+        member.release();
+        this.#member = next;
+        this.#retries++;
+        this.#setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? next.setCookie : null;
+        if (fw.log.isLevelEnabled("debug")) fw.log.debug({ err, member: member.key, next: next.key, attempt: this.#retries, ingress: this.#ingress }, "upgrade failover");
+        this.connect();
+        return;
+      }
+    }
+    const error = classifyUpstreamError(err);
+    if (fw.log.isLevelEnabled("debug")) fw.log.debug({ err, code: error.code, member: member.key, ingress: this.#ingress }, "upgrade failed");
+    answerError(this.#client, error, fw.workerId);
+  }
+
+  /** httpd failonstatus: a listed status puts the member in error (the answer is still relayed); any other ends its error state. */
+  #judge(status: number): void {
+    const failOnStatus = this.#balancer.config.failover.failOnStatus;
+    if (failOnStatus.length !== 0 && failOnStatus.includes(status)) this.#member.markError(this.#balancer.config.failover.retryMs);
+    else this.#member.clearError();
+  }
+
+  /** Not 101: relayed as a normal response, then the client connection closes. */
+  #relay(req: ClientRequest, res: IncomingMessage): void {
+    if (this.#request !== req) {
+      res.destroy();
+      return;
+    }
+    this.#request = null;
+    this.#clearTimer();
+    const status = res.statusCode ?? 502;
+    this.#judge(status);
+    const client = this.#client;
+    if (this.#clientClosed || !client.writable) {
+      res.destroy();
+      this.#finish();
+      return;
+    }
+    // Close-delimited body (Node has de-chunked it); a Content-Length from the member stays.
+    client.write(responseHead(`HTTP/1.1 ${status} ${res.statusMessage ?? STATUS_CODES[status] ?? ""}\r\n`, res.rawHeaders, this.#setCookie, this.#route, this.#fw.workerId, "connection: close\r\n"));
+    res.on("error", () => client.destroy());
+    client.once("close", () => res.destroy());
+    res.pipe(client);
+  }
+
+  #upgraded(req: ClientRequest, res: IncomingMessage, upstream: Socket, upHead: Buffer): void {
+    if (this.#request !== req || this.#clientClosed) {
+      upstream.destroy();
+      if (this.#request === req) this.#request = null;
+      this.#finish();
+      return;
+    }
+    this.#request = null;
+    this.#clearTimer();
+    this.#judge(101);
+    const client = this.#client;
+    let upgrade = "websocket";
+    for (let i = 0; i < res.rawHeaders.length; i += 2) {
+      if ((res.rawHeaders[i] ?? "").toLowerCase() === "upgrade") upgrade = res.rawHeaders[i + 1] ?? upgrade;
+    }
+    this.#upstream = upstream;
+    this.#open = true;
+    this.#proxy.opened();
+    upstream.on("error", noop);
+    upstream.once("close", () => this.#upstreamClose());
+    client.write(responseHead("HTTP/1.1 101 Switching Protocols\r\n", res.rawHeaders, this.#setCookie, this.#route, this.#fw.workerId, `connection: upgrade\r\nupgrade: ${upgrade}\r\n`));
+    if (upHead.length !== 0) client.write(upHead);
+    if (this.#head.length !== 0) upstream.write(this.#head);
+    const idleMs = this.#route.websocketIdleMs;
+    if (idleMs !== null) {
+      // No bytes either way for idleMs: every byte is a read on one socket and a write on the other.
+      const onIdle = (): void => this.destroy();
+      client.setTimeout(idleMs, onIdle);
+      upstream.setTimeout(idleMs, onIdle);
+    }
+    // An end is passed on (half-close); an error destroys both.
+    pipeline(client, upstream, noop);
+    pipeline(upstream, client, noop);
+    if (this.#fw.log.isLevelEnabled("debug")) this.#fw.log.debug({ member: this.#member.key, ingress: this.#ingress }, "tunnel open");
+  }
+
+  #clientClose(): void {
+    this.#clientClosed = true;
+    const req = this.#request;
+    if (req !== null) {
+      // Still waiting for the member: give up the attempt.
+      this.#request = null;
+      this.#clearTimer();
+      req.destroy();
+    }
+    if (this.#upstream !== null && !this.#upstreamClosed) this.#upstream.destroySoon();
+    this.#maybeFinish();
+  }
+
+  #upstreamClose(): void {
+    this.#upstreamClosed = true;
+    // What the member sent is written before the client connection closes.
+    if (!this.#clientClosed) this.#client.destroySoon();
+    this.#maybeFinish();
+  }
+
+  #maybeFinish(): void {
+    if (this.#clientClosed && (this.#upstream === null || this.#upstreamClosed) && this.#request === null) this.#finish();
+  }
+
+  /** Closes both sides now (idle timeout, shutdown). */
+  destroy(): void {
+    const req = this.#request;
+    if (req !== null) {
+      this.#request = null; // its error is ours, not the member's
+      this.#clearTimer();
+      req.destroy();
+    }
+    this.#upstream?.destroy();
+    this.#client.destroy();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#clearTimer();
+    this.#member.release();
+    this.#proxy.closed(this, this.#open);
+    if (this.#open && this.#fw.log.isLevelEnabled("debug")) this.#fw.log.debug({ member: this.#member.key, ingress: this.#ingress }, "tunnel closed");
+  }
+}
