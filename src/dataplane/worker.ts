@@ -31,7 +31,7 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
     accessSink: destination,
     requestIdPrefix: String(init.id),
   });
-  const metrics = createWorkerRegistry(server.routeStats);
+  const metrics = createWorkerRegistry(server.routeStats, { openTunnels: () => server.openTunnels });
   const post = (msg: FromWorker): void => port.postMessage(msg);
   let seq = 0;
   if (init.initial !== null) {

@@ -38,6 +38,8 @@ describe("controller binary", () => {
     expect(sum(samples, "proxypass_http_requests_total", { namespace: "shop", ingress: "web" }) - beforeMetric).toBe(20);
     expect(sum(samples, "proxypass_config_swaps_total")).toBeGreaterThanOrEqual(1);
     expect(samples.some((s) => s.name === "proxypass_process_resident_memory_bytes")).toBe(true);
+    // Both workers answer with their open-tunnel gauge (none open).
+    expect(samples.filter((s) => s.name === "proxypass_websocket_open_tunnels").map((s) => s.value)).toEqual([0]);
   });
 
   it("prints combined lines with %D and the balancer worker on stdout", async () => {

@@ -30,7 +30,7 @@ interface CollectedMetric {
 interface Collector {
   readonly name: string;
   readonly help: string;
-  readonly type: "counter" | "histogram";
+  readonly type: "counter" | "gauge" | "histogram";
   readonly aggregator: "sum";
   get(): Promise<CollectedMetric>;
 }
@@ -82,6 +82,24 @@ function histogram(name: string, help: string, stats: RouteStatsRegistry, cells:
   };
 }
 
+function gauge(name: string, help: string, read: () => number): Collector {
+  return {
+    name,
+    help,
+    type: "gauge",
+    aggregator: "sum",
+    get() {
+      return Promise.resolve({ name, help, type: "gauge", aggregator: "sum", values: [{ labels: {}, value: read() }] });
+    },
+  };
+}
+
+/** Worker-wide numbers read at scrape time. */
+export interface WorkerGauges {
+  /** WebSocket tunnels open now (ProxyServer.openTunnels). */
+  readonly openTunnels?: () => number;
+}
+
 /** Names of the request metrics every worker exports (README lists them; a docs test checks). */
 export const WORKER_METRIC_NAMES = [
   "proxypass_http_requests_total",
@@ -90,10 +108,11 @@ export const WORKER_METRIC_NAMES = [
   "proxypass_http_sent_bytes_total",
   "proxypass_upstream_connect_duration_seconds",
   "proxypass_upstream_header_duration_seconds",
+  "proxypass_websocket_open_tunnels",
 ] as const;
 
 /** A registry over the worker's route statistics (no default process metrics: the primary exports those once). */
-export function createWorkerRegistry(stats: RouteStatsRegistry): Registry {
+export function createWorkerRegistry(stats: RouteStatsRegistry, gauges: WorkerGauges = {}): Registry {
   const registry = new Registry();
   const collectors: Collector[] = [
     counter("proxypass_http_requests_total", "Requests served, by Ingress, Service, method and status class (ingress=\"\" for requests refused before routing).", (out) => {
@@ -125,6 +144,8 @@ export function createWorkerRegistry(stats: RouteStatsRegistry): Registry {
     ),
     histogram("proxypass_upstream_header_duration_seconds", "Time from dispatching a request to a member until its response headers arrived.", stats, (c) => c.header, true),
   ];
+  const openTunnels = gauges.openTunnels;
+  if (openTunnels !== undefined) collectors.push(gauge("proxypass_websocket_open_tunnels", "WebSocket tunnels open now (upgraded connections piped to a member), all workers.", openTunnels));
   for (const c of collectors) registry.registerMetric(c as unknown as Parameters<Registry["registerMetric"]>[0]);
   return registry;
 }
