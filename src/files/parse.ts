@@ -113,7 +113,15 @@ function isKnownKey(key: string): key is KnownKey {
  * object with the same kind, namespace and name is left out with a `DuplicateObject` warning.
  * Objects keep the order given (callers sort by file path, then index).
  */
-export function toClusterView(objects: ReadonlyArray<ManifestObject>): { view: ClusterView; diagnostics: Diagnostic[] } {
+/** What a raw manifest object parsed into: the model object, or why it is invalid. */
+export type ParsedObject = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string };
+
+/**
+ * `memo` (kept by the caller across calls) maps raw objects to what they parsed into: an object of
+ * an unchanged file is the same raw object, so it yields the same model object, which lets the
+ * builder's cache recognise it (as it recognises the Kubernetes source's unchanged objects).
+ */
+export function toClusterView(objects: ReadonlyArray<ManifestObject>, memo: WeakMap<object, ParsedObject> | null = null): { view: ClusterView; diagnostics: Diagnostic[] } {
   const buckets: Buckets = { ingresses: [], ingressClasses: [], services: [], endpointSlices: [], secrets: [], configMaps: [] };
   const diagnostics: Diagnostic[] = [];
   const seen = new Map<string, ManifestObject>();
@@ -126,7 +134,7 @@ export function toClusterView(objects: ReadonlyArray<ManifestObject>): { view: C
     }
     const key = `${String(raw["apiVersion"])}/${String(raw["kind"])}`;
     if (!isKnownKey(key)) continue;
-    const error = addObject(key, raw, buckets);
+    const error = addObject(key, raw, buckets, memo);
     const kind = kindOf(key);
     const ref = objectRef(raw, kind);
     if (error !== null) {
@@ -167,20 +175,20 @@ function objectRef(raw: Record<string, unknown>, kind: ObjectKind): string | nul
 }
 
 /** Validates and appends to its bucket; returns the validation problem, or null. */
-function addObject(key: KnownKey, raw: unknown, b: Buckets): string | null {
+function addObject(key: KnownKey, raw: Record<string, unknown>, b: Buckets, memo: WeakMap<object, ParsedObject> | null): string | null {
   switch (key) {
     case "networking.k8s.io/v1/Ingress":
-      return accept(knownKinds[key], raw, b.ingresses);
+      return accept(knownKinds[key], raw, b.ingresses, memo);
     case "networking.k8s.io/v1/IngressClass":
-      return accept(knownKinds[key], raw, b.ingressClasses);
+      return accept(knownKinds[key], raw, b.ingressClasses, memo);
     case "v1/Service":
-      return accept(knownKinds[key], raw, b.services);
+      return accept(knownKinds[key], raw, b.services, memo);
     case "discovery.k8s.io/v1/EndpointSlice":
-      return accept(knownKinds[key], raw, b.endpointSlices);
+      return accept(knownKinds[key], raw, b.endpointSlices, memo);
     case "v1/Secret":
-      return accept(knownKinds[key], raw, b.secrets);
+      return accept(knownKinds[key], raw, b.secrets, memo);
     case "v1/ConfigMap":
-      return accept(knownKinds[key], raw, b.configMaps);
+      return accept(knownKinds[key], raw, b.configMaps, memo);
   }
 }
 
@@ -196,14 +204,22 @@ function removeLast(key: KnownKey, b: Buckets): void {
   bucket.pop();
 }
 
-function accept<S extends z.ZodType>(schema: S, raw: unknown, out: Array<z.output<S>>): string | null {
-  const result = schema.safeParse(raw);
-  if (result.success) {
-    out.push(result.data);
-    return null;
+function accept<S extends z.ZodType>(schema: S, raw: Record<string, unknown>, out: Array<z.output<S>>, memo: WeakMap<object, ParsedObject> | null): string | null {
+  let parsed = memo?.get(raw);
+  if (parsed === undefined) {
+    const result = schema.safeParse(raw);
+    parsed = result.success
+      ? { ok: true, value: result.data }
+      : {
+          ok: false,
+          error: result.error.issues
+            .slice(0, 5)
+            .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join(".") : "(object)"}: ${issue.message}`)
+            .join("; "),
+        };
+    memo?.set(raw, parsed);
   }
-  return result.error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join(".") : "(object)"}: ${issue.message}`)
-    .join("; ");
+  if (!parsed.ok) return parsed.error;
+  out.push(parsed.value as z.output<S>);
+  return null;
 }

@@ -5,7 +5,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { compareDiagnostics, fullChange, type ClusterView, type Diagnostic, type SourceChange } from "../model/index.js";
 import type { Logger } from "../util/index.js";
-import { isManifestPath, parseManifestText, toClusterView, type ManifestObject } from "./parse.js";
+import { isManifestPath, parseManifestText, toClusterView, type ManifestObject, type ParsedObject } from "./parse.js";
 
 export interface ManifestSourceOptions {
   /** A manifest file, or a directory read recursively (dot-files and dot-directories are skipped). */
@@ -41,6 +41,8 @@ export class ManifestSource {
   readonly #debounceMs: number;
   readonly #pollMs: number;
   readonly #files = new Map<string, FileState>();
+  /** What each raw object of the files' last good versions parsed into (unchanged files keep their raw objects). */
+  readonly #parsed = new WeakMap<object, ParsedObject>();
   readonly #listeners: Array<(change: SourceChange) => void> = [];
   #rootError: string | null = null;
   #watcher: FSWatcher | null = null;
@@ -85,7 +87,7 @@ export class ManifestSource {
   #compute(): { view: ClusterView; diagnostics: Diagnostic[] } {
     const paths = [...this.#files.keys()].sort();
     const objects = paths.flatMap((p) => this.#files.get(p)?.objects ?? []);
-    const { view, diagnostics } = toClusterView(objects);
+    const { view, diagnostics } = toClusterView(objects, this.#parsed);
     for (const p of paths) {
       const error = this.#files.get(p)?.error ?? null;
       if (error !== null) diagnostics.push(brokenFileDiagnostic(p, error, (this.#files.get(p)?.objects.length ?? 0) > 0));

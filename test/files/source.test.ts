@@ -74,6 +74,18 @@ describe("ManifestSource", () => {
     expect(s.current().diagnostics).toEqual([]);
   });
 
+  it("keeps the objects of unchanged files as the same instances when another file changes (the builder's cache recognises them)", async () => {
+    await writeFile(join(dir, "a.yaml"), service("a"));
+    await writeFile(join(dir, "b.yaml"), service("b"));
+    const s = await startOn(dir);
+    const before = s.current().view.services;
+    await writeFile(join(dir, "b.yaml"), service("b2"));
+    await expectServices(s, ["a", "b2"]);
+    const after = s.current().view.services;
+    expect(after[0]).toBe(before[0]);
+    expect(after[1]).not.toBe(before[1]);
+  });
+
   it("loads a single file", async () => {
     const file = join(dir, "one.yaml");
     await writeFile(file, service("one"));
