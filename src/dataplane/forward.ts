@@ -417,6 +417,114 @@ export function resolveTarget(router: Router, url: string, hostValue: string, ou
   return null;
 }
 
+/**
+ * What one pass over a request's raw headers found, filled by `scanRequestHead` (one per caller,
+ * reused: read right after the call). Shared by plain requests and WebSocket upgrades.
+ */
+export class RequestHead {
+  /** Headers to forward, names lower-case: without Host, X-Forwarded-*, Via, hop-by-hop and Connection-listed ones. A new array per scan. */
+  headers: string[] = [];
+  hostValue = "";
+  hostCount = 0;
+  /** X-Forwarded-For lines joined with ", ", or null. */
+  forwardedFor: string | null = null;
+  /** Cookie lines joined with "; " (RFC 6265 §5.4: one list), or null; the lines are forwarded as they came. */
+  cookie: string | null = null;
+  contentLength: string | null = null;
+  /** A Transfer-Encoding header was present (it is not forwarded: Node de-chunks). */
+  transferEncoding = false;
+  /** A Transfer-Encoding other than exactly "chunked": that coding would reach the upstream undeclared. */
+  unchunked = false;
+  /** The first acceptable X-Request-Id (forwarded; others are dropped), or null. */
+  requestId: string | null = null;
+  referer: string | null = null;
+  userAgent: string | null = null;
+}
+
+/** One pass over the raw headers: the forwarded set, plus what routing, logs and checks need. */
+export function scanRequestHead(raw: ReadonlyArray<string>, out: RequestHead): void {
+  const headers: string[] = [];
+  let hostValue = "";
+  let hostCount = 0;
+  let forwardedFor: string | null = null;
+  let listed: string[] | null = null;
+  let contentLength: string | null = null;
+  let transferEncoding = false;
+  let unchunked = false;
+  let cookie: string | null = null;
+  let requestId: string | null = null;
+  let referer: string | null = null;
+  let userAgent: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] ?? "").toLowerCase();
+    const value = raw[i + 1] ?? "";
+    switch (name) {
+      case "host":
+        hostValue = value;
+        hostCount++;
+        continue;
+      case "x-forwarded-for":
+        forwardedFor = forwardedFor === null ? value : `${forwardedFor}, ${value}`;
+        continue;
+      case "x-forwarded-proto":
+      case "x-forwarded-host":
+      case "x-forwarded-port":
+      case "via":
+        continue;
+      case "content-length":
+        contentLength = value;
+        break;
+      case "cookie":
+        cookie = cookie === null ? value : `${cookie}; ${value}`;
+        break;
+      case "x-request-id":
+        if (requestId === null && isAcceptableRequestId(value)) {
+          requestId = value;
+          break;
+        }
+        continue;
+      case "referer":
+        referer = value;
+        break;
+      case "user-agent":
+        userAgent = value;
+        break;
+      case "transfer-encoding":
+        transferEncoding = true;
+        if (value.length !== 7 || (value !== "chunked" && value.toLowerCase() !== "chunked")) unchunked = true;
+        continue;
+      case "connection": {
+        const tokens = connectionTokens(value);
+        if (tokens !== null) listed = listed === null ? tokens : listed.concat(tokens);
+        continue;
+      }
+      default:
+        if (isHopByHop(name)) continue;
+    }
+    headers.push(name, value);
+  }
+  if (listed !== null) removeNames(headers, listed);
+  out.headers = headers;
+  out.hostValue = hostValue;
+  out.hostCount = hostCount;
+  out.forwardedFor = forwardedFor;
+  out.cookie = cookie;
+  out.contentLength = contentLength;
+  out.transferEncoding = transferEncoding;
+  out.unchunked = unchunked;
+  out.requestId = requestId;
+  out.referer = referer;
+  out.userAgent = userAgent;
+}
+
+/** The side of a route a request goes to, filled by `Forwarder.chooseSide` (one per caller, reused). */
+export class RequestSide {
+  balancer: Balancer | null = null;
+  ingress = "";
+  stats: RouteStats | null = null;
+  stickyRoute: string | null = null;
+}
+
 /** Stateless per request: holds the per-server settings the request path reads. */
 export class Forwarder {
   readonly log: Logger;
@@ -439,6 +547,8 @@ export class Forwarder {
   /** Shared by every client socket's "close" (no per-connection closure). */
   readonly #onSocketClose: () => void;
   readonly #target = new RequestTarget();
+  readonly #head = new RequestHead();
+  readonly #side = new RequestSide();
 
   constructor(options: ForwarderOptions) {
     this.log = options.log;
@@ -517,80 +627,21 @@ export class Forwarder {
     const url = req.url ?? "/";
     const raw = req.rawHeaders;
 
-    // One pass over the raw headers: forwarded set (lower-case names), plus what we need.
-    const headers: string[] = [];
-    let hostValue = "";
-    let hostCount = 0;
-    let forwardedFor: string | null = null;
-    let listed: string[] | null = null;
-    let hasBody = false;
-    let unchunked = false;
-    let contentLength: string | null = null;
-    let cookie: string | null = null;
-    let requestId: string | null = null;
-    let referer: string | null = null;
-    let userAgent: string | null = null;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = (raw[i] ?? "").toLowerCase();
-      const value = raw[i + 1] ?? "";
-      switch (name) {
-        case "host":
-          hostValue = value;
-          hostCount++;
-          continue;
-        case "x-forwarded-for":
-          forwardedFor = forwardedFor === null ? value : `${forwardedFor}, ${value}`;
-          continue;
-        case "x-forwarded-proto":
-        case "x-forwarded-host":
-        case "x-forwarded-port":
-        case "via":
-          continue;
-        case "content-length":
-          hasBody = true;
-          contentLength = value;
-          break;
-        case "cookie":
-          // Several Cookie lines are one list (RFC 6265 §5.4); forwarded as they came.
-          cookie = cookie === null ? value : `${cookie}; ${value}`;
-          break;
-        case "x-request-id":
-          // The first acceptable one is kept and forwarded; others are dropped (one id per request).
-          if (requestId === null && isAcceptableRequestId(value)) {
-            requestId = value;
-            break;
-          }
-          continue;
-        case "referer":
-          referer = value;
-          break;
-        case "user-agent":
-          userAgent = value;
-          break;
-        case "transfer-encoding":
-          // Node only de-chunks; any other coding (gzip, chunked) would reach the upstream undeclared.
-          hasBody = true;
-          if (value.length !== 7 || (value !== "chunked" && value.toLowerCase() !== "chunked")) unchunked = true;
-          continue;
-        case "connection": {
-          const tokens = connectionTokens(value);
-          if (tokens !== null) listed = listed === null ? tokens : listed.concat(tokens);
-          continue;
-        }
-        default:
-          if (isHopByHop(name)) continue;
-      }
-      headers.push(name, value);
-    }
-    if (listed !== null) removeNames(headers, listed);
+    const head = this.#head;
+    scanRequestHead(raw, head);
+    const headers = head.headers;
+    let hostValue = head.hostValue;
+    const { forwardedFor, contentLength, cookie, referer, userAgent } = head;
+    const hasBody = contentLength !== null || head.transferEncoding;
+    let requestId = head.requestId;
     const generated = requestId === null;
     if (requestId === null) requestId = this.#ids.next();
     const unrouted = this.stats.unrouted;
-    if (unchunked) {
+    if (head.unchunked) {
       this.#reject(req, res, new TransferCodingError(), hostValue, start, unrouted, requestId, referer, userAgent);
       return;
     }
-    if (hostCount > 1) {
+    if (head.hostCount > 1) {
       // RFC 9112 §3.2: more than one Host is a 400 (which one would a front proxy have routed by?).
       this.#reject(req, res, new BadRequestError("duplicate Host"), hostValue, start, unrouted, requestId, referer, userAgent);
       return;
@@ -614,21 +665,11 @@ export class Forwarder {
     }
 
     // Side (canary split), sticky route, election.
-    const primary = route.balancer;
-    const primarySticky = primary.config.sticky;
-    let stickyRoute = primarySticky === null ? null : stickyRouteOf(path, cookie, primarySticky);
-    let balancer = primary;
-    let ingress = route.ingress;
-    let stats = route.stats;
-    const canary = route.canary;
-    if (canary !== null && this.toCanary(canary, primary, headers, cookie, stickyRoute)) {
-      balancer = canary.balancer;
-      ingress = canary.ingress;
-      stats = canary.stats;
-      const sticky = balancer.config.sticky;
-      if (sticky === null) stickyRoute = null;
-      else if (primarySticky === null || sticky.cookie !== primarySticky.cookie || sticky.param !== primarySticky.param) stickyRoute = stickyRouteOf(path, cookie, sticky);
-    }
+    const side = this.#side;
+    this.chooseSide(route, path, headers, cookie, side);
+    const balancer = side.balancer as Balancer;
+    const { ingress, stickyRoute } = side;
+    const stats = side.stats as RouteStats;
     const stamp = this.nextStamp();
     const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {
@@ -638,13 +679,7 @@ export class Forwarder {
     // httpd's Set-Cookie recipe (env=BALANCER_ROUTE_CHANGED): a new or moved session gets the member's cookie.
     const setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? member.setCookie : null;
 
-    const upstreamHost = route.upstreamHost ?? hostValue;
-    if (upstreamHost !== "") headers.push("host", upstreamHost); // else undici sends the member's address
-    const remote = req.socket.remoteAddress ?? "";
-    headers.push("x-forwarded-for", forwardedFor === null ? remote : `${forwardedFor}, ${remote}`);
-    headers.push("x-forwarded-proto", this.forwardedProto);
-    if (hostValue !== "") headers.push("x-forwarded-host", hostValue);
-    headers.push("x-forwarded-port", this.forwardedPort);
+    this.appendForwarded(headers, route, hostValue, forwardedFor, req.socket.remoteAddress ?? "");
     if (generated) headers.push("x-request-id", requestId);
     if (route.requestRules !== null) route.requestRules.apply(headers);
 
@@ -667,6 +702,40 @@ export class Forwarder {
       this.log.debug({ host, path, member: member.key, ingress, sticky: balancer.outcome === PickOutcome.Sticky }, "forwarding");
     }
     exchange.dispatch();
+  }
+
+  /**
+   * The route's side for a request (canary split), its sticky route (read again with the canary's
+   * own sticky settings when they differ), Ingress and counters.
+   */
+  chooseSide(route: CompiledRoute, path: string, headers: string[], cookie: string | null, out: RequestSide): void {
+    const primary = route.balancer;
+    const primarySticky = primary.config.sticky;
+    let stickyRoute = primarySticky === null ? null : stickyRouteOf(path, cookie, primarySticky);
+    const canary = route.canary;
+    if (canary !== null && this.toCanary(canary, primary, headers, cookie, stickyRoute)) {
+      const sticky = canary.balancer.config.sticky;
+      if (sticky === null) stickyRoute = null;
+      else if (primarySticky === null || sticky.cookie !== primarySticky.cookie || sticky.param !== primarySticky.param) stickyRoute = stickyRouteOf(path, cookie, sticky);
+      out.balancer = canary.balancer;
+      out.ingress = canary.ingress;
+      out.stats = canary.stats;
+    } else {
+      out.balancer = primary;
+      out.ingress = route.ingress;
+      out.stats = route.stats;
+    }
+    out.stickyRoute = stickyRoute;
+  }
+
+  /** Host (the client's, the route's upstream vhost, or none: the member's address) and X-Forwarded-*. */
+  appendForwarded(headers: string[], route: CompiledRoute, hostValue: string, forwardedFor: string | null, remote: string): void {
+    const upstreamHost = route.upstreamHost ?? hostValue;
+    if (upstreamHost !== "") headers.push("host", upstreamHost);
+    headers.push("x-forwarded-for", forwardedFor === null ? remote : `${forwardedFor}, ${remote}`);
+    headers.push("x-forwarded-proto", this.forwardedProto);
+    if (hostValue !== "") headers.push("x-forwarded-host", hostValue);
+    headers.push("x-forwarded-port", this.forwardedPort);
   }
 
   /**

@@ -24,9 +24,9 @@
 import { request as httpRequest, STATUS_CODES, type ClientRequest, type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { pipeline, type Duplex } from "node:stream";
-import { PickOutcome, stickyRouteOf, type Balancer, type BalancerMember } from "./balancer/index.js";
+import { PickOutcome, type Balancer, type BalancerMember } from "./balancer/index.js";
 import { BadRequestError, ConnectTimeoutError, ERROR_RESPONSES, NoMemberError, NoRouteError, ReadTimeoutError, StickyUnavailableError, classifyUpstreamError, isConnectFailure, type ProxyError } from "./errors.js";
-import { RequestTarget, resolveTarget, type Forwarder } from "./forward.js";
+import { RequestHead, RequestSide, RequestTarget, resolveTarget, scanRequestHead, type Forwarder } from "./forward.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import type { CompiledRoute, Router } from "./router.js";
 
@@ -101,6 +101,8 @@ function responseHead(statusLine: string, raw: string[], setCookie: string | nul
 export class TunnelProxy {
   readonly #fw: Forwarder;
   readonly #target = new RequestTarget();
+  readonly #head = new RequestHead();
+  readonly #side = new RequestSide();
   /** Every tunnel from its election until both sockets closed (connecting ones too). */
   readonly #tunnels = new Set<Tunnel>();
   #open = 0;
@@ -131,51 +133,13 @@ export class TunnelProxy {
       answer(socket, 501, NOT_IMPLEMENTED, fw.workerId);
       return;
     }
-    const raw = req.rawHeaders;
-    const headers: string[] = [];
-    let hostValue = "";
-    let hostCount = 0;
-    let forwardedFor: string | null = null;
-    let listed: string[] | null = null;
-    let cookie: string | null = null;
-    let body = false;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = (raw[i] ?? "").toLowerCase();
-      const value = raw[i + 1] ?? "";
-      switch (name) {
-        case "host":
-          hostValue = value;
-          hostCount++;
-          continue;
-        case "x-forwarded-for":
-          forwardedFor = forwardedFor === null ? value : `${forwardedFor}, ${value}`;
-          continue;
-        case "x-forwarded-proto":
-        case "x-forwarded-host":
-        case "x-forwarded-port":
-        case "via":
-          continue;
-        case "content-length":
-          // A handshake has no body (RFC 6455 §4.1); bytes after the head are the tunnel's.
-          if (value !== "0") body = true;
-          continue;
-        case "transfer-encoding":
-          body = true;
-          continue;
-        case "cookie":
-          cookie = cookie === null ? value : `${cookie}; ${value}`;
-          break;
-        case "connection": {
-          const tokens = connectionTokens(value);
-          if (tokens !== null) listed = listed === null ? tokens : listed.concat(tokens);
-          continue;
-        }
-        default:
-          if (isHopByHop(name)) continue; // upgrade too: added back below
-      }
-      headers.push(name, value);
-    }
-    if (listed !== null) removeNames(headers, listed);
+    const scanned = this.#head;
+    scanRequestHead(req.rawHeaders, scanned);
+    const { headers, forwardedFor, cookie, contentLength } = scanned;
+    let hostValue = scanned.hostValue;
+    // A handshake has no body (RFC 6455 §4.1); bytes after the head are the tunnel's.
+    const body = scanned.transferEncoding || (contentLength !== null && contentLength !== "0");
+    const hostCount = scanned.hostCount;
     if (body || hostCount > 1) {
       answerError(socket, new BadRequestError(body ? "upgrade request with a body" : "duplicate Host"), fw.workerId);
       return;
@@ -196,19 +160,10 @@ export class TunnelProxy {
     }
 
     // Side (canary split), sticky route, election: as forward.ts does.
-    const primary = route.balancer;
-    const primarySticky = primary.config.sticky;
-    let stickyRoute = primarySticky === null ? null : stickyRouteOf(path, cookie, primarySticky);
-    let balancer = primary;
-    let ingress = route.ingress;
-    const canary = route.canary;
-    if (canary !== null && fw.toCanary(canary, primary, headers, cookie, stickyRoute)) {
-      balancer = canary.balancer;
-      ingress = canary.ingress;
-      const sticky = balancer.config.sticky;
-      if (sticky === null) stickyRoute = null;
-      else if (primarySticky === null || sticky.cookie !== primarySticky.cookie || sticky.param !== primarySticky.param) stickyRoute = stickyRouteOf(path, cookie, sticky);
-    }
+    const side = this.#side;
+    fw.chooseSide(route, path, headers, cookie, side);
+    const balancer = side.balancer as Balancer;
+    const { ingress, stickyRoute } = side;
     const stamp = fw.nextStamp();
     const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {
@@ -217,13 +172,7 @@ export class TunnelProxy {
     }
     const setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? member.setCookie : null;
 
-    const upstreamHost = route.upstreamHost ?? hostValue;
-    if (upstreamHost !== "") headers.push("host", upstreamHost);
-    const remote = (socket as Socket).remoteAddress ?? "";
-    headers.push("x-forwarded-for", forwardedFor === null ? remote : `${forwardedFor}, ${remote}`);
-    headers.push("x-forwarded-proto", fw.forwardedProto);
-    if (hostValue !== "") headers.push("x-forwarded-host", hostValue);
-    headers.push("x-forwarded-port", fw.forwardedPort);
+    fw.appendForwarded(headers, route, hostValue, forwardedFor, (socket as Socket).remoteAddress ?? "");
     if (route.requestRules !== null) route.requestRules.apply(headers);
     // After the rules: a rule cannot turn the handshake into something else.
     headers.push("connection", "upgrade", "upgrade", "websocket");
