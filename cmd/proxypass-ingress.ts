@@ -171,6 +171,8 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
       }
       stopping = true;
       reconciler.markUnready();
+      // Keep-alive clients get Connection: close from now on, and reconnect to a ready replica.
+      pool.drain();
       // SIGTERM comes from Kubernetes: keep serving while endpoints controllers notice we are unready.
       const delayS = signal === "SIGTERM" ? flags["shutdown-delay"] : 0;
       log.info({ signal, delaySeconds: delayS, graceSeconds: flags["shutdown-grace"] }, "shutting down: /readyz now fails");
@@ -193,6 +195,16 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     process.on("SIGTERM", (s) => void stop(s));
     process.on("SIGINT", (s) => void stop(s));
   });
+  // Test-only, off by default (test/chaos/README.md): with PROXYPASS_CHAOS_HOOKS=1, SIGUSR2 kills
+  // one data-plane worker abruptly (as a crash would), in turn; the pool respawns it.
+  if (process.env["PROXYPASS_CHAOS_HOOKS"] === "1") {
+    let victim = 0;
+    process.on("SIGUSR2", () => {
+      const id = victim++ % flags.workers;
+      log.warn({ worker: id }, "chaos hook: killing a data-plane worker");
+      void pool.killWorker(id);
+    });
+  }
 
   try {
     const adminPort = await admin.listen(flags["admin-port"], flags["bind-address"]);

@@ -111,6 +111,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   #endpointsVersion: string | null = null;
   #routesCompiled = 0;
   #closing: Promise<void> | null = null;
+  #draining = false;
 
   constructor(options: ProxyServerOptions) {
     this.#log = options.logger;
@@ -156,7 +157,11 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
         // Only WebSocket upgrades reach "upgrade"; others (h2c...) are plain requests (Upgrade ignored).
         shouldUpgradeCallback: isWebSocketUpgrade,
       },
-      (req, res) => this.#forwarder.handle(this.#router, req, res),
+      (req, res) => {
+        // Shutdown delay: close each connection after its response (keep-alive clients move on).
+        if (this.#draining) res.shouldKeepAlive = false;
+        this.#forwarder.handle(this.#router, req, res);
+      },
     );
     this.#tunnels = new TunnelProxy(this.#forwarder);
     this.#server.on("upgrade", (req: ProxyRequest, socket: Duplex, head: Buffer) => this.#tunnels.handle(this.#router, req, socket, head));
@@ -337,6 +342,19 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   get address(): AddressInfo | null {
     const a = this.#server.address();
     return a !== null && typeof a === "object" ? a : null;
+  }
+
+  /**
+   * Shutdown delay: keep serving, but answer every request with `Connection: close`, so keep-alive
+   * clients open their next connection to another replica (the Service has stopped sending new
+   * connections here once /readyz failed). Idle connections are closed when the listener closes.
+   */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
   }
 
   /** Stop accepting, let in-flight requests finish for up to `graceMs`, then destroy what is left. */

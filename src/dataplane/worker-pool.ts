@@ -116,6 +116,7 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
   #positions = new Map<string, number>();
   #waiters: Waiter[] = [];
   #closing = false;
+  #draining = false;
   #respawns = 0;
   /** Scrapes waiting for a worker's metrics, by request id. */
   readonly #metricsWaiters = new Map<number, MetricsWaiter>();
@@ -290,6 +291,15 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
     this.#positions = new Map(snapshot.endpoints.balancers.map((b, i) => [b.balancer, i]));
   }
 
+  /**
+   * Shutdown delay: every worker answers from now on with `Connection: close` (and respawned ones
+   * too), so keep-alive clients reconnect, through the Service, to a replica that is ready.
+   */
+  drain(): void {
+    this.#draining = true;
+    this.#broadcast({ type: "drain" });
+  }
+
   /** Test/operator hook: kill one worker abruptly (as a crash would); it is respawned. */
   async killWorker(id: number): Promise<void> {
     const slot = this.#slots[id];
@@ -373,6 +383,7 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
               worker.postMessage({ type: "routes", snapshot: this.#current } satisfies ToWorker);
             }
             slot.applied = msg.seq;
+            if (this.#draining) worker.postMessage({ type: "drain" } satisfies ToWorker);
             this.#settle();
             resolve(msg.port);
             break;

@@ -38,6 +38,8 @@ export type ToWorker =
   /** Only the named balancers' members; `slots` is parallel to `delta.balancers`. */
   | { readonly type: "delta"; readonly seq: number; readonly delta: EndpointDelta; readonly slots: SlotAssignment }
   | { readonly type: "close"; readonly graceMs: number }
+  /** Shutdown delay started: answer with Connection: close so keep-alive clients move elsewhere. */
+  | { readonly type: "drain" }
   /** Scrape: answer with the worker registry's getMetricsAsJSON(). */
   | { readonly type: "metrics"; readonly id: number };
 

@@ -55,6 +55,9 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
       case "metrics":
         void metrics.getMetricsAsJSON().then((m) => post({ type: "metrics", id: msg.id, metrics: m }));
         break;
+      case "drain":
+        server.drain();
+        break;
       case "close":
         void server.close(msg.graceMs).then(() => {
           destination.flushSync();
