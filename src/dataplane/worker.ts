@@ -2,6 +2,7 @@
 // port, mapping the shared scoreboard. Logs go to fd 1 directly (pino.destination), not through the
 // worker's process.stdout, which Node relays via the main thread.
 
+import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { pino } from "pino";
 import { createLoggerFactory } from "../util/index.js";
@@ -31,7 +32,7 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
     accessSink: destination,
     requestIdPrefix: String(init.id),
   });
-  const metrics = createWorkerRegistry(server.routeStats, { openTunnels: () => server.openTunnels });
+  const metrics = createWorkerRegistry(server.routeStats, { openTunnels: () => server.openTunnels, worker: String(init.id), heapUsed: () => getHeapStatistics().used_heap_size });
   const post = (msg: FromWorker): void => port.postMessage(msg);
   let seq = 0;
   if (init.initial !== null) {

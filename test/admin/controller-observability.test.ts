@@ -40,6 +40,10 @@ describe("controller binary", () => {
     expect(samples.some((s) => s.name === "proxypass_process_resident_memory_bytes")).toBe(true);
     // Both workers answer with their open-tunnel gauge (none open).
     expect(samples.filter((s) => s.name === "proxypass_websocket_open_tunnels").map((s) => s.value)).toEqual([0]);
+    // Each worker thread reports its own heap under its own label.
+    const heaps = samples.filter((s) => s.name === "proxypass_worker_heap_used_bytes");
+    expect(heaps.map((s) => s.labels["worker"]).sort()).toEqual(["0", "1"]);
+    for (const h of heaps) expect(h.value).toBeGreaterThan(1024 * 1024);
   });
 
   it("prints combined lines with %D and the balancer worker on stdout", async () => {

@@ -94,10 +94,26 @@ function gauge(name: string, help: string, read: () => number): Collector {
   };
 }
 
+function workerGauge(name: string, help: string, worker: string, read: () => number): Collector {
+  return {
+    name,
+    help,
+    type: "gauge",
+    aggregator: "sum",
+    get() {
+      return Promise.resolve({ name, help, type: "gauge", aggregator: "sum", values: [{ labels: { worker }, value: read() }] });
+    },
+  };
+}
+
 /** Worker-wide numbers read at scrape time. */
 export interface WorkerGauges {
   /** WebSocket tunnels open now (ProxyServer.openTunnels). */
   readonly openTunnels?: () => number;
+  /** This worker's id (the `worker` label of its own series); with `heapUsed`. */
+  readonly worker?: string;
+  /** Bytes used on this worker thread's V8 heap (each worker_thread is its own isolate). */
+  readonly heapUsed?: () => number;
 }
 
 /** Names of the request metrics every worker exports (README lists them; a docs test checks). */
@@ -109,6 +125,7 @@ export const WORKER_METRIC_NAMES = [
   "proxypass_upstream_connect_duration_seconds",
   "proxypass_upstream_header_duration_seconds",
   "proxypass_websocket_open_tunnels",
+  "proxypass_worker_heap_used_bytes",
 ] as const;
 
 /** A registry over the worker's route statistics (no default process metrics: the primary exports those once). */
@@ -146,6 +163,10 @@ export function createWorkerRegistry(stats: RouteStatsRegistry, gauges: WorkerGa
   ];
   const openTunnels = gauges.openTunnels;
   if (openTunnels !== undefined) collectors.push(gauge("proxypass_websocket_open_tunnels", "WebSocket tunnels open now (upgraded connections piped to a member), all workers.", openTunnels));
+  const heapUsed = gauges.heapUsed;
+  if (heapUsed !== undefined) {
+    collectors.push(workerGauge("proxypass_worker_heap_used_bytes", "Bytes used on each data-plane worker thread's V8 heap (the primary's is nodejs_heap_size_used_bytes; RSS is the whole process).", gauges.worker ?? "0", heapUsed));
+  }
   for (const c of collectors) registry.registerMetric(c as unknown as Parameters<Registry["registerMetric"]>[0]);
   return registry;
 }
