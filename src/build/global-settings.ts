@@ -8,6 +8,7 @@ import {
   annotationFamilies,
   annotationKey,
   annotationPrefix,
+  appRootKey,
   canaryByCookieKey,
   canaryByHeaderKey,
   canaryKey,
@@ -17,6 +18,7 @@ import {
   knownAnnotationKeys,
   parseAnnotations,
   quoteValue,
+  rewriteTargetKey,
   upstreamVhostKey,
   type AnnotationDoc,
   type Annotations,
@@ -34,6 +36,8 @@ const perIngressOnly: ReadonlyMap<string, string> = new Map([
   [canaryByHeaderKey, "a canary is specific to an Ingress"],
   [canaryByCookieKey, "a canary is specific to an Ingress"],
   [healthCheckUriKey, "the checked path is specific to an Ingress's backends (it enables checks)"],
+  [rewriteTargetKey, "a path mapping is specific to an Ingress's paths"],
+  [appRootKey, "an application root is specific to an Ingress's hosts"],
 ]);
 
 const implementedFamilies = annotationFamilies.filter((f) => f.implemented);

@@ -29,7 +29,7 @@ export const canonicalKeys = {
   server: keys<ServerSettings>()(["accessLog", "clientHeaderTimeoutMs", "clientRequestTimeoutMs", "keepAliveTimeoutMs", "logLevel", "maxRequestsPerConnection", "upstreamKeepAliveTimeoutMs"]),
   route: keys<Route>()(["balancer", "canary", "ingress", "options", "path", "pathType"]),
   canary: keys<CanaryConfig>()(["balancer", "byCookie", "byHeader", "ingress", "weight"]),
-  options: keys<RouteOptions>()(["preserveHost", "requestHeaders", "responseHeaders", "timeouts", "upstreamVhost", "websocketIdleMs"]),
+  options: keys<RouteOptions>()(["appRoot", "preserveHost", "proxyPassReverse", "requestHeaders", "responseHeaders", "rewriteTarget", "timeouts", "upstreamVhost", "websocketIdleMs"]),
   timeouts: keys<Timeouts>()(["connectMs", "readMs"]),
   header: keys<HeaderRule>()(["name", "op", "value"]),
   virtualHost: keys<VirtualHost>()(["fallback", "host", "routes"]),
@@ -55,7 +55,8 @@ function headersJson(rules: ReadonlyArray<HeaderRule>): string {
 
 function optionsJson(o: RouteOptions): string {
   return (
-    `{"preserveHost":${str(o.preserveHost)},"requestHeaders":${headersJson(o.requestHeaders)},"responseHeaders":${headersJson(o.responseHeaders)},` +
+    `{"appRoot":${str(o.appRoot)},"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},"requestHeaders":${headersJson(o.requestHeaders)},` +
+    `"responseHeaders":${headersJson(o.responseHeaders)},"rewriteTarget":${str(o.rewriteTarget)},` +
     `"timeouts":{"connectMs":${str(o.timeouts.connectMs)},"readMs":${str(o.timeouts.readMs)}},"upstreamVhost":${str(o.upstreamVhost)},"websocketIdleMs":${str(o.websocketIdleMs)}}`
   );
 }

@@ -26,6 +26,7 @@ import {
 } from "./errors.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import { parseHost } from "./host.js";
+import { appRootLocation, ReverseContext, type ReverseMap } from "./mapping.js";
 import type { CompiledCanary, CompiledRoute, Router } from "./router.js";
 import {
   CombinedFormatter,
@@ -70,6 +71,8 @@ export interface ForwarderOptions {
 }
 
 const TEXT_PLAIN = "text/plain; charset=utf-8";
+const FOUND_BODY = Buffer.from("Found\n", "latin1");
+const FOUND_LENGTH = String(FOUND_BODY.length);
 
 function noop(): void {}
 
@@ -231,6 +234,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       else for (let i = 0; i < value.length; i++) out.push(name, value[i] ?? "");
     }
     if (listed !== null) removeNames(out, listed);
+    if (this.#route.reverse !== null) this.#fw.reverseMap(this.#route.reverse, out, this.#route, this.#host, this.#member);
     if (this.#setCookie !== null) out.push("set-cookie", this.#setCookie);
     if (this.#route.responseRules !== null) this.#route.responseRules.apply(out);
     if (this.#fw.workerId !== null) out.push("x-proxypass-worker", this.#fw.workerId);
@@ -469,6 +473,7 @@ export function scanRequestHead(raw: ReadonlyArray<string>, out: RequestHead): v
       case "x-forwarded-proto":
       case "x-forwarded-host":
       case "x-forwarded-port":
+      case "x-forwarded-prefix":
       case "via":
         continue;
       case "content-length":
@@ -549,6 +554,7 @@ export class Forwarder {
   readonly #target = new RequestTarget();
   readonly #head = new RequestHead();
   readonly #side = new RequestSide();
+  readonly #reverse = new ReverseContext();
 
   constructor(options: ForwarderOptions) {
     this.log = options.log;
@@ -599,8 +605,33 @@ export class Forwarder {
     return r.status;
   }
 
+  /** ProxyPassReverse on a response's header list: the member's URLs and cookies mapped to the client's scheme, Host and prefix. */
+  reverseMap(reverse: ReverseMap, out: string[], route: CompiledRoute, hostValue: string, member: BalancerMember): void {
+    const c = this.#reverse;
+    c.scheme = this.forwardedProto;
+    c.publicHost = hostValue;
+    c.upstreamHost = route.upstreamHost ?? hostValue;
+    c.memberAddress = member.address;
+    c.memberPort = member.port;
+    reverse.apply(out, c);
+  }
+
+  /** `app-root`: 302 to the scheme, Host and path (ingress-nginx's `$scheme://$http_host<app-root>`). */
+  #redirectToAppRoot(req: ProxyRequest, res: ProxyResponse, route: CompiledRoute, hostValue: string, start: number, requestId: string, referer: string | null, userAgent: string | null): void {
+    const location = appRootLocation(this.forwardedProto, hostValue, route.appRoot as string);
+    if (this.workerId !== null) res.writeHead(302, ["location", location, "content-type", TEXT_PLAIN, "content-length", FOUND_LENGTH, "x-proxypass-worker", this.workerId]);
+    else res.writeHead(302, ["location", location, "content-type", TEXT_PLAIN, "content-length", FOUND_LENGTH]);
+    res.end(FOUND_BODY);
+    this.#answered(req, 302, null, hostValue, start, route.stats, requestId, referer, userAgent);
+  }
+
   #reject(req: ProxyRequest, res: ProxyResponse, error: ProxyError, host: string, start: number, stats: RouteStats, requestId: string, referer: string | null, userAgent: string | null): void {
     const status = this.sendError(res, error);
+    this.#answered(req, status, error, host, start, stats, requestId, referer, userAgent);
+  }
+
+  /** Counters and access log of a request the proxy answered itself. */
+  #answered(req: ProxyRequest, status: number, error: ProxyError | null, host: string, start: number, stats: RouteStats, requestId: string, referer: string | null, userAgent: string | null): void {
     const end = performance.now();
     this.account(stats, req.method, status, end - start, 0, 0);
     if (this.accessLog === null) return;
@@ -615,7 +646,7 @@ export class Forwarder {
       return;
     }
     this.accessLog.info(
-      { requestId, remote: req.socket.remoteAddress, method: req.method, host, path: req.url, status, bytes: 0, durationMs: roundMs(end - start), ingress: stats === this.stats.unrouted ? null : `${stats.namespace}/${stats.ingress}`, service: null, member: null, code: error.code },
+      { requestId, remote: req.socket.remoteAddress, method: req.method, host, path: req.url, status, bytes: 0, durationMs: roundMs(end - start), ingress: stats === this.stats.unrouted ? null : `${stats.namespace}/${stats.ingress}`, service: null, member: null, code: error === null ? null : error.code },
       "request",
     );
   }
@@ -663,6 +694,10 @@ export class Forwarder {
       this.#reject(req, res, new NoRouteError(), hostValue, start, unrouted, requestId, referer, userAgent);
       return;
     }
+    if (route.appRoot !== null && (q === -1 ? path.length === 1 : q === 1)) {
+      this.#redirectToAppRoot(req, res, route, hostValue, start, requestId, referer, userAgent);
+      return;
+    }
 
     // Side (canary split), sticky route, election.
     const side = this.#side;
@@ -681,10 +716,11 @@ export class Forwarder {
 
     this.appendForwarded(headers, route, hostValue, forwardedFor, req.socket.remoteAddress ?? "");
     if (generated) headers.push("x-request-id", requestId);
+    if (route.mapping !== null) headers.push("x-forwarded-prefix", route.mapping.forwardedPrefix);
     if (route.requestRules !== null) route.requestRules.apply(headers);
 
     const options: Dispatcher.DispatchOptions = {
-      path,
+      path: route.mapping === null ? path : route.mapping.toUpstream(path),
       method: req.method ?? "GET",
       headers,
       body: hasBody ? req : null,

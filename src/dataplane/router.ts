@@ -8,6 +8,7 @@
 import { defaultBalancerSettings, type CanaryConfig, type Route, type RouteTable, type VirtualHost } from "../model/index.js";
 import type { Balancer, BalancerRegistry } from "./balancer/index.js";
 import { HeaderRules } from "./headers.js";
+import { PathMapping, ReverseMap } from "./mapping.js";
 import { RouteStatsRegistry, type RouteStats } from "./stats/index.js";
 
 /** A canary split compiled for the hot path (`Route.canary`). */
@@ -54,6 +55,12 @@ export class CompiledRoute {
   readonly stats: RouteStats;
   /** `websocket-idle-timeout`: an upgraded tunnel without bytes either way for this long is closed; null = never. */
   readonly websocketIdleMs: number | null;
+  /** `rewrite-target`: the request path mapped to the member's, and X-Forwarded-Prefix; null = sent as is. */
+  readonly mapping: PathMapping | null;
+  /** `proxy-pass-reverse`: response headers mapped back to the public URL; null = off. */
+  readonly reverse: ReverseMap | null;
+  /** `app-root`: "/" is redirected (302) here; null = none. */
+  readonly appRoot: string | null;
 
   constructor(route: Route, balancer: Balancer, canary: CompiledCanary | null, stats: RouteStats) {
     this.path = route.path;
@@ -68,6 +75,10 @@ export class CompiledRoute {
     this.canary = canary;
     this.stats = stats;
     this.websocketIdleMs = route.options.websocketIdleMs ?? null;
+    const o = route.options;
+    this.mapping = o.rewriteTarget == null ? null : new PathMapping(route.path, route.pathType === "Exact", o.rewriteTarget);
+    this.reverse = o.proxyPassReverse === true ? new ReverseMap(this.mapping) : null;
+    this.appRoot = o.appRoot ?? null;
   }
 }
 
@@ -164,6 +175,12 @@ function compileHost(vh: VirtualHost, compile: (r: Route) => CompiledRoute): Vir
   for (const r of vh.routes) {
     const map = r.pathType === "Exact" ? exact : prefix;
     if (!map.has(r.path)) map.set(r.path, compile(r));
+  }
+  // app-root (ingress-nginx: `if ($uri = /) { return 302 ... }` in the server block): "/" goes to a
+  // route that redirects, unless an Exact "/" rule exists; the first such route in match order.
+  if (!exact.has("/")) {
+    const rooted = vh.routes.find((r) => r.options.appRoot != null) ?? (vh.fallback !== null && vh.fallback.options.appRoot != null ? vh.fallback : undefined);
+    if (rooted !== undefined) exact.set("/", compile(rooted));
   }
   return new VirtualHostMatcher(vh.host, exact, prefix, vh.fallback === null ? null : compile(vh.fallback));
 }

@@ -28,6 +28,7 @@ import { PickOutcome, type Balancer, type BalancerMember } from "./balancer/inde
 import { BadRequestError, ConnectTimeoutError, ERROR_RESPONSES, NoMemberError, NoRouteError, ReadTimeoutError, StickyUnavailableError, classifyUpstreamError, isConnectFailure, type ProxyError } from "./errors.js";
 import { RequestHead, RequestSide, RequestTarget, resolveTarget, scanRequestHead, type Forwarder } from "./forward.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
+import { appRootLocation } from "./mapping.js";
 import type { CompiledRoute, Router } from "./router.js";
 
 function noop(): void {}
@@ -72,8 +73,21 @@ function answerError(socket: Duplex, error: ProxyError, workerId: string | null)
 
 const NOT_IMPLEMENTED = Buffer.from("Not Implemented\n", "latin1");
 
-/** Response head lines from a member's raw headers: hop-by-hop and Connection-listed names dropped, then Set-Cookie, the route's response rules, the worker id. */
-function responseHead(statusLine: string, raw: string[], setCookie: string | null, route: CompiledRoute, workerId: string | null, tail: string): string {
+/** `app-root` on an upgrade request for "/": the same 302 as a plain request gets, then the connection closes. */
+function answerRedirect(socket: Duplex, location: string, workerId: string | null): void {
+  if (socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  let head = `HTTP/1.1 302 Found\r\nlocation: ${location}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 6\r\nconnection: close\r\n`;
+  if (workerId !== null) head += `x-proxypass-worker: ${workerId}\r\n`;
+  socket.write(`${head}\r\n`);
+  socket.end("Found\n");
+}
+
+/** Response head lines from a member's raw headers: hop-by-hop and Connection-listed names dropped, ProxyPassReverse, then Set-Cookie, the route's response rules, the worker id. */
+function responseHead(statusLine: string, raw: string[], setCookie: string | null, route: CompiledRoute, fw: Forwarder, hostValue: string, member: BalancerMember, tail: string): string {
+  const workerId = fw.workerId;
   const out: string[] = [];
   let listed: string[] | null = null;
   for (let i = 0; i < raw.length; i += 2) {
@@ -89,6 +103,7 @@ function responseHead(statusLine: string, raw: string[], setCookie: string | nul
     out.push(name, value);
   }
   if (listed !== null) removeNames(out, listed);
+  if (route.reverse !== null) fw.reverseMap(route.reverse, out, route, hostValue, member);
   if (setCookie !== null) out.push("set-cookie", setCookie);
   if (route.responseRules !== null) route.responseRules.apply(out);
   if (workerId !== null) out.push("x-proxypass-worker", workerId);
@@ -158,6 +173,10 @@ export class TunnelProxy {
       answerError(socket, new NoRouteError(), fw.workerId);
       return;
     }
+    if (route.appRoot !== null && (q === -1 ? path.length === 1 : q === 1)) {
+      answerRedirect(socket, appRootLocation(fw.forwardedProto, hostValue, route.appRoot), fw.workerId);
+      return;
+    }
 
     // Side (canary split), sticky route, election: as forward.ts does.
     const side = this.#side;
@@ -173,12 +192,14 @@ export class TunnelProxy {
     const setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? member.setCookie : null;
 
     fw.appendForwarded(headers, route, hostValue, forwardedFor, (socket as Socket).remoteAddress ?? "");
+    if (route.mapping !== null) headers.push("x-forwarded-prefix", route.mapping.forwardedPrefix);
     if (route.requestRules !== null) route.requestRules.apply(headers);
     // After the rules: a rule cannot turn the handshake into something else.
     headers.push("connection", "upgrade", "upgrade", "websocket");
 
     if (fw.log.isLevelEnabled("debug")) fw.log.debug({ host: target.host, path, member: member.key, ingress, sticky: balancer.outcome === PickOutcome.Sticky }, "upgrade");
-    const tunnel = new Tunnel(this, socket as Socket, head, route, balancer, ingress, member, stamp, stickyRoute, setCookie, path, headers);
+    const upstreamPath = route.mapping === null ? path : route.mapping.toUpstream(path);
+    const tunnel = new Tunnel(this, socket as Socket, head, route, balancer, ingress, member, stamp, stickyRoute, setCookie, upstreamPath, headers, hostValue);
     this.#tunnels.add(tunnel);
     tunnel.connect();
   }
@@ -214,6 +235,8 @@ class Tunnel {
   #setCookie: string | null;
   readonly #path: string;
   readonly #headers: string[];
+  /** The client's Host value (ProxyPassReverse maps member URLs to it). */
+  readonly #hostValue: string;
   #request: ClientRequest | null = null;
   #upstream: Socket | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -238,6 +261,7 @@ class Tunnel {
     setCookie: string | null,
     path: string,
     headers: string[],
+    hostValue: string,
   ) {
     this.#proxy = proxy;
     this.#fw = proxy.forwarder;
@@ -252,6 +276,7 @@ class Tunnel {
     this.#setCookie = setCookie;
     this.#path = path;
     this.#headers = headers;
+    this.#hostValue = hostValue;
     client.once("close", () => this.#clientClose());
   }
 
@@ -354,7 +379,7 @@ class Tunnel {
       return;
     }
     // Close-delimited body (Node has de-chunked it); a Content-Length from the member stays.
-    client.write(responseHead(`HTTP/1.1 ${status} ${res.statusMessage ?? STATUS_CODES[status] ?? ""}\r\n`, res.rawHeaders, this.#setCookie, this.#route, this.#fw.workerId, "connection: close\r\n"));
+    client.write(responseHead(`HTTP/1.1 ${status} ${res.statusMessage ?? STATUS_CODES[status] ?? ""}\r\n`, res.rawHeaders, this.#setCookie, this.#route, this.#fw, this.#hostValue, this.#member, "connection: close\r\n"));
     res.on("error", () => client.destroy());
     client.once("close", () => res.destroy());
     res.pipe(client);
@@ -380,7 +405,7 @@ class Tunnel {
     this.#proxy.opened();
     upstream.on("error", noop);
     upstream.once("close", () => this.#upstreamClose());
-    client.write(responseHead("HTTP/1.1 101 Switching Protocols\r\n", res.rawHeaders, this.#setCookie, this.#route, this.#fw.workerId, `connection: upgrade\r\nupgrade: ${upgrade}\r\n`));
+    client.write(responseHead("HTTP/1.1 101 Switching Protocols\r\n", res.rawHeaders, this.#setCookie, this.#route, this.#fw, this.#hostValue, this.#member, `connection: upgrade\r\nupgrade: ${upgrade}\r\n`));
     if (upHead.length !== 0) client.write(upHead);
     if (this.#head.length !== 0) upstream.write(this.#head);
     const idleMs = this.#route.websocketIdleMs;

@@ -30,6 +30,12 @@ export interface RouteOptions {
   readonly responseHeaders: ReadonlyArray<HeaderRule>;
   /** `websocket-idle-timeout`: an upgraded tunnel with no bytes either way for this long is closed; null = never. */
   readonly websocketIdleMs: number | null;
+  /** `rewrite-target`: path that replaces the matched Prefix (an Exact path: the whole path) upstream; null = sent as is. */
+  readonly rewriteTarget: string | null;
+  /** `app-root`: a request for exactly "/" on this route's host is redirected (302) here; null = none. */
+  readonly appRoot: string | null;
+  /** `proxy-pass-reverse`, resolved: map member URLs in Location/Content-Location/URI/Refresh and Set-Cookie Path/Domain back to the public ones. */
+  readonly proxyPassReverse: boolean;
 }
 
 /**

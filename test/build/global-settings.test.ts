@@ -17,12 +17,12 @@ function resolve(data: Record<string, string> | null, previous: SettingsMemory =
 }
 
 describe("global settings: keys", () => {
-  it("are the implemented annotations without prefix, except per-Ingress upstream-vhost, hot-standby, canary-* and health-check-uri", () => {
+  it("are the implemented annotations without prefix, except per-Ingress upstream-vhost, hot-standby, canary-*, health-check-uri, rewrite-target and app-root", () => {
     expect(settingKeys).toEqual([
       "lbmethod", "sticky-session", "sticky-nofailover",
       "health-check-method", "health-check-interval", "health-check-passes", "health-check-fails", "health-check-expect",
       "retry", "max-attempts", "fail-on-status", "fail-on-timeout",
-      "connect-timeout", "timeout", "preserve-host", "request-headers", "response-headers", "websocket-idle-timeout",
+      "connect-timeout", "timeout", "preserve-host", "request-headers", "response-headers", "proxy-pass-reverse", "websocket-idle-timeout",
     ]);
   });
 
@@ -120,6 +120,13 @@ describe("global settings: resolveGlobalSettings", () => {
       previous: { found: false, values: {} },
       values: {},
       reasons: ["SettingNotImplemented", "UnknownSetting"],
+    },
+    {
+      name: "rewrite-target and app-root are refused with an error each",
+      data: { "rewrite-target": "/", "app-root": "/app" },
+      previous: { found: false, values: {} },
+      values: {},
+      reasons: ["SettingPerIngressOnly", "SettingPerIngressOnly"],
     },
     {
       name: "upstream-vhost is refused with an error",

@@ -15,6 +15,9 @@ const options: RouteOptions = {
   requestHeaders: [{ op: "set", name: "X-A", value: 'q"\u2028' }],
   responseHeaders: [{ op: "unset", name: "X-B", value: "" }],
   websocketIdleMs: null,
+  rewriteTarget: "/a%2Fb",
+  appRoot: null,
+  proxyPassReverse: true,
 };
 const route: Route = { path: "/ü\"x", pathType: "Exact", ingress: "ns/a", balancer: "ns/s:80", options, canary: { ingress: "ns/c", balancer: "ns/c:80", weight: 7, byHeader: "x-c\"", byCookie: null } };
 

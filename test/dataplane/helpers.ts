@@ -27,6 +27,9 @@ export const defaultOptions: RouteOptions = {
   requestHeaders: [],
   responseHeaders: [],
   websocketIdleMs: 3_600_000,
+  rewriteTarget: null,
+  appRoot: null,
+  proxyPassReverse: false,
 };
 
 export function route(path: string, pathType: "Exact" | "Prefix", balancer: string, options: Partial<RouteOptions> = {}, ingress = "default/ing", canary: CanaryConfig | null = null): Route {

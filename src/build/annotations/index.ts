@@ -5,7 +5,7 @@ export * from "./headers.js";
 export * from "./balancer.js";
 export * from "./health.js";
 export * from "./failover.js";
-export { rewriteFamily } from "./rewrite.js";
+export { appRootKey, checkUrlPath, proxyPassReverseKey, rewriteFamily, rewriteTargetKey } from "./rewrite.js";
 export { accessFamily } from "./access.js";
 export { bodyFamily } from "./body.js";
 export { protocolFamily } from "./protocol.js";

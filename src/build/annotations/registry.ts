@@ -55,9 +55,10 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
   const health = healthFamily.parse(effective);
   const failover = failoverFamily.parse(effective);
   const protocol = protocolFamily.parse(effective);
+  const rewrite = rewriteFamily.parse(effective);
   const findings: AnnotationFinding[] = [];
   // Warnings ("ignored") only about keys the Ingress sets itself, not about global defaults.
-  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics]) {
+  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...rewrite.diagnostics]) {
     if (f.severity === "error" || Object.hasOwn(annotations, f.key)) findings.push(f);
   }
   for (const family of annotationFamilies) {
@@ -76,6 +77,10 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
     requestHeaders: headers.value.requestHeaders,
     responseHeaders: headers.value.responseHeaders,
     websocketIdleMs: toWebsocketIdleMs(protocol.value),
+    rewriteTarget: rewrite.value.rewriteTarget,
+    appRoot: rewrite.value.appRoot,
+    // ProxyPassReverse is on by default whenever the member sees another path or Host than the client sent.
+    proxyPassReverse: rewrite.value.proxyPassReverse ?? (rewrite.value.rewriteTarget !== null || headers.value.upstreamVhost !== null || !headers.value.preserveHost),
   };
   const settings: BalancerSettingsValue = {
     lbmethod: balancer.value.lbmethod,
