@@ -38,10 +38,12 @@ export function parseWrk(out) {
 }
 
 /**
- * @param {{ wrk: string, url: string, connections: number, threads: number, seconds: number, cpu: number|null, processes: import("./procs.mjs").Processes, name: string }} o
+ * @param {{ wrk: string, url: string, connections: number, threads: number, seconds: number, cpu: number|null, processes: import("./procs.mjs").Processes, name: string, headers?: string[] }} o
+ *   `headers`: extra request header lines ("Connection: close", "Host: h.test"), one `-H` each
  */
 export async function runWrk(o) {
-  const args = [`-t${Math.min(o.threads, o.connections)}`, `-c${o.connections}`, `-d${o.seconds}s`, "--timeout", "2s", "--latency", o.url];
+  const extra = (o.headers ?? []).flatMap((h) => ["-H", h]);
+  const args = [`-t${Math.min(o.threads, o.connections)}`, `-c${o.connections}`, `-d${o.seconds}s`, "--timeout", "2s", "--latency", ...extra, o.url];
   const file = o.cpu === null ? o.wrk : "taskset";
   const argv = o.cpu === null ? args : ["-c", String(o.cpu), o.wrk, ...args];
   const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"], detached: true });
