@@ -9,6 +9,7 @@ import {
   annotationKey,
   annotationPrefix,
   appRootKey,
+  allowConnectKey,
   canaryByCookieKey,
   canaryByHeaderKey,
   canaryKey,
@@ -38,6 +39,7 @@ const perIngressOnly: ReadonlyMap<string, string> = new Map([
   [healthCheckUriKey, "the checked path is specific to an Ingress's backends (it enables checks)"],
   [rewriteTargetKey, "a path mapping is specific to an Ingress's paths"],
   [appRootKey, "an application root is specific to an Ingress's hosts"],
+  [allowConnectKey, "CONNECT is opened per Ingress, for its own hosts, never cluster-wide"],
 ]);
 
 const implementedFamilies = annotationFamilies.filter((f) => f.implemented);

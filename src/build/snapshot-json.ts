@@ -29,7 +29,7 @@ export const canonicalKeys = {
   server: keys<ServerSettings>()(["accessLog", "clientHeaderTimeoutMs", "clientRequestTimeoutMs", "keepAliveTimeoutMs", "logLevel", "maxRequestsPerConnection", "upstreamKeepAliveTimeoutMs"]),
   route: keys<Route>()(["balancer", "canary", "ingress", "options", "path", "pathType"]),
   canary: keys<CanaryConfig>()(["balancer", "byCookie", "byHeader", "ingress", "weight"]),
-  options: keys<RouteOptions>()(["appRoot", "preserveHost", "proxyPassReverse", "requestHeaders", "responseHeaders", "rewriteTarget", "timeouts", "upstreamVhost", "websocketIdleMs"]),
+  options: keys<RouteOptions>()(["appRoot", "connectPorts", "preserveHost", "proxyPassReverse", "requestHeaders", "responseHeaders", "rewriteTarget", "timeouts", "upstreamVhost", "websocketIdleMs"]),
   timeouts: keys<Timeouts>()(["connectMs", "readMs"]),
   header: keys<HeaderRule>()(["name", "op", "value"]),
   virtualHost: keys<VirtualHost>()(["fallback", "host", "routes"]),
@@ -55,8 +55,8 @@ function headersJson(rules: ReadonlyArray<HeaderRule>): string {
 
 function optionsJson(o: RouteOptions): string {
   return (
-    `{"appRoot":${str(o.appRoot)},"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},"requestHeaders":${headersJson(o.requestHeaders)},` +
-    `"responseHeaders":${headersJson(o.responseHeaders)},"rewriteTarget":${str(o.rewriteTarget)},` +
+    `{"appRoot":${str(o.appRoot)},"connectPorts":${o.connectPorts === null ? "null" : `[${o.connectPorts.join(",")}]`},"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},` +
+    `"requestHeaders":${headersJson(o.requestHeaders)},"responseHeaders":${headersJson(o.responseHeaders)},"rewriteTarget":${str(o.rewriteTarget)},` +
     `"timeouts":{"connectMs":${str(o.timeouts.connectMs)},"readMs":${str(o.timeouts.readMs)}},"upstreamVhost":${str(o.upstreamVhost)},"websocketIdleMs":${str(o.websocketIdleMs)}}`
   );
 }

@@ -21,6 +21,7 @@ import { compileRoutes, type Router } from "./router.js";
 import { DEFAULT_UPSTREAM_OPTIONS, type LiveUpstreamOptions, type UpstreamOptions } from "./upstream.js";
 import { WorkerStats, type AccessLogFormat, type AccessLogSink, type RouteStatsRegistry } from "./stats/index.js";
 import { TunnelProxy, isWebSocketUpgrade } from "./websocket.js";
+import { ConnectProxy } from "./connect.js";
 
 export interface ProxyServerOptions {
   /** Component logger ("proxy"). */
@@ -64,12 +65,6 @@ export interface ListenOptions {
 
 const EMPTY_ROUTES: RouteTable = Object.freeze({ version: "", virtualHosts: [], defaultRoute: null, balancers: [] });
 
-const CONNECT_REFUSAL = "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 19\r\nconnection: close\r\n\r\nMethod Not Allowed\n";
-
-function refuseConnect(_req: unknown, socket: Socket): void {
-  socket.end(CONNECT_REFUSAL);
-}
-
 function sameServerSettings(a: ServerSettings, b: ServerSettings): boolean {
   return (
     a.accessLog === b.accessLog &&
@@ -96,6 +91,8 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   readonly #forwarder: Forwarder;
   /** Upgrade requests and open WebSocket tunnels. */
   readonly #tunnels: TunnelProxy;
+  /** CONNECT tunnels (allow-connect). */
+  readonly #connects: ConnectProxy;
   readonly #accessLogger: Logger | null;
   readonly #accessLogFlag: boolean;
   readonly #logLevels: LogLevelControl | null;
@@ -165,7 +162,8 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     );
     this.#tunnels = new TunnelProxy(this.#forwarder);
     this.#server.on("upgrade", (req: ProxyRequest, socket: Duplex, head: Buffer) => this.#tunnels.handle(this.#router, req, socket, head));
-    this.#server.on("connect", refuseConnect);
+    this.#connects = new ConnectProxy(this.#forwarder);
+    this.#server.on("connect", (req: ProxyRequest, socket: Duplex, head: Buffer) => this.#connects.handle(this.#router, req, socket, head));
     this.#server.on("connection", (socket: Socket) => this.#forwarder.connectionOpened(socket));
   }
 
@@ -177,6 +175,11 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   /** WebSocket tunnels open now (member answered 101, not closed yet). */
   get openTunnels(): number {
     return this.#tunnels.openTunnels;
+  }
+
+  /** CONNECT tunnels established and not closed yet. */
+  get openConnectTunnels(): number {
+    return this.#connects.openTunnels;
   }
 
   /** This server's totals (server-status). */
@@ -382,6 +385,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     clearTimeout(timer);
     if (timedOut) {
       this.#tunnels.destroyAll();
+      this.#connects.destroyAll();
       server.closeAllConnections();
       await this.#registry.destroy();
       await closed;

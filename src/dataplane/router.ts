@@ -61,6 +61,8 @@ export class CompiledRoute {
   readonly reverse: ReverseMap | null;
   /** `app-root`: "/" is redirected (302) here; null = none. */
   readonly appRoot: string | null;
+  /** `allow-connect`: ports a CONNECT to this route's host may name; null = CONNECT refused. */
+  readonly connectPorts: ReadonlyArray<number> | null;
 
   constructor(route: Route, balancer: Balancer, canary: CompiledCanary | null, stats: RouteStats) {
     this.path = route.path;
@@ -79,6 +81,7 @@ export class CompiledRoute {
     this.mapping = o.rewriteTarget == null ? null : new PathMapping(route.path, route.pathType === "Exact", o.rewriteTarget);
     this.reverse = o.proxyPassReverse === true ? new ReverseMap(this.mapping) : null;
     this.appRoot = o.appRoot ?? null;
+    this.connectPorts = route.options.connectPorts ?? null;
   }
 }
 

@@ -36,6 +36,8 @@ export interface RouteOptions {
   readonly appRoot: string | null;
   /** `proxy-pass-reverse`, resolved: map member URLs in Location/Content-Location/URI/Refresh and Set-Cookie Path/Domain back to the public ones. */
   readonly proxyPassReverse: boolean;
+  /** `allow-connect`: ports a `CONNECT host:port` to one of this route's Ingress's hosts may name (sorted); null = CONNECT refused. */
+  readonly connectPorts: ReadonlyArray<number> | null;
 }
 
 /**

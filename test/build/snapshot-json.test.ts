@@ -18,6 +18,7 @@ const options: RouteOptions = {
   rewriteTarget: "/a%2Fb",
   appRoot: null,
   proxyPassReverse: true,
+  connectPorts: [443, 8443],
 };
 const route: Route = { path: "/ü\"x", pathType: "Exact", ingress: "ns/a", balancer: "ns/s:80", options, canary: { ingress: "ns/c", balancer: "ns/c:80", weight: 7, byHeader: "x-c\"", byCookie: null } };
 

@@ -30,6 +30,7 @@ export const defaultOptions: RouteOptions = {
   rewriteTarget: null,
   appRoot: null,
   proxyPassReverse: false,
+  connectPorts: null,
 };
 
 export function route(path: string, pathType: "Exact" | "Prefix", balancer: string, options: Partial<RouteOptions> = {}, ingress = "default/ing", canary: CanaryConfig | null = null): Route {

@@ -9,3 +9,4 @@ export { appRootKey, checkUrlPath, proxyPassReverseKey, rewriteFamily, rewriteTa
 export { accessFamily } from "./access.js";
 export { bodyFamily } from "./body.js";
 export { protocolFamily } from "./protocol.js";
+export { allowConnectKey, connectFamily } from "./connect.js";

@@ -66,5 +66,4 @@ export const protocolPlannedFamily = notImplementedFamily("protocol", "issues #6
   plannedDoc("backend-ca-secret", "Secret name", "none", "Secret with ca.crt for member certificates (SSLProxyCACertificateFile)"),
   plannedDoc("ajp-secret", "Secret name", "none", "Secret with key `secret` (AJP secret=)"),
   plannedDoc("ajp-packet-size", "bytes", "8192", "AJP packet size (ProxyIOBufferSize)"),
-  plannedDoc("allow-connect", "comma ports", "none", "CONNECT to this Ingress's own hosts only (AllowCONNECT)"),
 ]);

@@ -3,6 +3,7 @@ import type { FailoverConfig, HealthCheckConfig, LbMethod, RouteOptions, StickyC
 import { accessFamily } from "./access.js";
 import { balancerFamily, type CanaryValue, type HotStandbyRef } from "./balancer.js";
 import { bodyFamily } from "./body.js";
+import { connectFamily } from "./connect.js";
 import { failoverFamily } from "./failover.js";
 import { annotationPrefix, type AnnotationDoc, type AnnotationFinding, type Annotations } from "./family.js";
 import { headersFamily } from "./headers.js";
@@ -12,7 +13,7 @@ import { rewriteFamily } from "./rewrite.js";
 import { timeoutsFamily, toTimeouts } from "./timeouts.js";
 
 /** The families of STYLE.md, in README order (protocol: its implemented keys, then its planned ones). */
-export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, bodyFamily, protocolFamily, protocolPlannedFamily] as const;
+export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, bodyFamily, protocolFamily, protocolPlannedFamily, connectFamily] as const;
 
 /** Every recognised `proxypass.io/` key. */
 export const knownAnnotationKeys: ReadonlySet<string> = new Set(annotationFamilies.flatMap((f) => f.keys));
@@ -56,9 +57,10 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
   const failover = failoverFamily.parse(effective);
   const protocol = protocolFamily.parse(effective);
   const rewrite = rewriteFamily.parse(effective);
+  const connect = connectFamily.parse(effective);
   const findings: AnnotationFinding[] = [];
   // Warnings ("ignored") only about keys the Ingress sets itself, not about global defaults.
-  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...rewrite.diagnostics]) {
+  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...rewrite.diagnostics, ...connect.diagnostics]) {
     if (f.severity === "error" || Object.hasOwn(annotations, f.key)) findings.push(f);
   }
   for (const family of annotationFamilies) {
@@ -81,6 +83,7 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
     appRoot: rewrite.value.appRoot,
     // ProxyPassReverse is on by default whenever the member sees another path or Host than the client sent.
     proxyPassReverse: rewrite.value.proxyPassReverse ?? (rewrite.value.rewriteTarget !== null || headers.value.upstreamVhost !== null || !headers.value.preserveHost),
+    connectPorts: connect.value.ports,
   };
   const settings: BalancerSettingsValue = {
     lbmethod: balancer.value.lbmethod,

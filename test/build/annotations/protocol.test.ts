@@ -36,6 +36,6 @@ describe("protocol annotations: websocket-idle-timeout", () => {
     expect(protocolPlannedFamily.implemented).toBe(false);
     expect(protocolPlannedFamily.keys).not.toContain(key);
     expect(protocolPlannedFamily.keys).toContain("proxypass.io/backend-protocol");
-    expect(protocolPlannedFamily.parse({ "proxypass.io/allow-connect": "443" }).diagnostics).toMatchObject([{ severity: "warning", reason: "AnnotationNotImplemented" }]);
+    expect(protocolPlannedFamily.parse({ "proxypass.io/ajp-secret": "s" }).diagnostics).toMatchObject([{ severity: "warning", reason: "AnnotationNotImplemented" }]);
   });
 });

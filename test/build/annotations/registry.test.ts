@@ -16,7 +16,7 @@ const none: Readonly<Record<string, string>> = {};
 
 describe("annotation registry", () => {
   it("has the families of STYLE.md (protocol in two parts: implemented keys, then planned ones)", () => {
-    expect([...new Set(annotationFamilies.map((f) => f.name))]).toEqual(["balancer", "health", "failover", "timeouts", "headers", "rewrite", "access", "body", "protocol"]);
+    expect([...new Set(annotationFamilies.map((f) => f.name))]).toEqual(["balancer", "health", "failover", "timeouts", "headers", "rewrite", "access", "body", "protocol", "connect"]);
     expect(annotationFamilies.filter((f) => f.name === "protocol").map((f) => f.implemented)).toEqual([true, false]);
   });
 
@@ -84,6 +84,7 @@ describe("annotation registry", () => {
       rewriteTarget: null,
       appRoot: null,
       proxyPassReverse: true,
+      connectPorts: null,
     });
   });
 
