@@ -34,7 +34,7 @@ describe("annotation registry", () => {
     { name: "no annotations: default options, no findings", annotations: none, findings: [] },
     { name: "foreign prefixes are ignored", annotations: { "nginx.ingress.kubernetes.io/rewrite-target": "/", "kubernetes.io/ingress.class": "x" }, findings: [] },
     { name: "an unknown proxypass.io/ key is a warning", annotations: { "proxypass.io/lb-method": "x" }, findings: [{ severity: "warning", reason: "UnknownAnnotation", key: "proxypass.io/lb-method" }] },
-    { name: "a not-implemented key is a warning", annotations: { "proxypass.io/allow-connect": "443" }, findings: [{ severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/allow-connect" }] },
+    { name: "a not-implemented key is a warning", annotations: { "proxypass.io/ajp-packet-size": "8192" }, findings: [{ severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/ajp-packet-size" }] },
     { name: "an implemented balancer key gives no finding", annotations: { "proxypass.io/lbmethod": "random2" }, findings: [] },
     { name: "an invalid balancer key is an error", annotations: { "proxypass.io/lbmethod": "roundrobin" }, findings: [{ severity: "error", reason: "InvalidAnnotation", key: "proxypass.io/lbmethod" }] },
     { name: "a health setting without health-check-uri is ignored with a warning", annotations: { "proxypass.io/health-check-interval": "5" }, findings: [{ severity: "warning", reason: "AnnotationIgnored", key: "proxypass.io/health-check-interval" }] },
