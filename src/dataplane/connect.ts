@@ -36,9 +36,18 @@ const BAD_REQUEST = refusal(400, "Bad Request");
 const FORBIDDEN = refusal(403, "Forbidden");
 const NOT_ALLOWED = refusal(405, "Method Not Allowed");
 
+/**
+ * Ends a refused CONNECT socket. A detached socket is paused: it is drained so the client's FIN is
+ * read and the socket closes (else one that sent bytes after its CONNECT head stays half-open).
+ */
+function refuse(socket: Duplex, answer: string): void {
+  socket.end(answer);
+  socket.resume();
+}
+
 function answerError(socket: Duplex, error: ProxyError): void {
   const r = ERROR_RESPONSES[error.code];
-  socket.end(refusal(r.status, r.body.toString("latin1").trim()));
+  refuse(socket, refusal(r.status, r.body.toString("latin1").trim()));
 }
 
 /** `host:port` of an authority-form target; host lower-case without brackets; null when malformed. */
@@ -95,16 +104,16 @@ export class ConnectProxy {
     socket.on("error", noop);
     const target = parseAuthority(req.url ?? "");
     if (target === null) {
-      socket.end(BAD_REQUEST);
+      refuse(socket, BAD_REQUEST);
       return;
     }
     const route = connectRoute(router, target.host);
     if (route === null || route.connectPorts === null) {
-      socket.end(NOT_ALLOWED);
+      refuse(socket, NOT_ALLOWED);
       return;
     }
     if (!route.connectPorts.includes(target.port)) {
-      socket.end(FORBIDDEN);
+      refuse(socket, FORBIDDEN);
       return;
     }
     const fw = this.#fw;

@@ -14,7 +14,11 @@ export type ProxyErrorCode =
   | "PPI_ERR_UPSTREAM"
   | "PPI_ERR_CONNECT_TIMEOUT"
   | "PPI_ERR_READ_TIMEOUT"
-  | "PPI_ERR_CLIENT_ABORT";
+  | "PPI_ERR_CLIENT_ABORT"
+  | "PPI_ERR_BODY_TOO_LARGE"
+  | "PPI_ERR_BODY_TIMEOUT"
+  | "PPI_ERR_FORBIDDEN"
+  | "PPI_ERR_RATE_LIMITED";
 
 /** Base class of every data-plane error; `code` is stable and part of the log contract. */
 export class ProxyError extends Error {
@@ -107,25 +111,60 @@ export class ClientAbortError extends ProxyError {
   }
 }
 
+/** The request body exceeds `max-body-size` (Content-Length, or a chunked body mid-stream): 413, connection closed. */
+export class BodyTooLargeError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_BODY_TOO_LARGE", "request body larger than max-body-size");
+    this.name = "BodyTooLargeError";
+  }
+}
+/** No request body bytes for `client-body-timeout`: 408, connection closed. */
+export class BodyTimeoutError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_BODY_TIMEOUT", "timed out reading the request body");
+    this.name = "BodyTimeoutError";
+  }
+}
+/** The client address is refused by `allow-cidrs` / `deny-cidrs`. */
+export class ForbiddenError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_FORBIDDEN", "client address not allowed");
+    this.name = "ForbiddenError";
+  }
+}
+/** Over `limit-rps`/`limit-burst` or `limit-connections`: 429 with Retry-After. */
+export class RateLimitedError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_RATE_LIMITED", "rate limit exceeded");
+    this.name = "RateLimitedError";
+  }
+}
+
 export interface ErrorResponse {
   readonly status: number;
   /** Pre-encoded short plain-text body. */
   readonly body: Buffer;
   readonly contentLength: string;
+  /**
+   * The connection is closed after this answer: the request's framing or body cannot be trusted
+   * or was not read (400, 408, 413, 501), so nothing more is read from that connection.
+   */
+  readonly close: boolean;
 }
 
-function response(status: number, text: string): ErrorResponse {
+function response(status: number, text: string, close = false): ErrorResponse {
   const body = Buffer.from(`${text}\n`, "latin1");
-  return { status, body, contentLength: String(body.length) };
+  return { status, body, contentLength: String(body.length), close };
 }
 
 /** The one table: error code -> status and body. 499 is logged only (the client is gone). */
 export const ERROR_RESPONSES: Readonly<Record<ProxyErrorCode, ErrorResponse>> = Object.freeze({
   PPI_ERR_NO_ROUTE: response(404, "Not Found"),
-  PPI_ERR_BAD_REQUEST: response(400, "Bad Request"),
-  PPI_ERR_FOREIGN_HOST: response(400, "Bad Request"),
+  PPI_ERR_BAD_REQUEST: response(400, "Bad Request", true),
+  // ProxyRequests Off: an absolute-form URL naming a host we do not serve is a host we have no route for.
+  PPI_ERR_FOREIGN_HOST: response(404, "Not Found"),
   PPI_ERR_METHOD_NOT_ALLOWED: response(405, "Method Not Allowed"),
-  PPI_ERR_TRANSFER_CODING: response(501, "Not Implemented"),
+  PPI_ERR_TRANSFER_CODING: response(501, "Not Implemented", true),
   PPI_ERR_NO_MEMBER: response(503, "Service Unavailable"),
   PPI_ERR_STICKY_UNAVAILABLE: response(503, "Service Unavailable"),
   PPI_ERR_UPSTREAM_REFUSED: response(502, "Bad Gateway"),
@@ -134,6 +173,10 @@ export const ERROR_RESPONSES: Readonly<Record<ProxyErrorCode, ErrorResponse>> = 
   PPI_ERR_CONNECT_TIMEOUT: response(504, "Gateway Timeout"),
   PPI_ERR_READ_TIMEOUT: response(504, "Gateway Timeout"),
   PPI_ERR_CLIENT_ABORT: response(499, "Client Closed Request"),
+  PPI_ERR_BODY_TOO_LARGE: response(413, "Content Too Large", true),
+  PPI_ERR_BODY_TIMEOUT: response(408, "Request Timeout", true),
+  PPI_ERR_FORBIDDEN: response(403, "Forbidden"),
+  PPI_ERR_RATE_LIMITED: response(429, "Too Many Requests"),
 });
 
 function codeOf(err: unknown): string | undefined {

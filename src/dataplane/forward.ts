@@ -149,6 +149,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #bytes = 0;
   #done = false;
   #clientGone = false;
+  /**
+   * The member's response head, held until its first body byte or its end (Node buffers a head
+   * until then anyway): a framing error before any body byte (a bad first chunk) still gets a 502
+   * instead of a relayed 200 cut short. null once written, or before the response started.
+   */
+  #pendingHead: string[] | null = null;
+  #pendingStatus = 0;
 
   constructor(
     fw: Forwarder,
@@ -238,17 +245,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#setCookie !== null) out.push("set-cookie", this.#setCookie);
     if (this.#route.responseRules !== null) this.#route.responseRules.apply(out);
     if (this.#fw.workerId !== null) out.push("x-proxypass-worker", this.#fw.workerId);
-    this.#res.writeHead(statusCode, out);
+    this.#pendingStatus = statusCode;
+    this.#pendingHead = out;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#pendingHead !== null) this.#writeHead();
     this.#bytes += chunk.length;
     if (!this.#res.write(chunk)) controller.pause();
   }
 
   onResponseEnd(): void {
+    if (this.#pendingHead !== null) this.#writeHead();
     this.#res.end();
     this.#finish(this.#res.statusCode);
+  }
+
+  #writeHead(): void {
+    const head = this.#pendingHead as string[];
+    this.#pendingHead = null;
+    this.#res.writeHead(this.#pendingStatus, head);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
@@ -257,7 +273,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#finish(499);
       return;
     }
-    if (!this.#res.headersSent && this.#failover(err)) return;
+    // A response that started (head held, no body byte yet) is not sent elsewhere: the member answered.
+    const started = this.#pendingHead !== null;
+    this.#pendingHead = null;
+    if (!started && !this.#res.headersSent && this.#failover(err)) return;
     const error = classifyUpstreamError(err);
     if (this.#fw.log.isLevelEnabled("debug")) {
       this.#fw.log.debug({ err, code: error.code, member: this.#member.key, ingress: this.#ingress }, "upstream error");
@@ -407,7 +426,9 @@ export function resolveTarget(router: Router, url: string, hostValue: string, ou
     }
     const authority = url.slice(schemeEnd, authorityEnd);
     const host = authority === "" ? null : parseHost(authority); // null: userinfo, bad port...
-    if (host === null || !router.servesHost(host)) return new ForeignHostError();
+    if (host === null) return new BadRequestError("invalid absolute-form authority");
+    // ProxyRequests Off: a well-formed authority we do not serve is never connected to (404).
+    if (!router.servesHost(host)) return new ForeignHostError();
     out.host = host;
     out.hostValue = authority;
     out.path = authorityEnd === url.length ? "/" : url.charCodeAt(authorityEnd) === 47 ? url.slice(authorityEnd) : `/${url.slice(authorityEnd)}`;
@@ -437,8 +458,12 @@ export class RequestHead {
   contentLength: string | null = null;
   /** A Transfer-Encoding header was present (it is not forwarded: Node de-chunks). */
   transferEncoding = false;
-  /** A Transfer-Encoding other than exactly "chunked": that coding would reach the upstream undeclared. */
-  unchunked = false;
+  /**
+   * Transfer-Encoding verdict: 0 none or exactly chunked; 501 chunked last but other codings too
+   * (they would reach the upstream undeclared); 400 chunked not last, so the body length cannot be
+   * known (RFC 9112 §6.3: 400 and close).
+   */
+  transferCoding = 0;
   /** The first acceptable X-Request-Id (forwarded; others are dropped), or null. */
   requestId: string | null = null;
   referer: string | null = null;
@@ -454,7 +479,7 @@ export function scanRequestHead(raw: ReadonlyArray<string>, out: RequestHead): v
   let listed: string[] | null = null;
   let contentLength: string | null = null;
   let transferEncoding = false;
-  let unchunked = false;
+  let codings: string | null = null;
   let cookie: string | null = null;
   let requestId: string | null = null;
   let referer: string | null = null;
@@ -496,7 +521,7 @@ export function scanRequestHead(raw: ReadonlyArray<string>, out: RequestHead): v
         break;
       case "transfer-encoding":
         transferEncoding = true;
-        if (value.length !== 7 || (value !== "chunked" && value.toLowerCase() !== "chunked")) unchunked = true;
+        codings = codings === null ? value : `${codings},${value}`;
         continue;
       case "connection": {
         const tokens = connectionTokens(value);
@@ -516,10 +541,18 @@ export function scanRequestHead(raw: ReadonlyArray<string>, out: RequestHead): v
   out.cookie = cookie;
   out.contentLength = contentLength;
   out.transferEncoding = transferEncoding;
-  out.unchunked = unchunked;
+  out.transferCoding = codings === null ? 0 : transferCodingVerdict(codings);
   out.requestId = requestId;
   out.referer = referer;
   out.userAgent = userAgent;
+}
+
+/** See `RequestHead.transferCoding`: 0 exactly chunked, 501 other codings before chunked, 400 chunked not last. */
+export function transferCodingVerdict(codings: string): number {
+  if (codings.length === 7 && (codings === "chunked" || codings.toLowerCase() === "chunked")) return 0;
+  const comma = codings.lastIndexOf(",");
+  const last = (comma === -1 ? codings : codings.slice(comma + 1)).trim().toLowerCase();
+  return last === "chunked" ? 501 : 400;
 }
 
 /** The side of a route a request goes to, filled by `Forwarder.chooseSide` (one per caller, reused). */
@@ -596,11 +629,11 @@ export class Forwarder {
   /** Writes the error's short plain-text response; returns its status. */
   sendError(res: ProxyResponse, error: ProxyError): number {
     const r = ERROR_RESPONSES[error.code];
-    if (this.workerId !== null) {
-      res.writeHead(r.status, ["content-type", TEXT_PLAIN, "content-length", r.contentLength, "x-proxypass-worker", this.workerId]);
-    } else {
-      res.writeHead(r.status, ["content-type", TEXT_PLAIN, "content-length", r.contentLength]);
-    }
+    const head = ["content-type", TEXT_PLAIN, "content-length", r.contentLength];
+    // Node closes the connection after a response that says so (the request's rest is never read).
+    if (r.close) head.push("connection", "close");
+    if (this.workerId !== null) head.push("x-proxypass-worker", this.workerId);
+    res.writeHead(r.status, head);
     res.end(r.body);
     return r.status;
   }
@@ -668,8 +701,10 @@ export class Forwarder {
     const generated = requestId === null;
     if (requestId === null) requestId = this.#ids.next();
     const unrouted = this.stats.unrouted;
-    if (head.unchunked) {
-      this.#reject(req, res, new TransferCodingError(), hostValue, start, unrouted, requestId, referer, userAgent);
+    if (head.transferCoding !== 0 || (head.transferEncoding && req.httpVersionMinor === 0 && req.httpVersionMajor === 1)) {
+      // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing; §6.3: chunked not last -> 400.
+      const error = head.transferCoding === 501 ? new TransferCodingError() : new BadRequestError("bad Transfer-Encoding");
+      this.#reject(req, res, error, hostValue, start, unrouted, requestId, referer, userAgent);
       return;
     }
     if (head.hostCount > 1) {

@@ -151,6 +151,12 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
         // Node's default (30 s) would let a 5 s header timeout last up to 35 s.
         connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 1_000,
         maxHeaderSize: options.maxHeaderSize ?? 16_384,
+        // Smuggling guards (test/dataplane/smuggling.test.ts): llhttp's strict mode whatever
+        // NODE_OPTIONS says (no obs-fold, bare LF, CL+TE, bad chunks); HTTP/1.1 without Host is
+        // 400; duplicate headers stay separate lines so two Host lines are seen and refused.
+        insecureHTTPParser: false,
+        requireHostHeader: true,
+        joinDuplicateHeaders: false,
         // Only WebSocket upgrades reach "upgrade"; others (h2c...) are plain requests (Upgrade ignored).
         shouldUpgradeCallback: isWebSocketUpgrade,
       },

@@ -64,6 +64,8 @@ function answer(socket: Duplex, status: number, body: Buffer, workerId: string |
   if (workerId !== null) head += `x-proxypass-worker: ${workerId}\r\n`;
   socket.write(`${head}\r\n`);
   socket.end(body);
+  // A detached socket is paused: drain what the client still sends, so its FIN closes the socket.
+  socket.resume();
 }
 
 function answerError(socket: Duplex, error: ProxyError, workerId: string | null): void {

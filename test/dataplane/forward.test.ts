@@ -214,7 +214,7 @@ describe("error statuses", () => {
 
   it.each([
     { name: "404 for a host with no vhost and no default backend", host: "nothing.test", path: "/", status: 404 },
-    { name: "400 for an absolute-form request to a foreign host (no open proxy)", host: "example.com", path: "http://evil.test/steal", status: 400 },
+    { name: "404 for an absolute-form request to a foreign host (no open proxy)", host: "example.com", path: "http://evil.test/steal", status: 404 },
     { name: "400 for an unsupported request target", host: "example.com", path: "*", status: 400 },
   ])("$name", async ({ host, path, status }) => {
     const u = await upstream("u");

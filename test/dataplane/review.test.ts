@@ -71,8 +71,8 @@ afterAll(async () => {
 describe("request target", () => {
   it.each([
     { name: "absolute-form with userinfo for a served host is refused", path: "http://user@example.com/x", status: 400 },
-    { name: "absolute-form with an uppercase scheme for a foreign host is refused", path: "HTTP://evil.test/x", status: 400 },
-    { name: "absolute-form with an IPv6 authority we do not serve is refused", path: "http://[::1]:80/x", status: 400 },
+    { name: "absolute-form with an uppercase scheme for a foreign host is not found (never forwarded)", path: "HTTP://evil.test/x", status: 404 },
+    { name: "absolute-form with an IPv6 authority we do not serve is not found (never forwarded)", path: "http://[::1]:80/x", status: 404 },
     { name: "absolute-form whose host is hidden behind userinfo is refused", path: "http://example.com@evil.test/x", status: 400 },
     { name: "absolute-form with an empty authority is refused", path: "http:///x", status: 400 },
     { name: "absolute-form with a non-numeric port is refused", path: "http://example.com:evil.test/x", status: 400 },
@@ -379,7 +379,7 @@ describe("access log", () => {
 
   it.each([
     { name: "404 is logged with its code", spec: { headers: { host: "nothing.test" } }, status: 404, code: "PPI_ERR_NO_ROUTE" },
-    { name: "foreign absolute-form is logged with its code", spec: { path: "http://evil.test/" }, status: 400, code: "PPI_ERR_FOREIGN_HOST" },
+    { name: "foreign absolute-form is logged with its code", spec: { path: "http://evil.test/" }, status: 404, code: "PPI_ERR_FOREIGN_HOST" },
     { name: "invalid Host is logged with its code", spec: { headers: { host: "a/b" } }, status: 400, code: "PPI_ERR_BAD_REQUEST" },
   ])("$name", async ({ spec, status, code }) => {
     const u = await upstream("u");

@@ -297,7 +297,7 @@ describe("WebSocket tunnels", () => {
     const b = await backend("b0");
     await serve([b.member()]);
     const foreign = await raw(`GET http://evil.test/chat HTTP/1.1\r\nHost: example.com\r\n${handshake}\r\n`);
-    expect(foreign).toMatch(/^HTTP\/1\.1 400 /);
+    expect(foreign).toMatch(/^HTTP\/1\.1 404 /);
     const userinfo = await raw(`GET http://example.com@evil.test/ HTTP/1.1\r\nHost: example.com\r\n${handshake}\r\n`);
     expect(userinfo).toMatch(/^HTTP\/1\.1 400 /);
     expect(b.upgrades).toHaveLength(0);
