@@ -2,7 +2,7 @@
 // (failonstatus=) and fail-on-timeout (failontimeout=).
 import { z } from "zod";
 import { defaultFailover, type FailoverConfig } from "../../model/index.js";
-import { parseWithSchema, type AnnotationDoc, type AnnotationFamily, type Annotations, type AnnotationParse } from "./family.js";
+import { parseWithSchema, quoteValue, type AnnotationDoc, type AnnotationFamily, type Annotations, type AnnotationParse } from "./family.js";
 
 export const retryKey = "proxypass.io/retry";
 export const maxAttemptsKey = "proxypass.io/max-attempts";
@@ -32,14 +32,19 @@ const maxAttemptsSchema = z
 
 type StatusList = { readonly ok: true; readonly statuses: ReadonlyArray<number> } | { readonly ok: false; readonly reason: string };
 
+/** Spaces and tabs around a list item (not String.trim: CR, LF and other line breaks are refused). */
+export function trimBlanks(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, "");
+}
+
 /** A comma list of HTTP statuses 100-599 (spaces around items allowed), sorted and de-duplicated; "" is the empty list. */
 export function parseStatusList(text: string): StatusList {
-  if (text.trim() === "") return { ok: true, statuses: [] };
-  const items = text.split(",").map((s) => s.trim());
+  if (trimBlanks(text) === "") return { ok: true, statuses: [] };
+  const items = text.split(",").map(trimBlanks);
   if (items.length > maxStatuses) return { ok: false, reason: `at most ${maxStatuses} statuses` };
   const statuses = new Set<number>();
   for (const item of items) {
-    if (!/^[1-5][0-9]{2}$/.test(item)) return { ok: false, reason: `${JSON.stringify(item)} is not an HTTP status from 100 to 599` };
+    if (!/^[1-5][0-9]{2}$/.test(item)) return { ok: false, reason: `${quoteValue(item)} is not an HTTP status from 100 to 599` };
     statuses.add(Number(item));
   }
   return { ok: true, statuses: [...statuses].sort((a, b) => a - b) };

@@ -3,7 +3,8 @@
 // Checks are enabled by health-check-uri, or by health-check-method TCP (which needs no uri).
 import { z } from "zod";
 import type { HealthCheckConfig } from "../../model/index.js";
-import { parseWithSchema, type AnnotationDoc, type AnnotationFamily, type AnnotationFinding, type Annotations, type AnnotationParse } from "./family.js";
+import { trimBlanks } from "./failover.js";
+import { parseWithSchema, quoteValue, type AnnotationDoc, type AnnotationFamily, type AnnotationFinding, type Annotations, type AnnotationParse } from "./family.js";
 
 export const healthCheckUriKey = "proxypass.io/health-check-uri";
 export const healthCheckMethodKey = "proxypass.io/health-check-method";
@@ -41,12 +42,12 @@ type Ranges = { readonly ok: true; readonly ranges: ReadonlyArray<readonly [numb
 
 /** "200,204,300-399": statuses 100-599 and inclusive ranges, merged into sorted non-overlapping ranges. */
 export function parseStatusRanges(text: string): Ranges {
-  const items = text.split(",").map((s) => s.trim());
+  const items = text.split(",").map(trimBlanks);
   if (items.length > maxExpectItems) return { ok: false, reason: `at most ${maxExpectItems} items` };
   const ranges: Array<[number, number]> = [];
   for (const item of items) {
     const m = /^([1-5][0-9]{2})(?:-([1-5][0-9]{2}))?$/.exec(item);
-    if (m === null) return { ok: false, reason: `${JSON.stringify(item)} is not a status from 100 to 599 or a range like 200-399` };
+    if (m === null) return { ok: false, reason: `${quoteValue(item)} is not a status from 100 to 599 or a range like 200-399` };
     const low = Number(m[1]);
     const high = m[2] === undefined ? low : Number(m[2]);
     if (high < low) return { ok: false, reason: `range ${item} ends before it starts` };
