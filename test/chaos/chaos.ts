@@ -482,7 +482,7 @@ function parseDuration(text: string): number {
 async function soak(durationMs: number): Promise<ScenarioResult> {
   const t0 = Date.now();
   const sampleMs = Math.max(2_000, Math.min(10_000, durationMs / 30));
-  const samples: Array<{ t: number; rssMiB: number; loopP99Ms: number; p99: number; sent: number }> = [];
+  const samples: Array<{ t: number; rssMiB: number; workerHeapMiB: number; loopP99Ms: number; p99: number; sent: number }> = [];
   const { value: load, ctl, members } = await fileScenario([], {}, async ({ cluster, ctl, members, publish }) => {
     const { load } = await withLoad(ctl.origin, async (l) => {
       let from = 0;
@@ -497,8 +497,9 @@ async function soak(durationMs: number): Promise<ScenarioResult> {
         from = l.outcomes.length;
         const lat = window.map((o: Outcome) => o.ms).sort((a, b) => a - b);
         const loop = await ctl.metric("proxypass_nodejs_eventloop_lag_p99_seconds");
-        samples.push({ t: Math.round(l.elapsedMs / 1000), rssMiB: mib(ctl.sampleRss()), loopP99Ms: Math.round(loop * 1e5) / 100, p99: Math.round(percentile(lat, 99) * 100) / 100, sent: window.length });
-        say(`  soak t=${samples.at(-1)?.t}s rss=${samples.at(-1)?.rssMiB} MiB primary-loop-p99=${samples.at(-1)?.loopP99Ms} ms client-p99=${samples.at(-1)?.p99} ms requests=${samples.at(-1)?.sent}`);
+        const heap = await ctl.metricSum("proxypass_worker_heap_used_bytes");
+        samples.push({ t: Math.round(l.elapsedMs / 1000), rssMiB: mib(ctl.sampleRss()), workerHeapMiB: mib(heap), loopP99Ms: Math.round(loop * 1e5) / 100, p99: Math.round(percentile(lat, 99) * 100) / 100, sent: window.length });
+        say(`  soak t=${samples.at(-1)?.t}s rss=${samples.at(-1)?.rssMiB} MiB worker-heaps=${samples.at(-1)?.workerHeapMiB} MiB primary-loop-p99=${samples.at(-1)?.loopP99Ms} ms client-p99=${samples.at(-1)?.p99} ms requests=${samples.at(-1)?.sent}`);
       }
     });
     return load;

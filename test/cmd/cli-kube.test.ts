@@ -75,7 +75,7 @@ status: { loadBalancer: { ingress: [{ ip: 203.0.113.7 }] } }
     );
     const port = ctl.httpPort;
     const adminPort = ctl.adminPort;
-    await waitFor(async () => ((await get(adminPort, "/readyz")).status === 200 ? true : undefined), { what: "readyz" });
+    await waitFor(async () => ((await get(adminPort, "/readyz")).status === 200 ? true : undefined), { what: "readyz", timeoutMs: 30_000 });
     expect(await answering(port)).toEqual(["a", "b"]);
 
     // The only replica becomes leader and publishes the Service's address into the Ingress status.

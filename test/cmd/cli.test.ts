@@ -52,7 +52,7 @@ describe("proxypass-ingress command", () => {
 
       ctl = await startController(["--manifests", dir, "--workers", "2", "--shutdown-delay", "1", "--shutdown-grace", "5", "--access-log=false"]);
       const c = ctl;
-      await waitFor(async () => ((await get(c.adminPort, "/readyz")).status === 200 ? true : undefined), { what: "readyz" });
+      await waitFor(async () => ((await get(c.adminPort, "/readyz")).status === 200 ? true : undefined), { what: "readyz", timeoutMs: 30_000 });
       expect((await get(c.adminPort, "/healthz")).status).toBe(200);
 
       const names = new Set<string>();
