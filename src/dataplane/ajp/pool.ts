@@ -730,3 +730,62 @@ export function probeCping(host: string, port: number, timeoutMs: number, done: 
   };
 }
 
+
+/** A check request's client facts: the proxy itself on loopback. */
+const CHECK_INFO: AjpRequestInfo = Object.freeze({ remoteAddr: "127.0.0.1", remotePort: 0, localAddr: "", serverName: "localhost", serverPort: 0, tls: null, route: null });
+
+/**
+ * An HTTP-method health check over AJP (hcmethod GET/HEAD/OPTIONS on an AJP member): one request on
+ * a fresh connection, body read and discarded up to `bodyCap`. `done(status, null)` once the
+ * response ended (or the cap was reached), `done(null, reason)` on failure; at most once, never
+ * after cancel. Returns a cancel function.
+ */
+export function probeAjpRequest(
+  host: string,
+  port: number,
+  check: { readonly method: string; readonly uri: string; readonly hostHeader: string; readonly userAgent: string; readonly settings: AjpSettings },
+  timeoutMs: number,
+  bodyCap: number,
+  done: (status: number | null, error: string | null) => void,
+): () => void {
+  const pool = new AjpPool(host, port, timeoutMs, { ...check.settings, keepAliveTimeoutMs: 0 });
+  let finished = false;
+  let status: number | null = null;
+  let bytes = 0;
+  const finish = (error: string | null): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    void pool.destroy();
+    done(error === null ? status : null, error);
+  };
+  const timer = setTimeout(() => finish("timeout"), timeoutMs);
+  timer.unref();
+  const handler: Dispatcher.DispatchHandler = {
+    onResponseStart: (_c, code) => {
+      status = code;
+    },
+    onResponseData: (_c, chunk) => {
+      bytes += chunk.length;
+      if (bytes >= bodyCap) finish(null);
+    },
+    onResponseEnd: () => finish(null),
+    onResponseError: (_c, err) => finish((err as { code?: string }).code ?? err.message),
+  };
+  const options: AjpDispatchOptions = {
+    method: check.method,
+    path: check.uri,
+    headers: ["host", check.hostHeader, "user-agent", check.userAgent],
+    body: null,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    ajp: CHECK_INFO,
+  };
+  pool.dispatch(options, handler);
+  return () => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    void pool.destroy();
+  };
+}
