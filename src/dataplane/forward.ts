@@ -563,6 +563,27 @@ export class RequestSide {
   stickyRoute: string | null = null;
 }
 
+/** What `Forwarder.upgradeEnded` records about one upgrade request. */
+export interface UpgradeEnd {
+  readonly req: IncomingMessage;
+  readonly stats: RouteStats;
+  readonly status: number;
+  /** performance.now() when the upgrade request arrived. */
+  readonly start: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly host: string;
+  readonly requestId: string;
+  readonly referer: string | null;
+  readonly userAgent: string | null;
+  readonly ingress: string | null;
+  readonly service: string | null;
+  readonly member: BalancerMember | null;
+  readonly retries: number;
+  /** The refusal's error code (PPI_ERR_*), null for a tunnel or a relayed answer. */
+  readonly code: string | null;
+}
+
 /** Stateless per request: holds the per-server settings the request path reads. */
 export class Forwarder {
   readonly log: Logger;
@@ -807,6 +828,58 @@ export class Forwarder {
     headers.push("x-forwarded-proto", this.forwardedProto);
     if (hostValue !== "") headers.push("x-forwarded-host", hostValue);
     headers.push("x-forwarded-port", this.forwardedPort);
+  }
+
+  /** An upgrade request arrived (server-status counts it busy until `upgradeEnded`). */
+  upgradeStarted(): void {
+    this.#cells[STAT_BUSY] = (this.#cells[STAT_BUSY] as number) + 1;
+  }
+
+  /** A request id for an upgrade request that brought no acceptable one. */
+  nextRequestId(): string {
+    return this.#ids.next();
+  }
+
+  /**
+   * The end of an upgrade request, like a request's end: its counters (status 101 for a tunnel,
+   * the relayed status, or the refusal's) and one access-log line. `bytesIn`/`bytesOut`: what the
+   * client sent and received on its connection over the tunnel's life (heads included).
+   */
+  upgradeEnded(end: UpgradeEnd): void {
+    const now = performance.now();
+    this.account(end.stats, "GET", end.status, now - end.start, end.bytesIn, end.bytesOut);
+    if (this.accessLog === null) return;
+    const req = end.req;
+    if (this.combined !== null) {
+      if (!this.accessLog.isLevelEnabled("info")) return;
+      this.combined.write(
+        this.formatter.line(
+          { remote: req.socket.remoteAddress ?? "", method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status: end.status, bytes: end.bytesOut, referer: end.referer, userAgent: end.userAgent, durationUs: (now - end.start) * 1000, worker: end.member === null ? null : end.member.upstream.origin },
+          Date.now(),
+        ),
+      );
+      return;
+    }
+    this.accessLog.info(
+      {
+        requestId: end.requestId,
+        remote: req.socket.remoteAddress,
+        method: req.method,
+        host: end.host,
+        path: req.url,
+        status: end.status,
+        bytes: end.bytesOut,
+        bytesIn: end.bytesIn,
+        durationMs: roundMs(now - end.start),
+        ingress: end.ingress,
+        service: end.service,
+        member: end.member === null ? null : end.member.key,
+        upgrade: "websocket",
+        retries: end.retries,
+        ...(end.code === null ? {} : { code: end.code }),
+      },
+      "request",
+    );
   }
 
   /**

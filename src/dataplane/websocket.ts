@@ -27,6 +27,7 @@ import { pipeline, type Duplex } from "node:stream";
 import { PickOutcome, type Balancer, type BalancerMember } from "./balancer/index.js";
 import { BadRequestError, ConnectTimeoutError, ERROR_RESPONSES, NoMemberError, NoRouteError, ReadTimeoutError, StickyUnavailableError, classifyUpstreamError, isConnectFailure, type ProxyError } from "./errors.js";
 import { RequestHead, RequestSide, RequestTarget, resolveTarget, scanRequestHead, type Forwarder } from "./forward.js";
+import type { RouteStats } from "./stats/index.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import { appRootLocation } from "./mapping.js";
 import type { CompiledRoute, Router } from "./router.js";
@@ -142,29 +143,41 @@ export class TunnelProxy {
     return this.#fw;
   }
 
+  /** A refused upgrade request: the error's answer, then its counters and access-log line (unrouted unless `stats`). */
+  #refuse(req: IncomingMessage, socket: Duplex, error: ProxyError, start: number, host: string, scanned: RequestHead, requestId: string, stats: RouteStats | null, ingress: string | null): void {
+    answerError(socket, error, this.#fw.workerId);
+    const r = ERROR_RESPONSES[error.code];
+    const own = stats ?? this.#fw.stats.unrouted;
+    this.#fw.upgradeEnded({ req, stats: own, status: r.status, start, bytesIn: 0, bytesOut: 0, host, requestId, referer: scanned.referer, userAgent: scanned.userAgent, ingress, service: null, member: null, retries: 0, code: error.code });
+  }
+
   /** The server's "upgrade" event, against the router read once by the caller. */
   handle(router: Router, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const fw = this.#fw;
+    const start = performance.now();
+    fw.upgradeStarted();
     socket.on("error", noop);
-    if (!isWebSocketUpgrade(req)) {
-      answer(socket, 501, NOT_IMPLEMENTED, fw.workerId);
-      return;
-    }
     const scanned = this.#head;
     scanRequestHead(req.rawHeaders, scanned);
+    const requestId = scanned.requestId ?? fw.nextRequestId();
+    if (!isWebSocketUpgrade(req)) {
+      answer(socket, 501, NOT_IMPLEMENTED, fw.workerId);
+      fw.upgradeEnded({ req, stats: fw.stats.unrouted, status: 501, start, bytesIn: 0, bytesOut: 0, host: scanned.hostValue, requestId, referer: scanned.referer, userAgent: scanned.userAgent, ingress: null, service: null, member: null, retries: 0, code: null });
+      return;
+    }
     const { headers, forwardedFor, cookie, contentLength } = scanned;
     let hostValue = scanned.hostValue;
     // A handshake has no body (RFC 6455 §4.1); bytes after the head are the tunnel's.
     const body = scanned.transferEncoding || (contentLength !== null && contentLength !== "0");
     const hostCount = scanned.hostCount;
     if (body || hostCount > 1) {
-      answerError(socket, new BadRequestError(body ? "upgrade request with a body" : "duplicate Host"), fw.workerId);
+      this.#refuse(req, socket, new BadRequestError(body ? "upgrade request with a body" : "duplicate Host"), start, hostValue, scanned, requestId, null, null);
       return;
     }
     const target = this.#target;
     const targetError = resolveTarget(router, req.url ?? "/", hostValue, target);
     if (targetError !== null) {
-      answerError(socket, targetError, fw.workerId);
+      this.#refuse(req, socket, targetError, start, hostValue, scanned, requestId, null, null);
       return;
     }
     const path = target.path;
@@ -172,7 +185,7 @@ export class TunnelProxy {
     const q = path.indexOf("?");
     const route = router.route(target.host, q === -1 ? path : path.slice(0, q));
     if (route === null) {
-      answerError(socket, new NoRouteError(), fw.workerId);
+      this.#refuse(req, socket, new NoRouteError(), start, hostValue, scanned, requestId, null, null);
       return;
     }
     if (route.appRoot !== null && (q === -1 ? path.length === 1 : q === 1)) {
@@ -185,23 +198,25 @@ export class TunnelProxy {
     fw.chooseSide(route, path, headers, cookie, side);
     const balancer = side.balancer as Balancer;
     const { ingress, stickyRoute } = side;
+    const stats = side.stats as RouteStats;
     const stamp = fw.nextStamp();
     const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {
-      answerError(socket, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), fw.workerId);
+      this.#refuse(req, socket, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), start, hostValue, scanned, requestId, stats, ingress);
       return;
     }
     const setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? member.setCookie : null;
 
     fw.appendForwarded(headers, route, hostValue, forwardedFor, (socket as Socket).remoteAddress ?? "");
     if (route.mapping !== null) headers.push("x-forwarded-prefix", route.mapping.forwardedPrefix);
+    if (scanned.requestId === null) headers.push("x-request-id", requestId);
     if (route.requestRules !== null) route.requestRules.apply(headers);
     // After the rules: a rule cannot turn the handshake into something else.
     headers.push("connection", "upgrade", "upgrade", "websocket");
 
     if (fw.log.isLevelEnabled("debug")) fw.log.debug({ host: target.host, path, member: member.key, ingress, sticky: balancer.outcome === PickOutcome.Sticky }, "upgrade");
     const upstreamPath = route.mapping === null ? path : route.mapping.toUpstream(path);
-    const tunnel = new Tunnel(this, socket as Socket, head, route, balancer, ingress, member, stamp, stickyRoute, setCookie, upstreamPath, headers, hostValue);
+    const tunnel = new Tunnel(this, socket as Socket, head, route, balancer, ingress, member, stamp, stickyRoute, setCookie, upstreamPath, headers, hostValue, new TunnelLog(req, start, hostValue, requestId, scanned.referer, scanned.userAgent, stats));
     this.#tunnels.add(tunnel);
     tunnel.connect();
   }
@@ -222,6 +237,19 @@ export class TunnelProxy {
   }
 }
 
+/** What a tunnel's end records (Forwarder.upgradeEnded): the request's identity and its route side's counters. */
+class TunnelLog {
+  constructor(
+    readonly req: IncomingMessage,
+    readonly start: number,
+    readonly host: string,
+    readonly requestId: string,
+    readonly referer: string | null,
+    readonly userAgent: string | null,
+    readonly stats: RouteStats,
+  ) {}
+}
+
 /** One upgrade request and, after 101, its tunnel. */
 class Tunnel {
   readonly #proxy: TunnelProxy;
@@ -239,6 +267,9 @@ class Tunnel {
   readonly #headers: string[];
   /** The client's Host value (ProxyPassReverse maps member URLs to it). */
   readonly #hostValue: string;
+  readonly #log: TunnelLog;
+  /** The status the client got: 101, a relayed answer's, an error's; 499 while none (client gone first). */
+  #status = 499;
   #request: ClientRequest | null = null;
   #upstream: Socket | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -264,7 +295,9 @@ class Tunnel {
     path: string,
     headers: string[],
     hostValue: string,
+    log: TunnelLog,
   ) {
+    this.#log = log;
     this.#proxy = proxy;
     this.#fw = proxy.forwarder;
     this.#client = client;
@@ -354,6 +387,7 @@ class Tunnel {
     }
     const error = classifyUpstreamError(err);
     if (fw.log.isLevelEnabled("debug")) fw.log.debug({ err, code: error.code, member: member.key, ingress: this.#ingress }, "upgrade failed");
+    this.#status = ERROR_RESPONSES[error.code].status;
     answerError(this.#client, error, fw.workerId);
   }
 
@@ -374,6 +408,7 @@ class Tunnel {
     this.#clearTimer();
     const status = res.statusCode ?? 502;
     this.#judge(status);
+    this.#status = status;
     const client = this.#client;
     if (this.#clientClosed || !client.writable) {
       res.destroy();
@@ -404,7 +439,11 @@ class Tunnel {
     }
     this.#upstream = upstream;
     this.#open = true;
+    this.#status = 101;
     this.#proxy.opened();
+    const stats = this.#log.stats;
+    stats.tunnels++;
+    stats.tunnelled = true;
     upstream.on("error", noop);
     upstream.once("close", () => this.#upstreamClose());
     client.write(responseHead("HTTP/1.1 101 Switching Protocols\r\n", res.rawHeaders, this.#setCookie, this.#route, this.#fw, this.#hostValue, this.#member, `connection: upgrade\r\nupgrade: ${upgrade}\r\n`));
@@ -465,6 +504,26 @@ class Tunnel {
     this.#clearTimer();
     this.#member.release();
     this.#proxy.closed(this, this.#open);
+    const log = this.#log;
+    if (this.#open) log.stats.tunnels--;
+    const client = this.#client;
+    this.#fw.upgradeEnded({
+      req: log.req,
+      stats: log.stats,
+      status: this.#status,
+      start: log.start,
+      bytesIn: client.bytesRead,
+      bytesOut: client.bytesWritten,
+      host: log.host,
+      requestId: log.requestId,
+      referer: log.referer,
+      userAgent: log.userAgent,
+      ingress: this.#ingress,
+      service: this.#balancer.config.id,
+      member: this.#member,
+      retries: this.#retries,
+      code: null,
+    });
     if (this.#open && this.#fw.log.isLevelEnabled("debug")) this.#fw.log.debug({ member: this.#member.key, ingress: this.#ingress }, "tunnel closed");
   }
 }

@@ -32,7 +32,7 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
     accessSink: destination,
     requestIdPrefix: String(init.id),
   });
-  const metrics = createWorkerRegistry(server.routeStats, { openTunnels: () => server.openTunnels, worker: String(init.id), heapUsed: () => getHeapStatistics().used_heap_size });
+  const metrics = createWorkerRegistry(server.routeStats, { worker: String(init.id), heapUsed: () => getHeapStatistics().used_heap_size });
   const post = (msg: FromWorker): void => port.postMessage(msg);
   let seq = 0;
   if (init.initial !== null) {

@@ -309,9 +309,14 @@ describe("WebSocket tunnels", () => {
   it("an upgrade with no route is 404; with no member 503", async () => {
     const b = await backend("b0");
     await serve([b.member()]);
+    const unrouted = (): number => proxy.routeStats.unrouted.counters?.requests.reduce((a, n) => a + n, 0) ?? 0;
+    const before = unrouted();
     expect(await raw(`GET /chat HTTP/1.1\r\nHost: other.test\r\n${handshake}\r\n`)).toMatch(/^HTTP\/1\.1 404 /);
+    // Refused upgrades are requests too: counted (unrouted here), like any refused request.
+    expect(unrouted()).toBe(before + 1);
     await serve([]);
     expect(await raw(`GET /chat HTTP/1.1\r\nHost: example.com\r\n${handshake}\r\n`)).toMatch(/^HTTP\/1\.1 503 /);
+    expect(unrouted()).toBe(before + 1); // routed: the 503 counts on the route's own stats
   });
 
   it("an upgrade to another protocol (h2c) is served as a plain HTTP/1.1 request, Upgrade dropped", async () => {

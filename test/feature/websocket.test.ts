@@ -62,6 +62,8 @@ async function writeCluster(chatMembers: string[], generation = 0): Promise<void
         "proxypass.io/request-headers": `set X-Generation ${generation}`,
       }),
       ingressYaml("rt", "quiet", [{ host: "quiet.test", path: "/", service: "quiet", port: 80 }], { "proxypass.io/websocket-idle-timeout": "0.3" }),
+      // Only the tunnel-metrics test opens tunnels on this one.
+      ingressYaml("rt", "counted", [{ host: "counted.test", path: "/", service: "quiet", port: 80 }]),
     ].join("---\n"),
   );
 }
@@ -125,6 +127,33 @@ describe("WebSocket through the controller binary (2 workers)", () => {
       expect(await roundTrip(ws, `m${i}`)).toMatch(new RegExp(`^chat-[01]:m${i}$`));
       ws.close();
     }
+  });
+
+  it("counts open tunnels per route in /metrics and logs each upgrade (status 101, bytes) when its tunnel closes", async () => {
+    const openOnCounted = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${ctl.adminPort}/metrics`)).text();
+      let sum = 0;
+      for (const m of text.matchAll(/^proxypass_websocket_open_tunnels\{([^}]*)\} (\S+)$/gm)) if ((m[1] ?? "").includes('ingress="counted"')) sum += Number(m[2]);
+      return sum;
+    };
+    expect(await openOnCounted()).toBe(0);
+    const a = await open("counted.test", { "x-request-id": "ws-metrics-a" });
+    const b = await open("counted.test");
+    expect(await roundTrip(a.ws, "hello")).toBe("quiet-0:hello");
+    await waitFor(async () => ((await openOnCounted()) === 2 ? true : undefined), { what: "two open tunnels on rt/counted" });
+    a.ws.close();
+    b.ws.close();
+    await Promise.all([closed(a.ws), closed(b.ws)]);
+    await waitFor(async () => ((await openOnCounted()) === 0 ? true : undefined), { what: "tunnels counted closed" });
+    // One access-log line per upgrade, written when the tunnel closes, with the client's bytes.
+    const line = await waitFor(() => ctl.output().split("\n").find((l) => l.includes('"requestId":"ws-metrics-a"')), { what: "the upgrade's access-log line" });
+    const entry = JSON.parse(line) as { status: number; upgrade: string; ingress: string; bytes: number; bytesIn: number; member: string };
+    expect(entry).toMatchObject({ status: 101, upgrade: "websocket", ingress: "rt/counted" });
+    expect(entry.bytes).toBeGreaterThan(100); // the 101 head plus the echoed frame
+    expect(entry.bytesIn).toBeGreaterThan(100); // the upgrade request plus the client's frames
+    // Upgrades are requests in the request metrics too (status class 1xx).
+    const text = await (await fetch(`http://127.0.0.1:${ctl.adminPort}/metrics`)).text();
+    expect(text).toMatch(/^proxypass_http_requests_total\{[^}]*ingress="counted"[^}]*method="GET",status_class="1xx"\} 2$/m);
   });
 
   it("a new session gets ROUTEID on the 101; the cookie keeps later tunnels on that pod", async () => {

@@ -82,18 +82,6 @@ function histogram(name: string, help: string, stats: RouteStatsRegistry, cells:
   };
 }
 
-function gauge(name: string, help: string, read: () => number): Collector {
-  return {
-    name,
-    help,
-    type: "gauge",
-    aggregator: "sum",
-    get() {
-      return Promise.resolve({ name, help, type: "gauge", aggregator: "sum", values: [{ labels: {}, value: read() }] });
-    },
-  };
-}
-
 function workerGauge(name: string, help: string, worker: string, read: () => number): Collector {
   return {
     name,
@@ -108,8 +96,6 @@ function workerGauge(name: string, help: string, worker: string, read: () => num
 
 /** Worker-wide numbers read at scrape time. */
 export interface WorkerGauges {
-  /** WebSocket tunnels open now (ProxyServer.openTunnels). */
-  readonly openTunnels?: () => number;
   /** This worker's id (the `worker` label of its own series); with `heapUsed`. */
   readonly worker?: string;
   /** Bytes used on this worker thread's V8 heap (each worker_thread is its own isolate). */
@@ -161,8 +147,18 @@ export function createWorkerRegistry(stats: RouteStatsRegistry, gauges: WorkerGa
     ),
     histogram("proxypass_upstream_header_duration_seconds", "Time from dispatching a request to a member until its response headers arrived.", stats, (c) => c.header, true),
   ];
-  const openTunnels = gauges.openTunnels;
-  if (openTunnels !== undefined) collectors.push(gauge("proxypass_websocket_open_tunnels", "WebSocket tunnels open now (upgraded connections piped to a member), all workers.", openTunnels));
+  const tunnelsHelp = "WebSocket tunnels open now (upgraded connections piped to a member), by Ingress and Service; a route's series appears with its first tunnel.";
+  collectors.push({
+    name: "proxypass_websocket_open_tunnels",
+    help: tunnelsHelp,
+    type: "gauge",
+    aggregator: "sum",
+    get() {
+      const values: MetricSample[] = [];
+      for (const s of stats.all()) if (s.tunnelled) values.push({ labels: routeLabels(s), value: s.tunnels });
+      return Promise.resolve({ name: "proxypass_websocket_open_tunnels", help: tunnelsHelp, type: "gauge", aggregator: "sum", values });
+    },
+  });
   const heapUsed = gauges.heapUsed;
   if (heapUsed !== undefined) {
     collectors.push(workerGauge("proxypass_worker_heap_used_bytes", "Bytes used on each data-plane worker thread's V8 heap (the primary's is nodejs_heap_size_used_bytes; RSS is the whole process).", gauges.worker ?? "0", heapUsed));

@@ -102,6 +102,10 @@ export class RouteStats {
   readonly namespace: string;
   readonly ingress: string;
   readonly service: string;
+  /** WebSocket tunnels of this route side open now (member answered 101, not closed yet). */
+  tunnels = 0;
+  /** A tunnel was opened on this route side once: its open-tunnels series is exported (0 too) from then on. */
+  tunnelled = false;
   #counters: RouteCounters | null = null;
 
   /** `ingress` "ns/name" ("" = no route), `balancer` "ns/service:port" ("" = none). */
@@ -162,9 +166,13 @@ export class RouteStatsRegistry {
     return stats;
   }
 
-  /** After a compiled router is live: forgets stats no route of it asked for since the previous prune. */
+  /**
+   * After a compiled router is live: forgets stats no route of it asked for since the previous
+   * prune, except those with tunnels still open (a tunnel outlives its route; its series stays
+   * until it closes and a later prune drops it).
+   */
   prune(): void {
-    for (const key of this.#byKey.keys()) if (!this.#seen.has(key)) this.#byKey.delete(key);
+    for (const [key, stats] of this.#byKey) if (!this.#seen.has(key) && stats.tunnels === 0) this.#byKey.delete(key);
     this.#seen = new Set();
   }
 

@@ -65,10 +65,13 @@ describe("RouteStatsRegistry", () => {
     s.record(methodIndex("GET"), 200, 0.2, 0, 50);
     s.record(methodIndex("POST"), 502, 0.02, 10, 0);
     reg.unrouted.record(methodIndex("GET"), 404, 0.0001, 0, 0);
-    const json = await createWorkerRegistry(reg, { openTunnels: () => 3, worker: "1", heapUsed: () => 4096 }).getMetricsAsJSON();
+    s.tunnels = 3;
+    s.tunnelled = true;
+    const json = await createWorkerRegistry(reg, { worker: "1", heapUsed: () => 4096 }).getMetricsAsJSON();
     expect(json.map((m) => m.name)).toEqual([...WORKER_METRIC_NAMES]);
     expect(json.find((m) => m.name === "proxypass_worker_heap_used_bytes")?.values).toEqual([{ labels: { worker: "1" }, value: 4096 }]);
-    expect(json.find((m) => m.name === "proxypass_websocket_open_tunnels")?.values).toEqual([{ labels: {}, value: 3 }]);
+    // Only routes that ever had a tunnel have a series (the unrouted stats never do).
+    expect(json.find((m) => m.name === "proxypass_websocket_open_tunnels")?.values).toEqual([{ labels: { namespace: "shop", ingress: "web", service: "web:80" }, value: 3 }]);
     const requests = json.find((m) => m.name === "proxypass_http_requests_total");
     expect(requests?.values).toEqual([
       { labels: { namespace: "", ingress: "", service: "", method: "GET", status_class: "4xx" }, value: 1 },
