@@ -239,15 +239,24 @@ export class TunnelProxy {
 
 /** What a tunnel's end records (Forwarder.upgradeEnded): the request's identity and its route side's counters. */
 class TunnelLog {
-  constructor(
-    readonly req: IncomingMessage,
-    readonly start: number,
-    readonly host: string,
-    readonly requestId: string,
-    readonly referer: string | null,
-    readonly userAgent: string | null,
-    readonly stats: RouteStats,
-  ) {}
+  readonly req: IncomingMessage;
+  readonly start: number;
+  readonly host: string;
+  readonly requestId: string;
+  readonly referer: string | null;
+  readonly userAgent: string | null;
+  readonly stats: RouteStats;
+
+  // No parameter properties: workers run from .ts sources in tests with type stripping only.
+  constructor(req: IncomingMessage, start: number, host: string, requestId: string, referer: string | null, userAgent: string | null, stats: RouteStats) {
+    this.req = req;
+    this.start = start;
+    this.host = host;
+    this.requestId = requestId;
+    this.referer = referer;
+    this.userAgent = userAgent;
+    this.stats = stats;
+  }
 }
 
 /** One upgrade request and, after 101, its tunnel. */

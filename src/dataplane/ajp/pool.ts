@@ -194,19 +194,16 @@ function finishWithError(ex: AjpExchange, err: Error): void {
   ex.handler.onResponseError?.(ex, err);
 }
 
-const enum State {
-  Connecting,
-  Idle,
-  Pinging,
-  Active,
-  Closed,
-}
+// A plain object, not an enum: workers run from .ts sources in tests with type stripping only
+// (tsconfig erasableSyntaxOnly).
+const State = { Connecting: 0, Idle: 1, Pinging: 2, Active: 3, Closed: 4 } as const;
+type State = (typeof State)[keyof typeof State];
 
 /** One TCP connection to the member. */
 class AjpConnection {
   readonly #pool: AjpPool;
   readonly socket: Socket;
-  #state = State.Connecting;
+  #state: State = State.Connecting;
   #ex: AjpExchange | null = null;
   /** Served a request before (a failure may be a stale connection). */
   reused = false;
