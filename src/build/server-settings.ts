@@ -7,7 +7,7 @@
 // `--max-header-size` is not a key: Node fixes the header limit of a server's parser when the
 // server is created, so changing it would mean a new listener.
 import { z, type ZodType } from "zod";
-import { defaultServerSettings, type ServerSettings } from "../model/index.js";
+import { defaultCompressionTypes, defaultServerSettings, type ServerSettings } from "../model/index.js";
 import { parseLogLevels } from "../util/index.js";
 
 export const accessLogSetting = "access-log";
@@ -17,6 +17,36 @@ export const clientRequestTimeoutSetting = "client-request-timeout";
 export const keepAliveTimeoutSetting = "keep-alive-timeout";
 export const upstreamKeepAliveTimeoutSetting = "upstream-keep-alive-timeout";
 export const maxRequestsPerConnectionSetting = "max-requests-per-connection";
+export const compressionTypesSetting = "compression-types";
+export const compressionMinSizeSetting = "compression-min-size";
+
+/** A media type (RFC 9110 token "/" token) or "type/*". */
+const mediaTypePattern = /^[a-z0-9!#$&^_.+-]+\/(\*|[a-z0-9!#$&^_.+-]+)$/;
+const maxCompressionTypes = 200;
+
+/** `compression-types`: comma or space separated media types, lower-cased, sorted, unique. */
+const compressionTypesSchema = z.string().transform((text, ctx): ReadonlyArray<string> => {
+  const types = [...new Set(text.toLowerCase().split(/[\s,]+/).filter((t) => t !== ""))].sort();
+  if (types.length === 0) {
+    ctx.addIssue({ code: "custom", message: "must list at least one media type (turn compression off with the compression key instead)" });
+    return z.NEVER;
+  }
+  if (types.length > maxCompressionTypes) {
+    ctx.addIssue({ code: "custom", message: `must list at most ${maxCompressionTypes} media types` });
+    return z.NEVER;
+  }
+  for (const t of types) {
+    if (!mediaTypePattern.test(t)) {
+      ctx.addIssue({ code: "custom", message: `${JSON.stringify(t)} is not a media type like text/html or text/*` });
+      return z.NEVER;
+    }
+    if (t === "text/event-stream") {
+      ctx.addIssue({ code: "custom", message: "text/event-stream is never compressed: every event must reach the client at once (see README, Compression)" });
+      return z.NEVER;
+    }
+  }
+  return types;
+});
 
 /** Seconds as a decimal string with at most 3 fractional digits (as the timeout annotations). */
 const secondsPattern = /^[0-9]{1,6}(\.[0-9]{1,3})?$/;
@@ -53,6 +83,11 @@ const schemas = {
     .regex(/^[0-9]{1,7}$/, 'must be a whole number; "0" for unlimited')
     .transform(Number)
     .refine((n) => n <= maxRequests, `must be at most ${maxRequests}; "0" for unlimited`),
+  [compressionTypesSetting]: compressionTypesSchema,
+  [compressionMinSizeSetting]: z
+    .string()
+    .regex(/^[0-9]{1,9}$/, "must be a whole number of bytes")
+    .transform(Number),
 } as const;
 
 type ServerSettingKey = keyof typeof schemas;
@@ -102,6 +137,18 @@ export const serverSettingDocs: ReadonlyArray<ServerSettingDoc> = [
     values: `0-${maxRequests}`,
     default: "0 (unlimited)",
     description: 'requests served on one client connection, then it is closed (Node maxRequestsPerSocket); "1" turns keep-alive off',
+  },
+  {
+    key: compressionTypesSetting,
+    values: "media types, comma or space separated; type/* wildcards",
+    default: `${defaultCompressionTypes.length} text types (README, Compression)`,
+    description: "Content-Types compressed on routes with compression on (ingress-nginx gzip-types); text/event-stream is refused",
+  },
+  {
+    key: compressionMinSizeSetting,
+    values: "bytes",
+    default: String(defaultServerSettings.compressionMinSize),
+    description: "responses whose Content-Length is smaller are not compressed (ingress-nginx gzip-min-length); responses without one are",
   },
 ];
 
@@ -154,6 +201,8 @@ export function toServerSettings(values: Readonly<Record<string, string>>): Serv
     keepAliveTimeoutMs: read(keepAliveTimeoutSetting) ?? d.keepAliveTimeoutMs,
     upstreamKeepAliveTimeoutMs: read(upstreamKeepAliveTimeoutSetting) ?? d.upstreamKeepAliveTimeoutMs,
     maxRequestsPerConnection: read(maxRequestsPerConnectionSetting) ?? d.maxRequestsPerConnection,
+    compressionTypes: read(compressionTypesSetting) ?? d.compressionTypes,
+    compressionMinSize: read(compressionMinSizeSetting) ?? d.compressionMinSize,
   };
   return { settings, headerTimeoutCapped };
 }

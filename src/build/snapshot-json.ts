@@ -26,10 +26,10 @@ const keys = <T>() => <const K extends ReadonlyArray<keyof T>>(k: Exactly<T, K>)
 // Sorted key lists (referenced so a model change fails the typecheck here).
 export const canonicalKeys = {
   routeTable: keys<Omit<RouteTable, "version">>()(["balancers", "defaultRoute", "server", "virtualHosts"]),
-  server: keys<ServerSettings>()(["accessLog", "clientHeaderTimeoutMs", "clientRequestTimeoutMs", "keepAliveTimeoutMs", "logLevel", "maxRequestsPerConnection", "upstreamKeepAliveTimeoutMs"]),
+  server: keys<ServerSettings>()(["accessLog", "clientHeaderTimeoutMs", "clientRequestTimeoutMs", "compressionMinSize", "compressionTypes", "keepAliveTimeoutMs", "logLevel", "maxRequestsPerConnection", "upstreamKeepAliveTimeoutMs"]),
   route: keys<Route>()(["balancer", "canary", "ingress", "options", "path", "pathType"]),
   canary: keys<CanaryConfig>()(["balancer", "byCookie", "byHeader", "ingress", "weight"]),
-  options: keys<RouteOptions>()(["appRoot", "connectPorts", "preserveHost", "proxyPassReverse", "requestHeaders", "responseHeaders", "rewriteTarget", "timeouts", "upstreamVhost", "websocketIdleMs"]),
+  options: keys<RouteOptions>()(["appRoot", "compression", "connectPorts", "preserveHost", "proxyPassReverse", "requestHeaders", "responseHeaders", "rewriteTarget", "timeouts", "upstreamVhost", "websocketIdleMs"]),
   timeouts: keys<Timeouts>()(["connectMs", "readMs"]),
   header: keys<HeaderRule>()(["name", "op", "value"]),
   virtualHost: keys<VirtualHost>()(["fallback", "host", "routes"]),
@@ -55,7 +55,7 @@ function headersJson(rules: ReadonlyArray<HeaderRule>): string {
 
 function optionsJson(o: RouteOptions): string {
   return (
-    `{"appRoot":${str(o.appRoot)},"connectPorts":${o.connectPorts === null ? "null" : `[${o.connectPorts.join(",")}]`},"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},` +
+    `{"appRoot":${str(o.appRoot)},"compression":${str(o.compression)},"connectPorts":${o.connectPorts === null ? "null" : `[${o.connectPorts.join(",")}]`},"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},` +
     `"requestHeaders":${headersJson(o.requestHeaders)},"responseHeaders":${headersJson(o.responseHeaders)},"rewriteTarget":${str(o.rewriteTarget)},` +
     `"timeouts":{"connectMs":${str(o.timeouts.connectMs)},"readMs":${str(o.timeouts.readMs)}},"upstreamVhost":${str(o.upstreamVhost)},"websocketIdleMs":${str(o.websocketIdleMs)}}`
   );
@@ -129,6 +129,7 @@ export function balancerConfigJson(b: BalancerConfig): string {
 export function serverSettingsJson(s: ServerSettings): string {
   return (
     `{"accessLog":${str(s.accessLog)},"clientHeaderTimeoutMs":${str(s.clientHeaderTimeoutMs)},"clientRequestTimeoutMs":${str(s.clientRequestTimeoutMs)},` +
+    `"compressionMinSize":${str(s.compressionMinSize)},"compressionTypes":[${s.compressionTypes.map(str).join(",")}],` +
     `"keepAliveTimeoutMs":${str(s.keepAliveTimeoutMs)},"logLevel":${str(s.logLevel)},"maxRequestsPerConnection":${str(s.maxRequestsPerConnection)},` +
     `"upstreamKeepAliveTimeoutMs":${str(s.upstreamKeepAliveTimeoutMs)}}`
   );

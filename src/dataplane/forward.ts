@@ -24,6 +24,7 @@ import {
   isSentFailure,
   type ProxyError,
 } from "./errors.js";
+import { acceptEncodingOf, addVary, chooseEncoding, createEncoder, encodeHeaders, ENCODING_NONE, type Encoder, type EncoderSink } from "./compress.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import { parseHost } from "./host.js";
 import { appRootLocation, ReverseContext, type ReverseMap } from "./mapping.js";
@@ -115,7 +116,7 @@ function isIdempotent(method: string): boolean {
  * failed attempt marks its member with the request's stamp, the balancer elects another, and the
  * same handler is dispatched again.
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
   readonly #fw: Forwarder;
   readonly #req: ProxyRequest;
   readonly #res: ProxyResponse;
@@ -156,6 +157,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
    */
   #pendingHead: string[] | null = null;
   #pendingStatus = 0;
+  /** `compression`: the encoder of this response, or null (sent as it came). */
+  #encoder: Encoder | null = null;
+  /** Compressed bytes written to the client. */
+  #encodedBytes = 0;
 
   constructor(
     fw: Forwarder,
@@ -244,19 +249,41 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#route.reverse !== null) this.#fw.reverseMap(this.#route.reverse, out, this.#route, this.#host, this.#member);
     if (this.#setCookie !== null) out.push("set-cookie", this.#setCookie);
     if (this.#route.responseRules !== null) this.#route.responseRules.apply(out);
+    if (this.#route.compression !== null) this.#negotiate(statusCode, out);
     if (this.#fw.workerId !== null) out.push("x-proxypass-worker", this.#fw.workerId);
     this.#pendingStatus = statusCode;
     this.#pendingHead = out;
   }
 
+  /** `compression`: Vary on an eligible response, and an encoder when the client accepts a coding. */
+  #negotiate(statusCode: number, out: string[]): void {
+    const policy = this.#route.compression;
+    if (policy === null || !policy.isEligible(this.#options.method, statusCode, out)) return;
+    addVary(out);
+    const encoding = chooseEncoding(acceptEncodingOf(this.#req.rawHeaders));
+    if (encoding === ENCODING_NONE) return;
+    let sizeHint = 0;
+    for (let i = 0; i < out.length; i += 2) if (out[i] === "content-length") sizeHint = Number(out[i + 1]) || 0;
+    encodeHeaders(out, encoding);
+    this.#encoder = createEncoder(encoding, this, sizeHint);
+  }
+
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#pendingHead !== null) this.#writeHead();
     this.#bytes += chunk.length;
+    if (this.#encoder !== null) {
+      if (!this.#encoder.write(chunk)) controller.pause();
+      return;
+    }
     if (!this.#res.write(chunk)) controller.pause();
   }
 
   onResponseEnd(): void {
     if (this.#pendingHead !== null) this.#writeHead();
+    if (this.#encoder !== null) {
+      this.#encoder.end(); // the response ends when the encoder has written everything (encoderEnded)
+      return;
+    }
     this.#res.end();
     this.#finish(this.#res.statusCode);
   }
@@ -265,6 +292,31 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const head = this.#pendingHead as string[];
     this.#pendingHead = null;
     this.#res.writeHead(this.#pendingStatus, head);
+  }
+
+  /** @internal EncoderSink: compressed bytes for the client; a full client connection pauses the encoder. */
+  encoded(chunk: Buffer): void {
+    this.#encodedBytes += chunk.length;
+    if (!this.#res.write(chunk)) this.#encoder?.pause();
+  }
+
+  /** @internal EncoderSink: the encoder took its input; the member may send more. */
+  encoderDrained(): void {
+    if (this.#controller !== null && (this.#res.writableNeedDrain === false)) this.#controller.resume();
+  }
+
+  /** @internal EncoderSink: everything is compressed and written. */
+  encoderEnded(): void {
+    this.#res.end();
+    this.#finish(this.#res.statusCode);
+  }
+
+  /** @internal EncoderSink: compression failed (never expected): the response is cut like an upstream error after the headers. */
+  encoderFailed(err: Error): void {
+    if (this.#done) return;
+    this.#controller?.abort(err);
+    this.#res.destroy(err);
+    this.#finish(this.#res.statusCode);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
@@ -282,9 +334,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#fw.log.debug({ err, code: error.code, member: this.#member.key, ingress: this.#ingress }, "upstream error");
     }
     if (!this.#res.headersSent) {
+      if (this.#encoder !== null) {
+        // The held head would have been compressed; the error answer is not.
+        this.#encoder.sink = null;
+        this.#encoder.destroy();
+        this.#encoder = null;
+      }
       const status = this.#fw.sendError(this.#res, error);
       this.#finish(status);
     } else {
+      if (this.#encoder !== null) {
+        this.#encoder.sink = null;
+        this.#encoder.destroy();
+      }
       this.#res.destroy(error);
       this.#finish(this.#res.statusCode);
     }
@@ -336,12 +398,21 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   resume(): void {
+    const encoder = this.#encoder;
+    if (encoder !== null) {
+      encoder.resume();
+      if (encoder.writableNeedDrain) return; // the encoder's 'drain' resumes the member
+    }
     if (this.#controller !== null) this.#controller.resume();
   }
 
   clientGone(): void {
     if (this.#done || this.#clientGone) return;
     this.#clientGone = true;
+    if (this.#encoder !== null) {
+      this.#encoder.sink = null;
+      this.#encoder.destroy();
+    }
     if (this.#controller !== null) this.#controller.abort(new ClientAbortError());
   }
 
@@ -354,7 +425,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#res.exchange = null;
     const fw = this.#fw;
     const end = performance.now();
-    fw.account(this.#stats, this.#req.method, status, end - this.#start, this.#requestBytes, this.#bytes);
+    // Bytes to the client: compressed ones when compressing (the member's count for bytraffic above).
+    const sent = this.#encoder === null ? this.#bytes : this.#encodedBytes;
+    fw.account(this.#stats, this.#req.method, status, end - this.#start, this.#requestBytes, sent);
     if (fw.accessLog === null) return;
     const req = this.#req;
     if (fw.combined !== null) {
@@ -362,7 +435,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (!fw.accessLog.isLevelEnabled("info")) return;
       fw.combined.write(
         fw.formatter.line(
-          { remote: req.socket.remoteAddress ?? "", method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status, bytes: this.#bytes, referer: this.#referer, userAgent: this.#userAgent, durationUs: (end - this.#start) * 1000, worker: member.upstream.origin },
+          { remote: req.socket.remoteAddress ?? "", method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status, bytes: sent, referer: this.#referer, userAgent: this.#userAgent, durationUs: (end - this.#start) * 1000, worker: member.upstream.origin },
           Date.now(),
         ),
       );
@@ -376,7 +449,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         host: this.#host,
         path: req.url,
         status,
-        bytes: this.#bytes,
+        bytes: sent,
         durationMs: roundMs(end - this.#start),
         ingress: this.#ingress,
         service: this.#balancer.config.id,

@@ -5,8 +5,9 @@
 // so the cost is O(path segments), independent of the number of Ingresses. Then the vhost's
 // fallback, then the table's defaultRoute, else no route (404).
 
-import { defaultBalancerSettings, type CanaryConfig, type Route, type RouteTable, type VirtualHost } from "../model/index.js";
+import { defaultBalancerSettings, defaultServerSettings, type CanaryConfig, type Route, type RouteTable, type VirtualHost } from "../model/index.js";
 import type { Balancer, BalancerRegistry } from "./balancer/index.js";
+import { CompressionPolicy } from "./compress.js";
 import { HeaderRules } from "./headers.js";
 import { PathMapping, ReverseMap } from "./mapping.js";
 import { RouteStatsRegistry, type RouteStats } from "./stats/index.js";
@@ -63,8 +64,10 @@ export class CompiledRoute {
   readonly appRoot: string | null;
   /** `allow-connect`: ports a CONNECT to this route's host may name; null = CONNECT refused. */
   readonly connectPorts: ReadonlyArray<number> | null;
+  /** `compression`: the table's compression settings; null = off. */
+  readonly compression: CompressionPolicy | null;
 
-  constructor(route: Route, balancer: Balancer, canary: CompiledCanary | null, stats: RouteStats) {
+  constructor(route: Route, balancer: Balancer, canary: CompiledCanary | null, stats: RouteStats, compression: CompressionPolicy | null = null) {
     this.path = route.path;
     this.pathType = route.pathType;
     this.ingress = route.ingress;
@@ -82,6 +85,7 @@ export class CompiledRoute {
     this.reverse = o.proxyPassReverse === true ? new ReverseMap(this.mapping) : null;
     this.appRoot = o.appRoot ?? null;
     this.connectPorts = route.options.connectPorts ?? null;
+    this.compression = o.compression === true ? (compression ?? CompressionPolicy.from(defaultServerSettings)) : null;
   }
 }
 
@@ -199,9 +203,10 @@ export function compileRoutes(table: RouteTable, registry: BalancerRegistry, sta
     const config = configs.get(id);
     return config !== undefined ? registry.ensure(config) : registry.ensure({ id, service: "", hostHeader: "", protocol: "http", ...defaultBalancerSettings });
   };
+  const compression = CompressionPolicy.from(table.server ?? defaultServerSettings);
   const compile = (r: Route): CompiledRoute => {
     const canary = r.canary === null ? null : new CompiledCanary(r.canary, balancerOf(r.canary.balancer), stats.forRoute(r.canary.ingress, r.canary.balancer));
-    return new CompiledRoute(r, balancerOf(r.balancer), canary, stats.forRoute(r.ingress, r.balancer));
+    return new CompiledRoute(r, balancerOf(r.balancer), canary, stats.forRoute(r.ingress, r.balancer), compression);
   };
   const exact = new Map<string, VirtualHostMatcher>();
   const wildcard = new Map<string, VirtualHostMatcher>();

@@ -38,6 +38,8 @@ export interface RouteOptions {
   readonly proxyPassReverse: boolean;
   /** `allow-connect`: ports a `CONNECT host:port` to one of this route's Ingress's hosts may name (sorted); null = CONNECT refused. */
   readonly connectPorts: ReadonlyArray<number> | null;
+  /** `compression`: responses compressed (zstd, br or gzip by Accept-Encoding) under the server's compression settings. */
+  readonly compression: boolean;
 }
 
 /**
@@ -160,7 +162,40 @@ export interface ServerSettings {
   readonly upstreamKeepAliveTimeoutMs: number;
   /** `max-requests-per-connection`: requests per client connection (Node server.maxRequestsPerSocket); 0 = unlimited. */
   readonly maxRequestsPerConnection: number;
+  /** `compression-types`: media types (lower-case, "type/*" wildcards) compressed on routes with `compression`; sorted. */
+  readonly compressionTypes: ReadonlyArray<string>;
+  /** `compression-min-size`: responses with a smaller Content-Length are not compressed. */
+  readonly compressionMinSize: number;
 }
+
+/** Default `compression-types`: ingress-nginx's gzip-types, plus text/html and the XML/JSON text types; sorted. */
+export const defaultCompressionTypes: ReadonlyArray<string> = Object.freeze([
+  "application/atom+xml",
+  "application/javascript",
+  "application/json",
+  "application/ld+json",
+  "application/manifest+json",
+  "application/problem+json",
+  "application/rss+xml",
+  "application/vnd.ms-fontobject",
+  "application/wasm",
+  "application/x-javascript",
+  "application/x-web-app-manifest+json",
+  "application/xhtml+xml",
+  "application/xml",
+  "font/opentype",
+  "font/otf",
+  "font/ttf",
+  "image/svg+xml",
+  "image/x-icon",
+  "text/css",
+  "text/html",
+  "text/javascript",
+  "text/markdown",
+  "text/plain",
+  "text/x-component",
+  "text/xml",
+]);
 
 /** Built-in server settings (no ConfigMap): the flags decide logging; Node's client timeouts. */
 export const defaultServerSettings: ServerSettings = Object.freeze({
@@ -171,6 +206,8 @@ export const defaultServerSettings: ServerSettings = Object.freeze({
   keepAliveTimeoutMs: 5_000,
   upstreamKeepAliveTimeoutMs: 4_000,
   maxRequestsPerConnection: 0,
+  compressionTypes: defaultCompressionTypes,
+  compressionMinSize: 1024,
 });
 
 export interface RouteTable {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { buildSnapshot, checkSetting, checkServerSetting, resolveGlobalSettings, serverSettingDocs, serverSettingKeys, settingKeys, toServerSettings } from "../../src/build/index.js";
 import { DiagnosticList } from "../../src/build/diagnostics.js";
-import { defaultBuildSettings, defaultServerSettings, emptyBuildMemory, emptyClusterView, type BuildSettings, type ClusterView, type ConfigMap, type ServerSettings, type SettingsMemory } from "../../src/model/index.js";
+import { defaultBuildSettings, defaultCompressionTypes, defaultServerSettings, emptyBuildMemory, emptyClusterView, type BuildSettings, type ClusterView, type ConfigMap, type ServerSettings, type SettingsMemory } from "../../src/model/index.js";
 
 const settings: BuildSettings = { ...defaultBuildSettings, configMap: { namespace: "ingress", name: "proxypass" } };
 
@@ -21,7 +21,7 @@ function resolve(data: Record<string, string>, previous: SettingsMemory = { foun
 
 describe("server settings: keys", () => {
   it("are the logging and limits keys, documented in this order, apart from the annotation-default keys", () => {
-    expect(serverSettingKeys).toEqual(["access-log", "log-level", "client-header-timeout", "client-request-timeout", "keep-alive-timeout", "upstream-keep-alive-timeout", "max-requests-per-connection"]);
+    expect(serverSettingKeys).toEqual(["access-log", "log-level", "client-header-timeout", "client-request-timeout", "keep-alive-timeout", "upstream-keep-alive-timeout", "max-requests-per-connection", "compression-types", "compression-min-size"]);
     expect(serverSettingDocs.map((d) => d.key)).toEqual(serverSettingKeys);
     for (const key of serverSettingKeys) expect(settingKeys).not.toContain(key);
   });
@@ -40,6 +40,8 @@ describe("server settings: keys", () => {
       keepAliveTimeoutMs: 5_000,
       upstreamKeepAliveTimeoutMs: 4_000,
       maxRequestsPerConnection: 0,
+      compressionTypes: defaultCompressionTypes,
+      compressionMinSize: 1024,
     });
   });
 });
@@ -64,6 +66,8 @@ describe("server settings: valid values", () => {
     { name: "upstream-keep-alive-timeout in seconds", key: "upstream-keep-alive-timeout", value: "30", want: { upstreamKeepAliveTimeoutMs: 30_000 } },
     { name: "max-requests-per-connection 1 turns keep-alive off", key: "max-requests-per-connection", value: "1", want: { maxRequestsPerConnection: 1 } },
     { name: "max-requests-per-connection 0 is unlimited", key: "max-requests-per-connection", value: "0", want: { maxRequestsPerConnection: 0 } },
+    { name: "compression-types: comma or space separated, lower-cased, sorted, unique", key: "compression-types", value: "Text/HTML, application/json text/* application/json", want: { compressionTypes: ["application/json", "text/*", "text/html"] } },
+    { name: "compression-min-size in bytes", key: "compression-min-size", value: "0", want: { compressionMinSize: 0 } },
   ])("$name", ({ key, value, want }) => {
     expect(checkServerSetting(key, value)).toEqual({ ok: true });
     expect(checkSetting(key, value)).toEqual({ ok: true });
@@ -95,6 +99,10 @@ describe("server settings: invalid values", () => {
     { name: "upstream-keep-alive-timeout rejects a negative value", key: "upstream-keep-alive-timeout", value: "-4", reason: /seconds as a decimal/ },
     { name: "max-requests-per-connection rejects a fraction", key: "max-requests-per-connection", value: "1.5", reason: /whole number/ },
     { name: "max-requests-per-connection rejects more than a million", key: "max-requests-per-connection", value: "2000000", reason: /at most 1000000/ },
+    { name: "compression-types rejects text/event-stream (events must not wait)", key: "compression-types", value: "text/html,text/event-stream", reason: /never compressed/ },
+    { name: "compression-types rejects a non-type", key: "compression-types", value: "html", reason: /not a media type/ },
+    { name: "compression-types rejects an empty list", key: "compression-types", value: " , ", reason: /at least one/ },
+    { name: "compression-min-size rejects a unit", key: "compression-min-size", value: "1k", reason: /whole number of bytes/ },
   ])("$name", ({ key, value, reason }) => {
     const check = checkServerSetting(key, value);
     expect(check.ok).toBe(false);

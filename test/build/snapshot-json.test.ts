@@ -19,6 +19,7 @@ const options: RouteOptions = {
   appRoot: null,
   proxyPassReverse: true,
   connectPorts: [443, 8443],
+  compression: true,
 };
 const route: Route = { path: "/ü\"x", pathType: "Exact", ingress: "ns/a", balancer: "ns/s:80", options, canary: { ingress: "ns/c", balancer: "ns/c:80", weight: 7, byHeader: "x-c\"", byCookie: null } };
 
@@ -63,7 +64,7 @@ describe("snapshot JSON", () => {
     { name: "built-in server settings (flags decide logging)", server: defaultServerSettings },
     {
       name: "every server setting set, request timeout disabled, a quoted log level",
-      server: { accessLog: false, logLevel: 'info,proxy="debug"', clientHeaderTimeoutMs: 1500, clientRequestTimeoutMs: null, keepAliveTimeoutMs: 100, upstreamKeepAliveTimeoutMs: 2500, maxRequestsPerConnection: 7 },
+      server: { accessLog: false, logLevel: 'info,proxy="debug"', clientHeaderTimeoutMs: 1500, clientRequestTimeoutMs: null, keepAliveTimeoutMs: 100, upstreamKeepAliveTimeoutMs: 2500, maxRequestsPerConnection: 7, compressionTypes: ["a/b", 'x/"y'], compressionMinSize: 0 },
     },
   ])("writes server settings as canonicalJson does: $name", ({ server }) => {
     expect(serverSettingsJson(server)).toBe(canonicalJson(server));

@@ -31,6 +31,7 @@ export const defaultOptions: RouteOptions = {
   appRoot: null,
   proxyPassReverse: false,
   connectPorts: null,
+  compression: false,
 };
 
 export function route(path: string, pathType: "Exact" | "Prefix", balancer: string, options: Partial<RouteOptions> = {}, ingress = "default/ing", canary: CanaryConfig | null = null): Route {

@@ -3,8 +3,11 @@
 // ProxyPassReverse on redirects and cookies (path mapping, and host-only mapping by upstream-vhost),
 // app-root, WebSocket upgrades on a mapped path, and an ingress-nginx capture group refused.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
+import zlib from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
@@ -38,6 +41,30 @@ beforeAll(async () => {
       res.end();
       return;
     }
+    if (req.url === "/big") {
+      // 64 MiB of random letters (1 MiB block repeated: farther apart than any compressor window).
+      const letters = randomBytes(1 << 20).map((b) => 97 + (b % 26));
+      const total = 64 << 20;
+      let written = 0;
+      res.writeHead(200, { "content-type": "text/plain" });
+      const pump = (): void => {
+        while (written < total) {
+          written += letters.length;
+          if (!res.write(letters)) {
+            res.once("drain", pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+      return;
+    }
+    if (req.url === "/json") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(Array.from({ length: 500 }, (_, i) => ({ id: i, name: `n${i}` }))));
+      return;
+    }
     if (req.url === "/elsewhere") {
       res.writeHead(302, { location: "https://login.example.org/x" });
       res.end();
@@ -62,10 +89,15 @@ beforeAll(async () => {
         "proxypass.io/app-root": "/api/users/home",
       }),
       ingressYaml("m", "vhost", [{ host: "vhost.test", path: "/", service: "users", port: 80 }], { "proxypass.io/upstream-vhost": "internal.local:8080" }),
+      ingressYaml("m", "zip", [{ host: "zip.test", path: "/", service: "users", port: 80 }]),
+      ingressYaml("m", "nozip", [{ host: "nozip.test", path: "/", service: "users", port: 80 }], { "proxypass.io/compression": "false" }),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: global, namespace: m }\ndata:\n  compression: \"true\"\n  compression-min-size: \"512\"\n",
       ingressYaml("m", "bad", [{ host: "bad.test", path: "/old", service: "users", port: 80 }], { "proxypass.io/rewrite-target": "/$2" }),
     ].join("---\n"),
   );
-  ctl = await startController(["--manifests", dir, "--workers", "1", "--shutdown-delay", "0", "--shutdown-grace", "1"]);
+  // Small young generation (as the image's NODE_OPTIONS does): Buffers the stream passed through are
+  // collected soon, so RSS shows what is held, not garbage.
+  ctl = await startController(["--manifests", dir, "--configmap", "m/global", "--workers", "1", "--shutdown-delay", "0", "--shutdown-grace", "1"], { ...process.env, NODE_OPTIONS: "--max-semi-space-size=2" });
   await waitFor(async () => ((await send(ctl.httpPort, { path: "/api/users/x", headers: { host: "map.test" } }).catch(() => null))?.status === 200 ? true : undefined), {
     timeoutMs: 20_000,
     what: "controller serving map.test",
@@ -139,4 +171,54 @@ describe("path mapping through the controller binary", () => {
     expect(reply.status).toBe(404);
     expect(ctl.output()).toMatch(/rewrite-target: invalid value \\"\/\$2\\": capture groups like \$1\/\$2 are ingress-nginx regex syntax/);
   });
+});
+
+function vmRss(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+
+describe("compression through the controller binary (ConfigMap default)", () => {
+  it("the ConfigMap's compression: true compresses a JSON response; an Ingress's \"false\" wins", async () => {
+    const zipped = await send(ctl.httpPort, { path: "/json", headers: { host: "zip.test", "accept-encoding": "br" } });
+    expect(zipped.headers["content-encoding"]).toBe("br");
+    expect(JSON.parse(zlib.brotliDecompressSync(zipped.body).toString())).toHaveLength(500);
+    const plain = await send(ctl.httpPort, { path: "/json", headers: { host: "nozip.test", "accept-encoding": "br" } });
+    expect(plain.headers["content-encoding"]).toBeUndefined();
+    expect(JSON.parse(plain.body.toString())).toHaveLength(500);
+  });
+
+  it("a 64 MiB streamed response compressed for a slow client: every byte arrives and the controller's RSS stays bounded", async () => {
+    const pid = ctl.child.pid as number;
+    const before = vmRss(pid);
+    let peak = before;
+    const timer = setInterval(() => (peak = Math.max(peak, vmRss(pid))), 50);
+    try {
+      const got = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: "127.0.0.1", port: ctl.httpPort, path: "/big", headers: { host: "zip.test", "accept-encoding": "gzip" }, agent: false }, (res) => {
+          expect(res.headers["content-encoding"]).toBe("gzip");
+          const gunzip = zlib.createGunzip();
+          let n = 0;
+          let reads = 0;
+          gunzip.on("data", (d: Buffer) => {
+            n += d.length;
+            if (++reads % 16 === 0 && n < 32 << 20) {
+              res.pause();
+              setTimeout(() => res.resume(), 5);
+            }
+          });
+          gunzip.on("end", () => resolve(n));
+          gunzip.on("error", reject);
+          res.pipe(gunzip);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      expect(got).toBe(64 << 20);
+    } finally {
+      clearInterval(timer);
+    }
+    // Without backpressure the proxy would hold most of the 64 MiB; with it, its buffers and garbage.
+    expect(peak - before).toBeLessThan(40 << 20);
+  }, 120_000);
 });

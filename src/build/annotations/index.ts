@@ -8,5 +8,6 @@ export * from "./failover.js";
 export { appRootKey, checkUrlPath, proxyPassReverseKey, rewriteFamily, rewriteTargetKey } from "./rewrite.js";
 export { accessFamily } from "./access.js";
 export { bodyFamily } from "./body.js";
+export { compressionFamily, compressionKey } from "./compression.js";
 export { protocolFamily } from "./protocol.js";
 export { allowConnectKey, connectFamily } from "./connect.js";

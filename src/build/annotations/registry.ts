@@ -4,6 +4,7 @@ import { accessFamily } from "./access.js";
 import { balancerFamily, type CanaryValue, type HotStandbyRef } from "./balancer.js";
 import { bodyFamily } from "./body.js";
 import { connectFamily } from "./connect.js";
+import { compressionFamily, errorPagesPlannedFamily } from "./compression.js";
 import { failoverFamily } from "./failover.js";
 import { annotationPrefix, type AnnotationDoc, type AnnotationFinding, type Annotations } from "./family.js";
 import { headersFamily } from "./headers.js";
@@ -13,7 +14,7 @@ import { rewriteFamily } from "./rewrite.js";
 import { timeoutsFamily, toTimeouts } from "./timeouts.js";
 
 /** The families of STYLE.md, in README order (protocol: its implemented keys, then its planned ones). */
-export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, bodyFamily, protocolFamily, protocolPlannedFamily, connectFamily] as const;
+export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, bodyFamily, compressionFamily, errorPagesPlannedFamily, protocolFamily, protocolPlannedFamily, connectFamily] as const;
 
 /** Every recognised `proxypass.io/` key. */
 export const knownAnnotationKeys: ReadonlySet<string> = new Set(annotationFamilies.flatMap((f) => f.keys));
@@ -58,9 +59,10 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
   const protocol = protocolFamily.parse(effective);
   const rewrite = rewriteFamily.parse(effective);
   const connect = connectFamily.parse(effective);
+  const compression = compressionFamily.parse(effective);
   const findings: AnnotationFinding[] = [];
   // Warnings ("ignored") only about keys the Ingress sets itself, not about global defaults.
-  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...rewrite.diagnostics, ...connect.diagnostics]) {
+  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...rewrite.diagnostics, ...connect.diagnostics, ...compression.diagnostics]) {
     if (f.severity === "error" || Object.hasOwn(annotations, f.key)) findings.push(f);
   }
   for (const family of annotationFamilies) {
@@ -84,6 +86,7 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
     // ProxyPassReverse is on by default whenever the member sees another path or Host than the client sent.
     proxyPassReverse: rewrite.value.proxyPassReverse ?? (rewrite.value.rewriteTarget !== null || headers.value.upstreamVhost !== null || !headers.value.preserveHost),
     connectPorts: connect.value.ports,
+    compression: compression.value.compression,
   };
   const settings: BalancerSettingsValue = {
     lbmethod: balancer.value.lbmethod,
