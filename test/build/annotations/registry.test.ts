@@ -41,10 +41,10 @@ describe("annotation registry", () => {
     { name: "an invalid implemented key is an error", annotations: { "proxypass.io/timeout": "x" }, findings: [{ severity: "error", reason: "InvalidAnnotation", key: "proxypass.io/timeout" }] },
     {
       name: "findings are sorted by key",
-      annotations: { "proxypass.io/zzz": "1", "proxypass.io/allow-connect": "443", "proxypass.io/aaa": "1" },
+      annotations: { "proxypass.io/zzz": "1", "proxypass.io/ajp-packet-size": "8192", "proxypass.io/aaa": "1" },
       findings: [
         { severity: "warning", reason: "UnknownAnnotation", key: "proxypass.io/aaa" },
-        { severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/allow-connect" },
+        { severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/ajp-packet-size" },
         { severity: "warning", reason: "UnknownAnnotation", key: "proxypass.io/zzz" },
       ],
     },
