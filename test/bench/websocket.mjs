@@ -1,0 +1,239 @@
+// WebSocket through the proxy (issue 6): echo messages per second and echo latency, proxypass-ingress
+// (1 worker) side by side with nginx (1 worker, the usual Upgrade/Connection recipe) and with the
+// origin reached directly (the floor: client and origin alone). `npm run bench:ws`, also run at the
+// end of `npm run bench`.
+//
+// Origin: a `ws` echo server in its own process on 127.0.0.2. Load: `--connections` WebSocket
+// clients in a child process of their own, each in a ping-pong loop (send one `--size`-byte text
+// message, wait for its echo, send the next) for `--duration` seconds; it reports messages echoed
+// and the latency of every round trip. Peers are interleaved over `--rounds` rounds after a
+// warm-up; medians over the rounds. Everything on loopback; every process is killed on exit.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { Processes, findTool, sleep } from "./lib/procs.mjs";
+import { waitFor } from "./lib/http-check.mjs";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const { values: opts } = parseArgs({
+  options: {
+    duration: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
+    connections: { type: "string", default: "50" },
+    size: { type: "string", default: "64" },
+    warmup: { type: "string", default: "2" },
+    json: { type: "string" },
+    quick: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+if (opts.help) {
+  process.stdout.write(`usage: node test/bench/websocket.mjs [--duration S (5)] [--rounds N (3)] [--connections N (50)] [--size BYTES (64)] [--warmup S (2)] [--json FILE] [--quick]\n`);
+  process.exit(0);
+}
+if (opts.quick) {
+  opts.duration = "2";
+  opts.rounds = "1";
+  opts.warmup = "1";
+}
+const duration = Number(opts.duration);
+const rounds = Number(opts.rounds);
+const connections = Number(opts.connections);
+const size = Number(opts.size);
+
+const dir = mkdtempSync(join(tmpdir(), "ppi-bench-ws-"));
+const procs = new Processes(dir);
+const node = process.execPath;
+const log = (line) => process.stdout.write(`${line}\n`);
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** NODE_OPTIONS of the container image (Dockerfile ENV), as the controller ships. */
+function imageNodeOptions() {
+  const m = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(join(repo, "Dockerfile"), "utf8"));
+  return m === null ? "" : m[1];
+}
+
+const ORIGIN = `
+import { WebSocketServer } from "ws";
+const wss = new WebSocketServer({ host: "127.0.0.2", port: Number(process.argv[1]), perMessageDeflate: false });
+wss.on("connection", (ws) => ws.on("message", (data, binary) => ws.send(data, { binary })));
+wss.on("listening", () => process.stdout.write("listening\\n"));
+`;
+
+// The load: N clients in ping-pong loops; prints one JSON line with messages and latencies (µs).
+const LOAD = `
+import { WebSocket } from "ws";
+const [url, host, n, size, seconds] = process.argv.slice(1);
+const payload = "x".repeat(Number(size));
+const lat = [];
+let messages = 0, errors = 0, stop = false;
+const end = performance.now() + Number(seconds) * 1000;
+await Promise.all(Array.from({ length: Number(n) }, () => new Promise((done) => {
+  const ws = new WebSocket(url, { headers: { host }, perMessageDeflate: false });
+  let t0 = 0;
+  const send = () => { t0 = performance.now(); ws.send(payload); };
+  ws.on("open", send);
+  ws.on("message", () => {
+    lat.push(Math.round((performance.now() - t0) * 1000));
+    messages++;
+    if (performance.now() < end) send(); else ws.close();
+  });
+  ws.on("error", () => { errors++; done(); });
+  ws.on("close", () => done());
+})));
+lat.sort((a, b) => a - b);
+const q = (p) => lat.length === 0 ? null : lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+process.stdout.write(JSON.stringify({ messages, errors, p50: q(0.5), p99: q(0.99) }) + "\\n");
+`;
+
+function runLoad(url, host, seconds) {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(node, ["--input-type=module", "-e", LOAD, url, host, String(connections), String(size), String(seconds)], { cwd: repo, stdio: ["ignore", "pipe", "inherit"] });
+    procs.track(child);
+    let out = "";
+    child.stdout.on("data", (c) => (out += c));
+    const timer = setTimeout(() => child.kill("SIGKILL"), (seconds + 30) * 1000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      try {
+        resolveRun({ ...JSON.parse(out.trim().split("\n").pop()), seconds });
+      } catch {
+        reject(new Error(`load generator exited ${code} without a result`));
+      }
+    });
+  });
+}
+
+async function startOrigin() {
+  const port = await freePort();
+  // Evaluated from the repo's directory, so `ws` resolves from its node_modules.
+  const p = procs.start("origin", node, ["--input-type=module", "-e", ORIGIN, String(port)], { cwd: repo });
+  for (let i = 0; i < 100 && !readFileSync(p.log, "utf8").includes("listening"); i++) await sleep(50);
+  if (!readFileSync(p.log, "utf8").includes("listening")) throw new Error(`ws origin did not start: ${readFileSync(p.log, "utf8")}`);
+  return port;
+}
+
+async function startNginx(originPort) {
+  const nginx = findTool("nginx");
+  if (nginx === null) return null;
+  const port = await freePort();
+  const t = join(dir, "nginx-tmp");
+  mkdirSync(t, { recursive: true });
+  const conf = join(dir, "nginx.conf");
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+pid ${join(dir, "nginx.pid")};
+error_log ${join(dir, "nginx-error.log")} warn;
+${process.getuid?.() === 0 ? "user root root;" : ""}
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${t}/body; proxy_temp_path ${t}/proxy; fastcgi_temp_path ${t}/fastcgi; uwsgi_temp_path ${t}/uwsgi; scgi_temp_path ${t}/scgi;
+  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+  upstream pool { server 127.0.0.2:${originPort}; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://pool;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_read_timeout 3600s;
+    }
+  }
+}
+`,
+  );
+  procs.start("nginx", nginx, ["-c", conf, "-g", "daemon off;"]);
+  await sleep(300);
+  return port;
+}
+
+async function startProxypass(originPort) {
+  const entry = join(repo, "dist/cmd/proxypass-ingress.js");
+  if (!existsSync(entry)) throw new Error(`${entry} missing: npm run build first`);
+  const mdir = join(dir, "manifests");
+  mkdirSync(mdir, { recursive: true });
+  const meta = (name, extra = {}) => ({ name, namespace: "bench", creationTimestamp: "2024-01-01T00:00:00Z", ...extra });
+  const files = {
+    "class.json": { apiVersion: "networking.k8s.io/v1", kind: "IngressClass", metadata: { name: "proxypass", annotations: { "ingressclass.kubernetes.io/is-default-class": "true" } }, spec: { controller: "proxypass.io/ingress-controller" } },
+    "ingress.json": { apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: meta("ws"), spec: { ingressClassName: "proxypass", rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "origin", port: { name: "http" } } } }] } }] } },
+    "service.json": { apiVersion: "v1", kind: "Service", metadata: meta("origin"), spec: { type: "ClusterIP", clusterIP: "10.96.0.10", ports: [{ name: "http", port: 80, targetPort: originPort, protocol: "TCP" }] } },
+    "slice.json": { apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", metadata: meta("origin-1", { labels: { "kubernetes.io/service-name": "origin" } }), addressType: "IPv4", endpoints: [{ addresses: ["127.0.0.2"], conditions: { ready: true }, targetRef: { kind: "Pod", name: "origin-0", namespace: "bench" } }], ports: [{ name: "http", port: originPort, protocol: "TCP" }] },
+  };
+  for (const [name, obj] of Object.entries(files)) writeFileSync(join(mdir, name), JSON.stringify(obj));
+  const port = await freePort();
+  const admin = await freePort();
+  const args = [entry, "--manifests", mdir, "--http-port", String(port), "--admin-port", String(admin), "--https-port", String(await freePort()), "--bind-address", "127.0.0.1", "--workers", "1", "--access-log=false", "--log-level", "warn", "--shutdown-delay", "0", "--shutdown-grace", "1"];
+  const p = procs.start("proxypass", node, args, { cwd: repo, env: { ...process.env, NODE_OPTIONS: imageNodeOptions() } });
+  const ready = await waitFor(`http://127.0.0.1:${admin}/readyz`, { timeoutMs: 60_000, alive: () => !p.entry.exited });
+  if (!ready.ok) throw new Error(`proxypass not ready: ${readFileSync(p.log, "utf8").slice(-2000)}`);
+  return port;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
+};
+
+async function main() {
+  procs.startWatchdog();
+  const originPort = await startOrigin();
+  const peers = [["direct", originPort, "127.0.0.2"]];
+  const nginxPort = await startNginx(originPort);
+  if (nginxPort !== null) peers.push(["nginx-1w", nginxPort, "127.0.0.1"]);
+  else log("nginx not found: no nginx row (apt-get install nginx)");
+  peers.push(["proxypass-1w", await startProxypass(originPort), "127.0.0.1"]);
+  log(`WebSocket echo: ${connections} connections, ${size}-byte text messages, ping-pong, ${duration} s × ${rounds} rounds (interleaved), ${opts.warmup} s warm-up each`);
+  for (const [, port, addr] of peers) await runLoad(`ws://${addr}:${port}/`, "ws.bench.test", Number(opts.warmup));
+  const results = new Map(peers.map(([id]) => [id, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < peers.length; i++) {
+      const [id, port, addr] = peers[(i + r) % peers.length];
+      results.get(id).push(await runLoad(`ws://${addr}:${port}/`, "ws.bench.test", duration));
+    }
+  }
+  const rows = peers.map(([id]) => {
+    const runs = results.get(id);
+    return { id, rate: median(runs.map((x) => x.messages / x.seconds)), p50: median(runs.map((x) => x.p50)), p99: median(runs.map((x) => x.p99)), errors: runs.reduce((a, x) => a + x.errors, 0) };
+  });
+  const base = rows.find((r) => r.id === "nginx-1w");
+  log("| peer | echoes/s | p50 ms | p99 ms | errors | × nginx-1w (rate) | × nginx-1w (p99) |");
+  log("|---|--:|--:|--:|--:|--:|--:|");
+  for (const r of rows) {
+    const ratio = base === undefined ? "" : (r.rate / base.rate).toFixed(2);
+    const p99r = base === undefined ? "" : (r.p99 / base.p99).toFixed(2);
+    log(`| ${r.id} | ${Math.round(r.rate)} | ${(r.p50 / 1000).toFixed(2)} | ${(r.p99 / 1000).toFixed(2)} | ${r.errors} | ${ratio} | ${p99r} |`);
+  }
+  if (opts.json !== undefined) writeFileSync(opts.json, `${JSON.stringify({ connections, size, duration, rounds, rows, node: process.version }, null, 2)}\n`);
+}
+
+let failed = false;
+try {
+  await main();
+} catch (err) {
+  failed = true;
+  process.stderr.write(`bench:ws: ${err instanceof Error ? err.stack : String(err)}\n`);
+} finally {
+  await procs.stopAll();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
