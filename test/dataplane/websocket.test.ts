@@ -233,12 +233,12 @@ describe("WebSocket tunnels", () => {
     expect((deadMember?.flags ?? 0) & FLAG_ERROR).toBe(FLAG_ERROR);
   });
 
-  it("a tunnel survives 20 snapshot swaps and the removal of its member, and keeps echoing", async () => {
+  it("a tunnel survives 100 snapshot swaps and the removal of its member, and keeps echoing", async () => {
     const [a, b] = [await backend("pod-a"), await backend("pod-b")];
     await serve([a.member()]);
     const ws = await open();
     expect(await roundTrip(ws, "before")).toBe("pod-a:before");
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 100; i++) {
       await serve([a.member()], { requestHeaders: [{ op: "set", name: "x-swap", value: String(i) }] });
       expect(await roundTrip(ws, `swap${i}`)).toBe(`pod-a:swap${i}`);
     }
@@ -249,6 +249,18 @@ describe("WebSocket tunnels", () => {
     expect(await roundTrip(fresh, "new")).toBe("pod-b:new");
     expect(await roundTrip(ws, "still")).toBe("pod-a:still");
     expect(ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it("ping frames reach the member and its pongs come back through the tunnel", async () => {
+    const b = await backend("b0");
+    await serve([b.member()]);
+    const ws = await open();
+    for (let i = 0; i < 3; i++) {
+      const pong = new Promise<string>((resolve) => ws.once("pong", (data: Buffer) => resolve(data.toString())));
+      ws.ping(Buffer.from(`p${i}`));
+      expect(await pong).toBe(`p${i}`);
+    }
+    expect(await roundTrip(ws, "after pings")).toBe("b0:after pings");
   });
 
   it("the member closing closes the client (close code relayed)", async () => {
