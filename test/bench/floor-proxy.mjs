@@ -1,13 +1,15 @@
 // Floor 2: a minimal reverse proxy, node:http + undici `dispatch` with a handler object,
 // round robin over a pool with upstream keep-alive. No routing, no config, no metrics:
 // the least a Node proxy can do. proxypass-ingress must beat it.
-//   node test/bench/floor-proxy.mjs --port 18081 --members 127.0.0.2:9000,127.0.0.3:9000
+//   node test/bench/floor-proxy.mjs --port 18081 --members 127.0.0.2:9000,127.0.0.3:9000 [--pipelining 1] [--connections 256]
+// (--pipelining / --connections: undici Pool options per member, for the pool-option experiments
+// of issue 9; the floor-proxy peer runs with the defaults.)
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
 
-const { values } = parseArgs({ options: { port: { type: "string" }, host: { type: "string", default: "127.0.0.1" }, members: { type: "string" } } });
-const pools = values.members.split(",").map((m) => new Pool(`http://${m}`, { connections: 256, keepAliveTimeout: 60_000 }));
+const { values } = parseArgs({ options: { port: { type: "string" }, host: { type: "string", default: "127.0.0.1" }, members: { type: "string" }, pipelining: { type: "string", default: "1" }, connections: { type: "string", default: "256" } } });
+const pools = values.members.split(",").map((m) => new Pool(`http://${m}`, { connections: Number(values.connections), pipelining: Number(values.pipelining), keepAliveTimeout: 60_000 }));
 const hop = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate"]);
 let next = 0;
 

@@ -56,6 +56,9 @@ describe("profile.mjs", () => {
       const owners = Object.fromEntries(s.owners.map((o: Owner) => [o.owner, o.us]));
       expect(owners).toEqual({ "native (C++ bindings: writev, read, ... and their syscalls)": 150, "ours: src/dataplane/forward.js": 300 });
       expect(s.functions[0].name).toBe("handle dist/src/dataplane/forward.js:1");
+      // Samples at 0, 100, 400 and 900 µs: a window from 50 µs leaves the first writev sample out.
+      const windowed = summarizeProfile(file, { fromUs: 50 });
+      expect(windowed.busyUs).toBe(300 + 50);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -32,13 +32,20 @@ export function ownerOf(callFrame) {
   return "other";
 }
 
-/** One .cpuprofile: self µs per function and per owner, busy and idle µs. */
-export function summarizeProfile(file) {
+/**
+ * One .cpuprofile: self µs per function and per owner, busy and idle µs. `fromUs`/`toUs` keep only
+ * samples in that window, in CLOCK_MONOTONIC µs (`process.hrtime.bigint() / 1000n` of any process:
+ * V8 stamps profiles with the same clock), e.g. the measured rounds without start-up and warm-up.
+ */
+export function summarizeProfile(file, { fromUs = -Infinity, toUs = Infinity } = {}) {
   const profile = JSON.parse(readFileSync(file, "utf8"));
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
   const deltas = profile.timeDeltas;
+  let t = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    t += deltas[i] ?? 0;
+    if (t < fromUs || t > toUs) continue;
     // A sample's delta is the time until the next sample: charge it to this sample's node.
     const dt = deltas[i + 1] ?? 0;
     self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + dt);
@@ -77,7 +84,7 @@ export function summarizeProfile(file) {
  * Every profile in `dir` (one per thread); the request thread first: the one with the most node:http
  * time (a proxypass data-plane worker, not the primary, whose busy time is mostly start-up and builds).
  */
-export function summarizeProfiles(dir) {
+export function summarizeProfiles(dir, window = {}) {
   let files;
   try {
     files = statSync(dir).isDirectory() ? readdirSync(dir).filter((f) => f.endsWith(".cpuprofile")).map((f) => join(dir, f)) : [dir];
@@ -86,7 +93,7 @@ export function summarizeProfiles(dir) {
   }
   if (files.length === 0) return null;
   const http = (t) => t.owners.find((o) => o.owner === "node:http")?.us ?? 0;
-  const threads = files.map(summarizeProfile).sort((a, b) => http(b) - http(a) || b.busyUs - a.busyUs);
+  const threads = files.map((f) => summarizeProfile(f, window)).sort((a, b) => http(b) - http(a) || b.busyUs - a.busyUs);
   return { threads };
 }
 

@@ -53,7 +53,9 @@ const peerIds = ["nginx-1w", "haproxy-1t", "apache-event", "proxypass-1w", "prox
 // --scale: proxypass (1 worker) with 10 and with --scale-ingresses Ingresses, the same load on one
 // host; the -swap peers are the same processes measured while a manifest changes every second.
 const scalePeerIds = ["scale-10", "scale-large", "scale-10-swap", "scale-large-swap"];
-const allPeerIds = [...peerIds, ...scalePeerIds];
+// Pool-option experiment on the floor proxy (not in the default set): undici pipelining 10 to each member.
+const experimentPeerIds = ["floor-proxy-pipelined"];
+const allPeerIds = [...peerIds, ...scalePeerIds, ...experimentPeerIds];
 
 // Sticky on vs off: proxypass-1w's setup plus `proxypass.io/sticky-session: ROUTEID|route` on the
 // Ingress, same origin. proxypass-sticky: every request names a session (URL parameter, so wrk
@@ -337,10 +339,12 @@ async function startPeer(id, ctx) {
       p = procs.start(id, nodeBinary(), [...launch.args, join(repo, "test/bench/floor-http.mjs"), "--port", String(port)], { cpu, env: launch.env });
       break;
     }
-    case "floor-proxy": {
+    case "floor-proxy":
+    case "floor-proxy-pipelined": {
       const members = configs.members.map((m) => `${m}:${originPort}`).join(",");
       const launch = nodeLaunch(id, ctx);
-      p = procs.start(id, nodeBinary(), [...launch.args, join(repo, "test/bench/floor-proxy.mjs"), "--port", String(port), "--members", members], { cpu, cwd: repo, env: launch.env });
+      const pool = id === "floor-proxy-pipelined" ? ["--pipelining", "10"] : [];
+      p = procs.start(id, nodeBinary(), [...launch.args, join(repo, "test/bench/floor-proxy.mjs"), "--port", String(port), "--members", members, ...pool], { cpu, cwd: repo, env: launch.env });
       break;
     }
     default:
@@ -583,7 +587,7 @@ function median(xs) {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-async function measure(peer, connections, seconds, ctx) {
+async function measure(peer, connections, seconds, ctx, { warmup = false } = {}) {
   const { procs, opts, tools, origin } = ctx;
   const cpu0 = treeCpuTicks(peer.pid);
   const origin0 = treeCpuTicks(origin.pid);
@@ -606,7 +610,7 @@ async function measure(peer, connections, seconds, ctx) {
     const w = await runWrk({ wrk: tools.wrk, url: peer.url, connections, threads: opts.threads, seconds, cpu: opts.pin ? 0 : null, processes: procs, name: peer.id, headers: peer.headers });
     const swapsWritten = peer.swap ? peer.swapper.stop() : null;
     const base = peer.id.replace(/-swap$/, "");
-    served.set(base, (served.get(base) ?? 0) + w.requests);
+    if (!warmup) served.set(base, (served.get(base) ?? 0) + w.requests);
     const wall = (performance.now() - t0) / 1000;
     const ticks = treeCpuTicks(peer.pid) - cpu0;
     const originTicks = treeCpuTicks(origin.pid) - origin0;
@@ -661,7 +665,7 @@ async function measure(peer, connections, seconds, ctx) {
   }
 }
 
-/** Requests each peer process served (warm-up and repeats included): --cpu-prof's µs per request. */
+/** Requests each peer process served in the measured rounds (repeats included): --cpu-prof's µs per request. */
 const served = new Map();
 
 /** Route tables made live so far (the counter has no sample before the first swap: 0); null = no /metrics. */
@@ -830,9 +834,11 @@ async function main() {
     console.log(`bench: ${peers.length} peers × ${opts.connections.join("/")} connections × ${opts.rounds} rounds × ${opts.duration} s, about ${Math.ceil(total / 60)} min`);
 
     for (const peer of peers) {
-      await measure(peer, Math.max(...opts.connections), opts.warmup, ctx);
+      await measure(peer, Math.max(...opts.connections), opts.warmup, ctx, { warmup: true });
       await sleep(500);
     }
+    // --cpu-prof summaries keep only the measured rounds' samples (no start-up, no warm-up).
+    const window = { fromUs: Number(process.hrtime.bigint() / 1000n), toUs: Infinity };
     const runs = [];
     for (const c of opts.connections) {
       for (let round = 0; round < opts.rounds; round++) {
@@ -859,6 +865,7 @@ async function main() {
       }
     }
 
+    window.toUs = Number(process.hrtime.bigint() / 1000n);
     const rows = summarize(runs, peers.map((p) => p.id), opts.connections);
     printTable(rows, unavailable, opts);
     const sticky = stickyComparison(rows, opts.connections);
@@ -882,7 +889,7 @@ async function main() {
     if (profileDir !== null) {
       profiles = {};
       for (const id of existsSync(profileDir) ? readdirSync(profileDir) : []) {
-        const summary = summarizeProfiles(join(profileDir, id));
+        const summary = summarizeProfiles(join(profileDir, id), window);
         if (summary === null) continue;
         const requests = served.get(id) ?? null;
         profiles[id] = { requests, threads: summary.threads.map((t) => ({ ...t, functions: t.functions.slice(0, 50) })) };
