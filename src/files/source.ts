@@ -31,6 +31,8 @@ interface Listing {
   readonly watchId: string;
   readonly isDirectory: boolean;
   readonly files: ReadonlyArray<string>;
+  /** Directories to watch: the root and every subdirectory read (or a single file's parent). */
+  readonly dirs: ReadonlyArray<string>;
 }
 
 const maxDepth = 32;
@@ -45,7 +47,12 @@ export class ManifestSource {
   readonly #parsed = new WeakMap<object, ParsedObject>();
   readonly #listeners: Array<(change: SourceChange) => void> = [];
   #rootError: string | null = null;
-  #watcher: FSWatcher | null = null;
+  /**
+   * One non-recursive watcher per directory. Not `fs.watch(root, { recursive: true })`: on Linux
+   * Node implements that with per-file watchers, which lose a file replaced by rename (an editor's
+   * or a ConfigMap volume's atomic write): after a few renames no event came at all (Node 24).
+   */
+  readonly #watchers = new Map<string, FSWatcher>();
   #watchId: string | null = null;
   #pollTimer: NodeJS.Timeout | null = null;
   #debounceTimer: NodeJS.Timeout | null = null;
@@ -148,11 +155,12 @@ export class ManifestSource {
       const info = await stat(this.#root);
       if (!info.isDirectory()) {
         const parent = await stat(dirname(this.#root));
-        return { watchId: `${parent.dev}:${parent.ino}`, isDirectory: false, files: [this.#root] };
+        return { watchId: `${parent.dev}:${parent.ino}`, isDirectory: false, files: [this.#root], dirs: [dirname(this.#root)] };
       }
       const files: string[] = [];
-      await this.#walk(this.#root, 0, new Set([`${info.dev}:${info.ino}`]), files);
-      return { watchId: `${info.dev}:${info.ino}`, isDirectory: true, files };
+      const dirs: string[] = [this.#root];
+      await this.#walk(this.#root, 0, new Set([`${info.dev}:${info.ino}`]), files, dirs);
+      return { watchId: `${info.dev}:${info.ino}`, isDirectory: true, files, dirs };
     } catch (err) {
       const reason = `cannot read manifest path ${this.#root}: ${errorCode(err)}`;
       if (reason !== this.#rootError) this.#log.error({ file: this.#root, reason }, "manifest path unavailable; the last good objects stay in service");
@@ -161,7 +169,7 @@ export class ManifestSource {
     }
   }
 
-  async #walk(dir: string, depth: number, visited: Set<string>, out: string[]): Promise<void> {
+  async #walk(dir: string, depth: number, visited: Set<string>, out: string[], dirs: string[]): Promise<void> {
     const entries = await readdir(dir);
     for (const name of entries.sort()) {
       if (name.startsWith(".")) continue;
@@ -172,7 +180,8 @@ export class ManifestSource {
         const id = `${info.dev}:${info.ino}`;
         if (depth >= maxDepth || visited.has(id)) continue;
         visited.add(id);
-        await this.#walk(path, depth + 1, visited, out).catch((err: unknown) => {
+        dirs.push(path);
+        await this.#walk(path, depth + 1, visited, out, dirs).catch((err: unknown) => {
           this.#log.warn({ file: path, reason: errorCode(err) }, "cannot read manifest directory");
         });
       } else if (info.isFile() && isManifestPath(name)) {
@@ -225,35 +234,47 @@ export class ManifestSource {
     return true;
   }
 
-  /** Keeps a watcher on the current directory; polls while there is none. */
+  /** Keeps a watcher on each listed directory (new ones added, gone ones closed); polls while one is missing. */
   #followWatchTarget(listing: Listing | null): void {
     if (this.#closed) return;
     if (listing === null || listing.watchId !== this.#watchId) this.#stopWatching();
-    if (listing !== null && this.#watcher === null) this.#startWatching(listing);
-    if (this.#watcher === null) this.#startPolling();
+    let complete = listing !== null;
+    if (listing !== null) {
+      const wanted = new Set(listing.dirs);
+      for (const [dir, watcher] of this.#watchers) {
+        if (wanted.has(dir)) continue;
+        watcher.close();
+        this.#watchers.delete(dir);
+      }
+      for (const dir of listing.dirs) if (!this.#watchers.has(dir) && !this.#startWatching(dir)) complete = false;
+      this.#watchId = listing.watchId;
+    }
+    if (!complete) this.#startPolling();
     else this.#stopPolling();
   }
 
-  #startWatching(listing: Listing): void {
-    const target = listing.isDirectory ? this.#root : dirname(this.#root);
+  /** Watches one directory (not recursively); false when it cannot be watched. */
+  #startWatching(dir: string): boolean {
     try {
-      const watcher = watch(target, { recursive: listing.isDirectory, persistent: false }, () => this.#schedule());
+      const watcher = watch(dir, { persistent: false }, () => this.#schedule());
       watcher.on("error", (err) => {
-        this.#log.warn({ file: target, reason: errorCode(err) }, "watching manifests failed; polling instead");
-        this.#stopWatching();
+        this.#log.warn({ file: dir, reason: errorCode(err) }, "watching manifests failed; polling instead");
+        watcher.close();
+        if (this.#watchers.get(dir) === watcher) this.#watchers.delete(dir);
         this.#startPolling();
         this.#schedule();
       });
-      this.#watcher = watcher;
-      this.#watchId = listing.watchId;
+      this.#watchers.set(dir, watcher);
+      return true;
     } catch (err) {
-      this.#log.warn({ file: target, reason: errorCode(err) }, "cannot watch manifests; polling instead");
+      this.#log.warn({ file: dir, reason: errorCode(err) }, "cannot watch manifests; polling instead");
+      return false;
     }
   }
 
   #stopWatching(): void {
-    this.#watcher?.close();
-    this.#watcher = null;
+    for (const watcher of this.#watchers.values()) watcher.close();
+    this.#watchers.clear();
     this.#watchId = null;
   }
 

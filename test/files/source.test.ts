@@ -152,6 +152,35 @@ describe("ManifestSource", () => {
     await expectServices(s, ["two"]);
   });
 
+  it.each([
+    { name: "in the watched directory", sub: "" },
+    { name: "in a subdirectory of the watched directory", sub: "team" },
+  ])("follows every atomic rename of a file $name (an editor's or a volume's write)", async ({ sub }) => {
+    const root = join(dir, "manifests");
+    await mkdir(join(root, sub), { recursive: true });
+    const file = join(root, sub, "app.yaml");
+    await writeFile(file, service("v0"));
+    const s = await startOn(root);
+    expect(names(s)).toEqual(["v0"]);
+    // Node's recursive fs.watch on Linux stopped reporting such a file after its first renames.
+    for (let i = 1; i <= 6; i++) {
+      await writeFile(join(root, sub, ".app.yaml.tmp"), service(`v${i}`));
+      await rename(join(root, sub, ".app.yaml.tmp"), file);
+      await expectServices(s, [`v${i}`]);
+    }
+  });
+
+  it("watches a subdirectory created after start", async () => {
+    const root = join(dir, "manifests");
+    await mkdir(root);
+    const s = await startOn(root);
+    await mkdir(join(root, "later"));
+    await writeFile(join(root, "later", "x.yaml"), service("x"));
+    await expectServices(s, ["x"]);
+    await writeFile(join(root, "later", "x.yaml"), service("x2"));
+    await expectServices(s, ["x2"]);
+  });
+
   it("keeps the last good objects while the directory is gone and picks up its recreation", async () => {
     const root = join(dir, "manifests");
     await mkdir(root);

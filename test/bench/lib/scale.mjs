@@ -55,9 +55,12 @@ function ingress(name, host, service, annotations) {
   };
 }
 
-/** The swapped Ingress, generation `g`: its timeout annotation changes, so the route table changes. */
+/**
+ * The swapped Ingress, generation `g`: its response header rule changes, so the route table changes,
+ * and `X-Swap-Generation` on a response from `swapHost` tells which generation is live.
+ */
 export function swapIngress(g) {
-  return ingress("swap", swapHost, "svc-0", { "proxypass.io/timeout": String(30 + (g % 30)) });
+  return ingress("swap", swapHost, "svc-0", { "proxypass.io/response-headers": `set X-Swap-Generation ${g}\n` });
 }
 
 /** Writes `swap.json` every `periodMs` (atomic rename, as editors and ConfigMap mounts do) until stopped. */
@@ -79,6 +82,11 @@ export class Swapper {
       writeFileSync(tmp, JSON.stringify(swapIngress(this.#generation)) + "\n");
       renameSync(tmp, join(this.#dir, "swap.json"));
     }, periodMs);
+  }
+
+  /** The generation of the last edit written (0 = the initial file). */
+  get generation() {
+    return this.#generation;
   }
 
   /** Stops; returns how many edits were written. */
