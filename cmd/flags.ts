@@ -80,8 +80,8 @@ export const usage = `usage: proxypass-ingress [--manifests PATH | --kubeconfig 
                               addresses of the nodes running the controller pod)
   --ingress-class NAME        IngressClass served (proxypass)
   --controller-name NAME      spec.controller of owned IngressClasses (proxypass.io/ingress-controller)
-  --http-port N               plain HTTP listener (8080)
-  --https-port N              TLS listener (8443; the TLS listener is not built yet)
+  --http-port N               plain listener: HTTP/1.1, and HTTP/2 with prior knowledge (h2c) (8080)
+  --https-port N              TLS listener: HTTP/2 and HTTP/1.1 by ALPN, certificates by SNI (8443)
   --admin-port N              admin listener: /healthz, /readyz, /metrics, /balancer-manager,
                               /server-status, /config (10254)
   --admin-allow-cidrs CIDRS   clients allowed to use /balancer-manager, /server-status and /config

@@ -103,6 +103,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
   const pool = new WorkerPool({
     workers: flags.workers,
     port: flags["http-port"],
+    httpsPort: flags["https-port"],
     host: flags["bind-address"],
     logLevel: flags["log-level"],
     accessLog: flags["access-log"],
@@ -216,7 +217,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     }
     await reconciler.start();
     log.info(
-      { httpPort: flags["http-port"], adminPort, workers: flags.workers, source: flags.manifests ?? "kubernetes" },
+      { httpPort: pool.port, httpsPort: pool.httpsPort, adminPort, workers: flags.workers, source: flags.manifests ?? "kubernetes" },
       "proxypass-ingress serving",
     );
   } catch (err) {

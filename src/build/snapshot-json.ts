@@ -25,7 +25,7 @@ type Exactly<T, K extends ReadonlyArray<keyof T>> = [Exclude<keyof T, K[number]>
 const keys = <T>() => <const K extends ReadonlyArray<keyof T>>(k: Exactly<T, K>): K => k;
 // Sorted key lists (referenced so a model change fails the typecheck here).
 export const canonicalKeys = {
-  routeTable: keys<Omit<RouteTable, "version">>()(["balancers", "defaultRoute", "server", "virtualHosts"]),
+  routeTable: keys<Omit<RouteTable, "version">>()(["balancers", "defaultRoute", "server", "tls", "virtualHosts"]),
   server: keys<ServerSettings>()(["accessLog", "clientHeaderTimeoutMs", "clientRequestTimeoutMs", "compressionMinSize", "compressionTypes", "keepAliveTimeoutMs", "logLevel", "maxRequestsPerConnection", "upstreamKeepAliveTimeoutMs"]),
   route: keys<Route>()(["balancer", "canary", "ingress", "options", "path", "pathType"]),
   canary: keys<CanaryConfig>()(["balancer", "byCookie", "byHeader", "ingress", "weight"]),

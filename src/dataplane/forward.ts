@@ -47,7 +47,22 @@ import {
   type RouteStats,
 } from "./stats/index.js";
 
-export class ProxyRequest extends IncomingMessage {}
+/**
+ * An HTTP/1.1 request. `forwardedProto`, `forwardedPort` and `secure` describe the listener it came
+ * through: they live on the prototype of a per-listener subclass (see frontend.ts), so reading them
+ * costs what reading a Forwarder field did.
+ */
+export class ProxyRequest extends IncomingMessage {
+  /** X-Forwarded-Proto: "http" or "https". */
+  declare forwardedProto: string;
+  /** X-Forwarded-Port: the listener's port. */
+  declare forwardedPort: string;
+  /** True on the TLS listener. */
+  declare secure: boolean;
+}
+ProxyRequest.prototype.forwardedProto = "http";
+ProxyRequest.prototype.forwardedPort = "";
+ProxyRequest.prototype.secure = false;
 
 export class ProxyResponse extends ServerResponse<ProxyRequest> {
   exchange: Exchange | null = null;
@@ -246,7 +261,7 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
       else for (let i = 0; i < value.length; i++) out.push(name, value[i] ?? "");
     }
     if (listed !== null) removeNames(out, listed);
-    if (this.#route.reverse !== null) this.#fw.reverseMap(this.#route.reverse, out, this.#route, this.#host, this.#member);
+    if (this.#route.reverse !== null) this.#fw.reverseMap(this.#route.reverse, out, this.#route, this.#host, this.#req.forwardedProto, this.#member);
     if (this.#setCookie !== null) out.push("set-cookie", this.#setCookie);
     if (this.#route.responseRules !== null) this.#route.responseRules.apply(out);
     if (this.#route.compression !== null) this.#negotiate(statusCode, out);
@@ -663,9 +678,6 @@ export class Forwarder {
   /** The access logger while the access log is on, else null: switched at runtime by ProxyServer (`access-log`), read once per request end. */
   accessLog: Logger | null;
   readonly workerId: string | null;
-  /** Value of X-Forwarded-Port: the listener's port, set once listening. */
-  forwardedPort = "";
-  readonly forwardedProto = "http";
   /** Last request stamp (failover marks tried members with it); members start at -1. */
   #stamp = 0;
   /** Per-route counters, handed to compile. */
@@ -733,9 +745,9 @@ export class Forwarder {
   }
 
   /** ProxyPassReverse on a response's header list: the member's URLs and cookies mapped to the client's scheme, Host and prefix. */
-  reverseMap(reverse: ReverseMap, out: string[], route: CompiledRoute, hostValue: string, member: BalancerMember): void {
+  reverseMap(reverse: ReverseMap, out: string[], route: CompiledRoute, hostValue: string, scheme: string, member: BalancerMember): void {
     const c = this.#reverse;
-    c.scheme = this.forwardedProto;
+    c.scheme = scheme;
     c.publicHost = hostValue;
     c.upstreamHost = route.upstreamHost ?? hostValue;
     c.memberAddress = member.address;
@@ -745,7 +757,7 @@ export class Forwarder {
 
   /** `app-root`: 302 to the scheme, Host and path (ingress-nginx's `$scheme://$http_host<app-root>`). */
   #redirectToAppRoot(req: ProxyRequest, res: ProxyResponse, route: CompiledRoute, hostValue: string, start: number, requestId: string, referer: string | null, userAgent: string | null): void {
-    const location = appRootLocation(this.forwardedProto, hostValue, route.appRoot as string);
+    const location = appRootLocation(req.forwardedProto, hostValue, route.appRoot as string);
     if (this.workerId !== null) res.writeHead(302, ["location", location, "content-type", TEXT_PLAIN, "content-length", FOUND_LENGTH, "x-proxypass-worker", this.workerId]);
     else res.writeHead(302, ["location", location, "content-type", TEXT_PLAIN, "content-length", FOUND_LENGTH]);
     res.end(FOUND_BODY);
@@ -843,7 +855,7 @@ export class Forwarder {
     // httpd's Set-Cookie recipe (env=BALANCER_ROUTE_CHANGED): a new or moved session gets the member's cookie.
     const setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? member.setCookie : null;
 
-    this.appendForwarded(headers, route, hostValue, forwardedFor, req.socket.remoteAddress ?? "");
+    this.appendForwarded(headers, route, hostValue, forwardedFor, req.socket.remoteAddress ?? "", req.forwardedProto, req.forwardedPort);
     if (generated) headers.push("x-request-id", requestId);
     if (route.mapping !== null) headers.push("x-forwarded-prefix", route.mapping.forwardedPrefix);
     if (route.requestRules !== null) route.requestRules.apply(headers);
@@ -893,14 +905,14 @@ export class Forwarder {
     out.stickyRoute = stickyRoute;
   }
 
-  /** Host (the client's, the route's upstream vhost, or none: the member's address) and X-Forwarded-*. */
-  appendForwarded(headers: string[], route: CompiledRoute, hostValue: string, forwardedFor: string | null, remote: string): void {
+  /** Host (the client's, the route's upstream vhost, or none: the member's address) and X-Forwarded-* (proto and port: the client side's listener). */
+  appendForwarded(headers: string[], route: CompiledRoute, hostValue: string, forwardedFor: string | null, remote: string, proto: string, port: string): void {
     const upstreamHost = route.upstreamHost ?? hostValue;
     if (upstreamHost !== "") headers.push("host", upstreamHost);
     headers.push("x-forwarded-for", forwardedFor === null ? remote : `${forwardedFor}, ${remote}`);
-    headers.push("x-forwarded-proto", this.forwardedProto);
+    headers.push("x-forwarded-proto", proto);
     if (hostValue !== "") headers.push("x-forwarded-host", hostValue);
-    headers.push("x-forwarded-port", this.forwardedPort);
+    headers.push("x-forwarded-port", port);
   }
 
   /** An upgrade request arrived (server-status counts it busy until `upgradeEnded`). */

@@ -9,18 +9,21 @@
 // levels); applying the table sets them on the running server: Node reads them per connection
 // event, so no listener restarts and no connection drops.
 
-import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { defaultServerSettings, type BalancerStateReader, type BalancerView, type ClearableFlag, type EndpointDelta, type EndpointTable, type RouteTable, type RuntimeState, type ServerSettings, type SnapshotSink } from "../model/index.js";
 import type { LogLevelControl, Logger } from "../util/index.js";
 import { BalancerRegistry, RuntimeOverrides, Scoreboard, SlotAllocator, describeBalancers, type SlotAssignment } from "./balancer/index.js";
-import { Forwarder, ProxyRequest, ProxyResponse } from "./forward.js";
+import { createDefaultCertificate, type PemPair } from "./certificates.js";
+import { Forwarder, type ProxyRequest, type ProxyResponse } from "./forward.js";
+import { PlainFrontend, TlsFrontend, type FrontendHandlers, type Http1Settings } from "./frontend.js";
+import type { H2ProxyRequest, H2ProxyResponse } from "./h2.js";
+import { TlsContexts, createTicketKeys } from "./tls.js";
 import { HealthChecker } from "./health/index.js";
 import { compileRoutes, type Router } from "./router.js";
 import { DEFAULT_UPSTREAM_OPTIONS, type LiveUpstreamOptions, type UpstreamOptions } from "./upstream.js";
 import { WorkerStats, type AccessLogFormat, type AccessLogSink, type RouteStatsRegistry } from "./stats/index.js";
-import { TunnelProxy, isWebSocketUpgrade } from "./websocket.js";
+import { TunnelProxy } from "./websocket.js";
 import { ConnectProxy } from "./connect.js";
 
 export interface ProxyServerOptions {
@@ -55,6 +58,12 @@ export interface ProxyServerOptions {
   readonly accessSink?: AccessLogSink | null;
   /** This worker's label in generated request ids (default "0"). */
   readonly requestIdPrefix?: string;
+  /**
+   * TLS listener material: the certificate presented when no `--default-ssl-certificate` is in the
+   * route table, and the session ticket keys (48 bytes). Worker mode: made once by the primary and
+   * the same in every worker. Omitted: made by `listenTls` (a self-signed certificate, random keys).
+   */
+  readonly tls?: { readonly defaultCertificate: PemPair; readonly ticketKeys: Buffer };
 }
 
 export interface ListenOptions {
@@ -101,7 +110,14 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   /** Server settings of tables without any (hand-made tables): the construction options. */
   readonly #baseSettings: ServerSettings;
   #serverSettings: ServerSettings | null = null;
-  readonly #server: Server<typeof ProxyRequest, typeof ProxyResponse>;
+  /** The plain listener (HTTP/1.1 and h2c with prior knowledge). */
+  readonly #plain: PlainFrontend;
+  /** The TLS listener (ALPN h2 and http/1.1), once `listenTls` was called. */
+  #tls: TlsFrontend | null = null;
+  #tlsMaterial: { readonly defaultCertificate: PemPair; readonly ticketKeys: Buffer } | null;
+  #contexts: TlsContexts | null = null;
+  readonly #handlers: FrontendHandlers;
+  readonly #frontendOptions: { readonly maxHeaderSize: number; readonly connectionsCheckingInterval: number };
   /** The one reference swapped per route apply. */
   #router: Router;
   #routesVersion: string | null = null;
@@ -141,36 +157,25 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
       accessSink: options.accessSink ?? null,
       requestIdPrefix: options.requestIdPrefix ?? "0",
     });
-    this.#server = createServer<typeof ProxyRequest, typeof ProxyResponse>(
-      {
-        IncomingMessage: ProxyRequest,
-        ServerResponse: ProxyResponse,
-        keepAliveTimeout: this.#baseSettings.keepAliveTimeoutMs,
-        headersTimeout: this.#baseSettings.clientHeaderTimeoutMs,
-        requestTimeout: this.#baseSettings.clientRequestTimeoutMs ?? 0,
-        // Node's default (30 s) would let a 5 s header timeout last up to 35 s.
-        connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 1_000,
-        maxHeaderSize: options.maxHeaderSize ?? 16_384,
-        // Smuggling guards (test/dataplane/smuggling.test.ts): llhttp's strict mode whatever
-        // NODE_OPTIONS says (no obs-fold, bare LF, CL+TE, bad chunks); HTTP/1.1 without Host is
-        // 400; duplicate headers stay separate lines so two Host lines are seen and refused.
-        insecureHTTPParser: false,
-        requireHostHeader: true,
-        joinDuplicateHeaders: false,
-        // Only WebSocket upgrades reach "upgrade"; others (h2c...) are plain requests (Upgrade ignored).
-        shouldUpgradeCallback: isWebSocketUpgrade,
-      },
-      (req, res) => {
-        // Shutdown delay: close each connection after its response (keep-alive clients move on).
-        if (this.#draining) res.shouldKeepAlive = false;
-        this.#forwarder.handle(this.#router, req, res);
-      },
-    );
     this.#tunnels = new TunnelProxy(this.#forwarder);
-    this.#server.on("upgrade", (req: ProxyRequest, socket: Duplex, head: Buffer) => this.#tunnels.handle(this.#router, req, socket, head));
     this.#connects = new ConnectProxy(this.#forwarder);
-    this.#server.on("connect", (req: ProxyRequest, socket: Duplex, head: Buffer) => this.#connects.handle(this.#router, req, socket, head));
-    this.#server.on("connection", (socket: Socket) => this.#forwarder.connectionOpened(socket));
+    this.#handlers = {
+      // HTTP/2 requests (H2ProxyRequest/H2ProxyResponse) offer everything the request path reads
+      // of an HTTP/1.1 request and response (h2.ts); the path itself does not tell them apart.
+      request: (req: ProxyRequest | H2ProxyRequest, res: ProxyResponse | H2ProxyResponse) => {
+        // Shutdown delay: close each connection after its response (keep-alive clients move on;
+        // HTTP/2 sessions get GOAWAY when the listener closes).
+        if (this.#draining) (res as ProxyResponse).shouldKeepAlive = false;
+        this.#forwarder.handle(this.#router, req as ProxyRequest, res as ProxyResponse);
+      },
+      upgrade: (req: ProxyRequest, socket: Duplex, head: Buffer) => this.#tunnels.handle(this.#router, req, socket, head),
+      connect: (req: ProxyRequest, socket: Duplex, head: Buffer) => this.#connects.handle(this.#router, req, socket, head),
+      connection: (socket: Socket) => this.#forwarder.connectionOpened(socket),
+    };
+    // Node's default check interval (30 s) would let a 5 s header timeout last up to 35 s.
+    this.#frontendOptions = { maxHeaderSize: options.maxHeaderSize ?? 16_384, connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 1_000 };
+    this.#plain = new PlainFrontend(this.#handlers, { ...this.#frontendOptions, settings: http1Settings(this.#baseSettings) });
+    this.#tlsMaterial = options.tls ?? null;
   }
 
   /** Per-route request counters (the worker's /metrics registry reads them). */
@@ -261,6 +266,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   /** Worker mode: apply a route table with slots assigned by the primary. Synchronous: live on return. */
   applyAssignedRoutes(routes: RouteTable, endpoints: EndpointTable, slots: SlotAssignment): void {
     this.#applyServerSettings(routes.server ?? this.#baseSettings);
+    this.#applyTls(routes);
     const router = compileRoutes(routes, this.#registry, this.#forwarder.stats);
     this.#registry.applyEndpoints(endpoints, slots);
     this.#router = router;
@@ -281,17 +287,25 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   #applyServerSettings(settings: ServerSettings): void {
     const previous = this.#serverSettings;
     if (previous !== null && sameServerSettings(previous, settings)) return;
-    const server = this.#server;
-    server.headersTimeout = settings.clientHeaderTimeoutMs;
-    server.requestTimeout = settings.clientRequestTimeoutMs ?? 0;
-    server.keepAliveTimeout = settings.keepAliveTimeoutMs;
-    server.maxRequestsPerSocket = settings.maxRequestsPerConnection;
+    const h1 = http1Settings(settings);
+    this.#plain.applySettings(h1);
+    this.#tls?.applySettings(h1);
     this.#upstream.keepAliveTimeoutMs = settings.upstreamKeepAliveTimeoutMs;
     this.#forwarder.accessLog = (settings.accessLog ?? this.#accessLogFlag) ? this.#accessLogger : null;
     if (this.#logLevels !== null && !this.#logLevels.setLevels(settings.logLevel)) this.#log.warn({ logLevel: settings.logLevel }, "invalid log level ignored");
     this.#serverSettings = settings;
     if (previous !== null && this.#log.isLevelEnabled("debug")) this.#log.debug({ server: settings }, "server settings applied");
   }
+
+  /** The route table's TLS section onto the secure contexts (certificates are reused while unchanged). */
+  #applyTls(routes: RouteTable): void {
+    this.#lastTls = routes;
+    const contexts = this.#contexts;
+    if (contexts === null) return;
+    if (contexts.apply(routes.tls)) this.#tls?.setSecureContext(contexts.defaultOptions());
+  }
+
+  #lastTls: RouteTable | null = null;
 
   /** Worker mode: apply endpoints with slots assigned by the primary. */
   applyAssignedEndpoints(endpoints: EndpointTable, slots: SlotAssignment): void {
@@ -335,22 +349,39 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     return m === undefined ? null : { busy: m.busy, elected: m.elected };
   }
 
+  /** Listens on the plain port: HTTP/1.1, and HTTP/2 with prior knowledge (h2c). */
   listen(options: ListenOptions): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.#server.once("error", onError);
-      this.#server.listen({ port: options.port, host: options.host, reusePort: options.reusePort ?? false }, () => {
-        this.#server.off("error", onError);
-        const address = this.#server.address() as AddressInfo;
-        this.#forwarder.forwardedPort = String(address.port);
-        resolve(address);
-      });
-    });
+    return this.#plain.listen(options);
+  }
+
+  /**
+   * Listens on the TLS port (ALPN h2 and http/1.1). Without `tls` material in the options, makes
+   * a self-signed default certificate and ticket keys first.
+   */
+  async listenTls(options: ListenOptions): Promise<AddressInfo> {
+    if (this.#tls !== null) throw new Error("the TLS listener is already listening");
+    const material = this.#tlsMaterial ?? { defaultCertificate: await createDefaultCertificate(), ticketKeys: createTicketKeys() };
+    this.#tlsMaterial = material;
+    const contexts = new TlsContexts(material.defaultCertificate, material.ticketKeys);
+    if (this.#lastTls !== null) contexts.apply(this.#lastTls.tls);
+    this.#contexts = contexts;
+    const tls = new TlsFrontend(this.#handlers, { ...this.#frontendOptions, settings: http1Settings(this.serverSettings), secure: contexts.defaultOptions(), SNICallback: contexts.sniCallback });
+    this.#tls = tls;
+    return tls.listen(options);
+  }
+
+  /** The secure contexts (tests: SNI selection, reuse); null before `listenTls`. */
+  get tlsContexts(): TlsContexts | null {
+    return this.#contexts;
   }
 
   get address(): AddressInfo | null {
-    const a = this.#server.address();
-    return a !== null && typeof a === "object" ? a : null;
+    return this.#plain.address;
+  }
+
+  /** The TLS listener's address; null when not listening. */
+  get tlsAddress(): AddressInfo | null {
+    return this.#tls?.address ?? null;
   }
 
   /**
@@ -374,14 +405,16 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   }
 
   async #close(graceMs: number): Promise<void> {
-    const server = this.#server;
-    const closed = new Promise<void>((resolve) => {
-      if (!server.listening) resolve();
-      else server.close(() => resolve());
-    });
-    server.closeIdleConnections();
+    const plain = this.#plain;
+    const tls = this.#tls;
+    const closed = Promise.all([plain.close(), tls?.close()]).then(() => undefined);
+    plain.closeIdleConnections();
+    tls?.closeIdleConnections();
     // Connections that finish their last request during the grace period go idle: close them too.
-    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    const sweep = setInterval(() => {
+      plain.closeIdleConnections();
+      tls?.closeIdleConnections();
+    }, 50);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), graceMs);
@@ -392,7 +425,8 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     if (timedOut) {
       this.#tunnels.destroyAll();
       this.#connects.destroyAll();
-      server.closeAllConnections();
+      plain.closeAllConnections();
+      tls?.closeAllConnections();
       await this.#registry.destroy();
       await closed;
     } else {
@@ -404,4 +438,8 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
       await this.#registry.destroy();
     }
   }
+}
+
+function http1Settings(s: ServerSettings): Http1Settings {
+  return { headersTimeout: s.clientHeaderTimeoutMs, requestTimeout: s.clientRequestTimeoutMs ?? 0, keepAliveTimeout: s.keepAliveTimeoutMs, maxRequestsPerSocket: s.maxRequestsPerConnection };
 }

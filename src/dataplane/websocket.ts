@@ -26,7 +26,7 @@ import type { Socket } from "node:net";
 import { pipeline, type Duplex } from "node:stream";
 import { PickOutcome, type Balancer, type BalancerMember } from "./balancer/index.js";
 import { BadRequestError, ConnectTimeoutError, ERROR_RESPONSES, NoMemberError, NoRouteError, ReadTimeoutError, StickyUnavailableError, classifyUpstreamError, isConnectFailure, type ProxyError } from "./errors.js";
-import { RequestHead, RequestSide, RequestTarget, resolveTarget, scanRequestHead, type Forwarder } from "./forward.js";
+import { RequestHead, RequestSide, RequestTarget, resolveTarget, scanRequestHead, type Forwarder, type ProxyRequest } from "./forward.js";
 import type { RouteStats } from "./stats/index.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import { appRootLocation } from "./mapping.js";
@@ -89,7 +89,7 @@ function answerRedirect(socket: Duplex, location: string, workerId: string | nul
 }
 
 /** Response head lines from a member's raw headers: hop-by-hop and Connection-listed names dropped, ProxyPassReverse, then Set-Cookie, the route's response rules, the worker id. */
-function responseHead(statusLine: string, raw: string[], setCookie: string | null, route: CompiledRoute, fw: Forwarder, hostValue: string, member: BalancerMember, tail: string): string {
+function responseHead(statusLine: string, raw: string[], setCookie: string | null, route: CompiledRoute, fw: Forwarder, hostValue: string, scheme: string, member: BalancerMember, tail: string): string {
   const workerId = fw.workerId;
   const out: string[] = [];
   let listed: string[] | null = null;
@@ -106,7 +106,7 @@ function responseHead(statusLine: string, raw: string[], setCookie: string | nul
     out.push(name, value);
   }
   if (listed !== null) removeNames(out, listed);
-  if (route.reverse !== null) fw.reverseMap(route.reverse, out, route, hostValue, member);
+  if (route.reverse !== null) fw.reverseMap(route.reverse, out, route, hostValue, scheme, member);
   if (setCookie !== null) out.push("set-cookie", setCookie);
   if (route.responseRules !== null) route.responseRules.apply(out);
   if (workerId !== null) out.push("x-proxypass-worker", workerId);
@@ -152,7 +152,7 @@ export class TunnelProxy {
   }
 
   /** The server's "upgrade" event, against the router read once by the caller. */
-  handle(router: Router, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  handle(router: Router, req: ProxyRequest, socket: Duplex, head: Buffer): void {
     const fw = this.#fw;
     const start = performance.now();
     fw.upgradeStarted();
@@ -189,7 +189,7 @@ export class TunnelProxy {
       return;
     }
     if (route.appRoot !== null && (q === -1 ? path.length === 1 : q === 1)) {
-      answerRedirect(socket, appRootLocation(fw.forwardedProto, hostValue, route.appRoot), fw.workerId);
+      answerRedirect(socket, appRootLocation(req.forwardedProto, hostValue, route.appRoot), fw.workerId);
       return;
     }
 
@@ -207,7 +207,7 @@ export class TunnelProxy {
     }
     const setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? member.setCookie : null;
 
-    fw.appendForwarded(headers, route, hostValue, forwardedFor, (socket as Socket).remoteAddress ?? "");
+    fw.appendForwarded(headers, route, hostValue, forwardedFor, (socket as Socket).remoteAddress ?? "", req.forwardedProto, req.forwardedPort);
     if (route.mapping !== null) headers.push("x-forwarded-prefix", route.mapping.forwardedPrefix);
     if (scanned.requestId === null) headers.push("x-request-id", requestId);
     if (route.requestRules !== null) route.requestRules.apply(headers);
@@ -216,7 +216,7 @@ export class TunnelProxy {
 
     if (fw.log.isLevelEnabled("debug")) fw.log.debug({ host: target.host, path, member: member.key, ingress, sticky: balancer.outcome === PickOutcome.Sticky }, "upgrade");
     const upstreamPath = route.mapping === null ? path : route.mapping.toUpstream(path);
-    const tunnel = new Tunnel(this, socket as Socket, head, route, balancer, ingress, member, stamp, stickyRoute, setCookie, upstreamPath, headers, hostValue, new TunnelLog(req, start, hostValue, requestId, scanned.referer, scanned.userAgent, stats));
+    const tunnel = new Tunnel(this, socket as Socket, head, route, balancer, ingress, member, stamp, stickyRoute, setCookie, upstreamPath, headers, hostValue, req.forwardedProto, new TunnelLog(req, start, hostValue, requestId, scanned.referer, scanned.userAgent, stats));
     this.#tunnels.add(tunnel);
     tunnel.connect();
   }
@@ -276,6 +276,8 @@ class Tunnel {
   readonly #headers: string[];
   /** The client's Host value (ProxyPassReverse maps member URLs to it). */
   readonly #hostValue: string;
+  /** The client side's scheme (ProxyPassReverse). */
+  readonly #scheme: string;
   readonly #log: TunnelLog;
   /** The status the client got: 101, a relayed answer's, an error's; 499 while none (client gone first). */
   #status = 499;
@@ -304,6 +306,7 @@ class Tunnel {
     path: string,
     headers: string[],
     hostValue: string,
+    scheme: string,
     log: TunnelLog,
   ) {
     this.#log = log;
@@ -321,6 +324,7 @@ class Tunnel {
     this.#path = path;
     this.#headers = headers;
     this.#hostValue = hostValue;
+    this.#scheme = scheme;
     client.once("close", () => this.#clientClose());
   }
 
@@ -425,7 +429,7 @@ class Tunnel {
       return;
     }
     // Close-delimited body (Node has de-chunked it); a Content-Length from the member stays.
-    client.write(responseHead(`HTTP/1.1 ${status} ${res.statusMessage ?? STATUS_CODES[status] ?? ""}\r\n`, res.rawHeaders, this.#setCookie, this.#route, this.#fw, this.#hostValue, this.#member, "connection: close\r\n"));
+    client.write(responseHead(`HTTP/1.1 ${status} ${res.statusMessage ?? STATUS_CODES[status] ?? ""}\r\n`, res.rawHeaders, this.#setCookie, this.#route, this.#fw, this.#hostValue, this.#scheme, this.#member, "connection: close\r\n"));
     res.on("error", () => client.destroy());
     client.once("close", () => res.destroy());
     res.pipe(client);
@@ -455,7 +459,7 @@ class Tunnel {
     stats.tunnelled = true;
     upstream.on("error", noop);
     upstream.once("close", () => this.#upstreamClose());
-    client.write(responseHead("HTTP/1.1 101 Switching Protocols\r\n", res.rawHeaders, this.#setCookie, this.#route, this.#fw, this.#hostValue, this.#member, `connection: upgrade\r\nupgrade: ${upgrade}\r\n`));
+    client.write(responseHead("HTTP/1.1 101 Switching Protocols\r\n", res.rawHeaders, this.#setCookie, this.#route, this.#fw, this.#hostValue, this.#scheme, this.#member, `connection: upgrade\r\nupgrade: ${upgrade}\r\n`));
     if (upHead.length !== 0) client.write(upHead);
     if (this.#head.length !== 0) upstream.write(this.#head);
     const idleMs = this.#route.websocketIdleMs;

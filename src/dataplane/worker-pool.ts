@@ -12,12 +12,22 @@ import type { Logger } from "../util/index.js";
 import { BusyLedger, MEMBER_BUSY, MEMBER_ELECTED, RuntimeOverrides, Scoreboard, SlotAllocator, describeBalancers, type ScoreboardCapacity, type SlotAssignment } from "./balancer/index.js";
 import { HealthChecker } from "./health/index.js";
 import type { FromWorker, ToWorker, WorkerInit, WorkerSnapshot } from "./worker-protocol.js";
+import { createDefaultCertificate, type PemPair } from "./certificates.js";
+import { createTicketKeys } from "./tls.js";
 import { WorkerStats, type AccessLogFormat, type MetricJson, type WorkerStatsValues } from "./stats/index.js";
 
 export interface WorkerPoolOptions {
   readonly workers: number;
   /** 0 = any free port (chosen by the first worker, then shared). */
   readonly port: number;
+  /** TLS listener port (0 = any free port, chosen by the first worker); absent/null = no TLS listener. */
+  readonly httpsPort?: number | null;
+  /**
+   * Default certificate (when the route table names none) and session ticket keys, handed to every
+   * worker so that all present the same certificate and resume each other's sessions. Absent with
+   * an `httpsPort`: `start` makes a self-signed certificate and random keys.
+   */
+  readonly tls?: { readonly defaultCertificate: PemPair; readonly ticketKeys: Buffer };
   readonly host?: string;
   /** `--log-level` spec for the workers' loggers, e.g. "info,proxy=debug". */
   readonly logLevel: string;
@@ -111,6 +121,8 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
   readonly #overrides: RuntimeOverrides;
   readonly #slots: WorkerSlot[] = [];
   #port: number;
+  #httpsPort: number | null;
+  #tls: { readonly defaultCertificate: PemPair; readonly ticketKeys: Buffer } | null;
   #current: WorkerSnapshot | null = null;
   /** Position of each balancer id in `#current.endpoints.balancers` (to merge deltas). */
   #positions = new Map<string, number>();
@@ -132,6 +144,8 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
     this.#health = new HealthChecker({ scoreboard: this.#board, logger: options.healthLogger ?? options.logger });
     this.#overrides = new RuntimeOverrides(this.#board, this.#allocator);
     this.#port = options.port;
+    this.#httpsPort = options.httpsPort ?? null;
+    this.#tls = options.tls ?? null;
     for (let i = 0; i < options.workers; i++) this.#slots.push(new WorkerSlot(i, this.#board.memberCapacity));
   }
 
@@ -139,6 +153,7 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
   async start(): Promise<number> {
     const first = this.#slots[0];
     if (first === undefined) throw new Error("no workers");
+    if (this.#httpsPort !== null && this.#tls === null) this.#tls = { defaultCertificate: await createDefaultCertificate(), ticketKeys: createTicketKeys() };
     this.#port = await this.#spawn(first);
     await Promise.all(this.#slots.slice(1).map((s) => this.#spawn(s)));
     return this.#port;
@@ -146,6 +161,11 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
 
   get port(): number {
     return this.#port;
+  }
+
+  /** The TLS listener's port (known once started); null = no TLS listener. */
+  get httpsPort(): number | null {
+    return this.#httpsPort;
   }
 
   get scoreboard(): Scoreboard {
@@ -355,6 +375,8 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
       id: slot.id,
       buffer: this.#board.buffer,
       port: this.#port,
+      httpsPort: this.#httpsPort,
+      tls: this.#tls === null ? null : { defaultCertificate: this.#tls.defaultCertificate, ticketKeys: new Uint8Array(this.#tls.ticketKeys) },
       host: this.#options.host ?? "0.0.0.0",
       logLevel: this.#options.logLevel,
       accessLog: this.#options.accessLog,
@@ -378,6 +400,7 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
           case "listening":
             started = true;
             slot.listening = true;
+            if (msg.httpsPort !== null) this.#httpsPort = msg.httpsPort;
             // Catch up on applies made while this worker was starting.
             if (this.#current !== null && this.#current.seq > msg.seq) {
               worker.postMessage({ type: "routes", snapshot: this.#current } satisfies ToWorker);

@@ -5,6 +5,7 @@
 import type { EndpointDelta, EndpointTable, RouteTable } from "../model/index.js";
 import type { SlotAssignment } from "./balancer/index.js";
 import type { AccessLogFormat, MetricJson } from "./stats/index.js";
+import type { PemPair } from "./certificates.js";
 
 export interface WorkerSnapshot {
   /** Apply sequence number (= slot generation). */
@@ -18,6 +19,10 @@ export interface WorkerInit {
   readonly id: number;
   readonly buffer: SharedArrayBuffer;
   readonly port: number;
+  /** TLS listener port; null = no TLS listener. */
+  readonly httpsPort: number | null;
+  /** Default certificate and session ticket keys, the same in every worker (made by the primary). */
+  readonly tls: { readonly defaultCertificate: PemPair; readonly ticketKeys: Uint8Array } | null;
   readonly host: string;
   readonly logLevel: string;
   readonly accessLog: boolean;
@@ -44,7 +49,7 @@ export type ToWorker =
   | { readonly type: "metrics"; readonly id: number };
 
 export type FromWorker =
-  | { readonly type: "listening"; readonly port: number; readonly seq: number }
+  | { readonly type: "listening"; readonly port: number; readonly httpsPort: number | null; readonly seq: number }
   | { readonly type: "ack"; readonly seq: number }
   | { readonly type: "closed" }
   | { readonly type: "failed"; readonly message: string }

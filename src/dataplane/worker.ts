@@ -31,6 +31,7 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
     // Combined lines go to the same non-blocking destination as the JSON lines.
     accessSink: destination,
     requestIdPrefix: String(init.id),
+    ...(init.tls !== null ? { tls: { defaultCertificate: init.tls.defaultCertificate, ticketKeys: Buffer.from(init.tls.ticketKeys) } } : {}),
   });
   const metrics = createWorkerRegistry(server.routeStats, { worker: String(init.id), heapUsed: () => getHeapStatistics().used_heap_size });
   const post = (msg: FromWorker): void => port.postMessage(msg);
@@ -70,8 +71,9 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
   });
   try {
     const address = await server.listen({ port: init.port, host: init.host, reusePort: true });
-    if (log.isLevelEnabled("debug")) log.debug({ worker: init.id, port: address.port }, "worker listening");
-    post({ type: "listening", port: address.port, seq });
+    const tlsAddress = init.httpsPort === null ? null : await server.listenTls({ port: init.httpsPort, host: init.host, reusePort: true });
+    if (log.isLevelEnabled("debug")) log.debug({ worker: init.id, port: address.port, httpsPort: tlsAddress?.port ?? null }, "worker listening");
+    post({ type: "listening", port: address.port, httpsPort: tlsAddress?.port ?? null, seq });
   } catch (err) {
     log.error({ err, worker: init.id }, "worker failed to listen");
     destination.flushSync();

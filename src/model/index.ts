@@ -5,3 +5,4 @@ export * from "./snapshot.js";
 export * from "./observer.js";
 export * from "./source-change.js";
 export * from "./admin.js";
+export * from "./tls.js";

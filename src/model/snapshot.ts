@@ -2,6 +2,8 @@
 // data-plane workers. Routes (with balancer settings) and endpoints are published separately,
 // like xDS RDS/CDS vs EDS: an endpoint-only change never resends or recompiles the route table.
 
+import type { TlsTable } from "./tls.js";
+
 export type PathType = "Exact" | "Prefix";
 
 /** A header edit, like httpd's RequestHeader/Header: `set`, `add`, `append`, `unset`. Name is lower-case. */
@@ -221,6 +223,8 @@ export interface RouteTable {
   readonly server?: ServerSettings;
   /** Sorted by host. Most specific wins: exact, then wildcard, then "". */
   readonly virtualHosts: ReadonlyArray<VirtualHost>;
+  /** TLS termination (certificates by SNI, default certificate, protocols); absent = none (hand-made tables, tests): the default certificate and settings. */
+  readonly tls?: TlsTable;
   /** spec.defaultBackend of the oldest accepted Ingress that has one: for requests no virtual host matches. */
   readonly defaultRoute: Route | null;
   /** Sorted by id; every balancer some route refers to. */

@@ -75,7 +75,7 @@ describe("production install (the image's runtime stage, without Docker)", () =>
     const adminPort = await freePort();
     // Only what the image has: no HOME, the Dockerfile's NODE_ENV/NODE_OPTIONS, cwd /app-like.
     const env = { PATH: process.env.PATH ?? "", NODE_ENV: "production", NODE_OPTIONS: imageNodeOptions(), TMPDIR: tmpdir() };
-    const c = spawn(process.execPath, ["dist/cmd/proxypass-ingress.js", "--manifests", manifests, "--bind-address", "127.0.0.1", "--http-port", String(httpPort), "--admin-port", String(adminPort), "--workers", "1", "--shutdown-delay", "0", "--shutdown-grace", "2"], {
+    const c = spawn(process.execPath, ["dist/cmd/proxypass-ingress.js", "--manifests", manifests, "--bind-address", "127.0.0.1", "--http-port", String(httpPort), "--https-port", String(await freePort()), "--admin-port", String(adminPort), "--workers", "1", "--shutdown-delay", "0", "--shutdown-grace", "2"], {
       cwd: app,
       env,
       stdio: ["ignore", "pipe", "pipe"],

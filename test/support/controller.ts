@@ -23,6 +23,7 @@ export async function freePort(): Promise<number> {
 export interface RunningController {
   readonly child: ChildProcess;
   readonly httpPort: number;
+  readonly httpsPort: number;
   readonly adminPort: number;
   readonly output: () => string;
   readonly exited: Promise<number | null>;
@@ -33,16 +34,17 @@ export async function startController(args: ReadonlyArray<string>, env: NodeJS.P
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first (npm test does)`);
   const httpPort = await freePort();
   const adminPort = await freePort();
+  const httpsPort = args.includes("--https-port") ? Number(args[args.indexOf("--https-port") + 1]) : await freePort();
   const child = spawn(
     process.execPath,
-    [entry, "--bind-address", "127.0.0.1", "--http-port", String(httpPort), "--admin-port", String(adminPort), ...args],
+    [entry, "--bind-address", "127.0.0.1", "--http-port", String(httpPort), "--admin-port", String(adminPort), ...(args.includes("--https-port") ? [] : ["--https-port", String(httpsPort)]), ...args],
     { stdio: ["ignore", "pipe", "pipe"], env },
   );
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, httpPort, adminPort, output: () => out, exited };
+  return { child, httpPort, httpsPort, adminPort, output: () => out, exited };
 }
 
 /** Runs the controller to completion and returns its exit code and output. */
