@@ -123,6 +123,8 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
   #port: number;
   #httpsPort: number | null;
   #tls: { readonly defaultCertificate: PemPair; readonly ticketKeys: Buffer } | null;
+  /** The self-signed default certificate being made (started at construction, so it overlaps the rest of start-up); null = not needed. */
+  readonly #making: Promise<PemPair> | null;
   #current: WorkerSnapshot | null = null;
   /** Position of each balancer id in `#current.endpoints.balancers` (to merge deltas). */
   #positions = new Map<string, number>();
@@ -146,6 +148,9 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
     this.#port = options.port;
     this.#httpsPort = options.httpsPort ?? null;
     this.#tls = options.tls ?? null;
+    this.#making = this.#httpsPort !== null && this.#tls === null ? createDefaultCertificate() : null;
+    // Awaited by start(); a failure is reported there, not as an unhandled rejection.
+    this.#making?.catch(() => undefined);
     for (let i = 0; i < options.workers; i++) this.#slots.push(new WorkerSlot(i, this.#board.memberCapacity));
   }
 
@@ -153,7 +158,7 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
   async start(): Promise<number> {
     const first = this.#slots[0];
     if (first === undefined) throw new Error("no workers");
-    if (this.#httpsPort !== null && this.#tls === null) this.#tls = { defaultCertificate: await createDefaultCertificate(), ticketKeys: createTicketKeys() };
+    if (this.#making !== null && this.#tls === null) this.#tls = { defaultCertificate: await this.#making, ticketKeys: createTicketKeys() };
     this.#port = await this.#spawn(first);
     await Promise.all(this.#slots.slice(1).map((s) => this.#spawn(s)));
     return this.#port;
