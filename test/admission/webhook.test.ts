@@ -84,10 +84,14 @@ describe("validateIngressObject", () => {
     expect(() => reviewIngressAdmission({ hello: 1 }, options)).toThrow(AdmissionReviewError);
   });
 
-  it("validating 1,000 Ingresses takes well under a second (no cluster rebuild)", () => {
-    const start = performance.now();
-    for (let i = 0; i < 1000; i++) reviewIngressAdmission(review(ingress({ "proxypass.io/lbmethod": i % 2 === 0 ? "bybusyness" : "bad" }), "CREATE", `u${i}`), options);
-    expect(performance.now() - start).toBeLessThan(1000);
+  it("1,000 reviews in a row are each judged on their own Ingress (no state carried from one to the next)", () => {
+    // Speed is a benchmark's business, not a test's; this checks that alternating good and bad
+    // Ingresses get alternating answers, each echoing its own uid.
+    for (let i = 0; i < 1000; i++) {
+      const out = reviewIngressAdmission(review(ingress({ "proxypass.io/lbmethod": i % 2 === 0 ? "bybusyness" : "bad" }), "CREATE", `u${i}`), options) as { response: { uid: string; allowed: boolean } };
+      expect(out.response.uid).toBe(`u${i}`);
+      expect(out.response.allowed).toBe(i % 2 === 0);
+    }
   });
 });
 
