@@ -101,8 +101,11 @@ function isExternalName(service: Service): boolean {
   return service.spec.type === "ExternalName";
 }
 
+/** The default settings without `protocol`, which is written right after `hostHeader` (the golden files' key order). */
+const { protocol: defaultProtocol, ...otherDefaults } = defaultBalancerSettings;
+
 function balancerConfig(ns: string, name: string, port: number | string, hostHeader: string): BalancerConfig {
-  return { id: `${ns}/${name}:${port}`, service: `${ns}/${name}`, hostHeader, protocol: "http", ...defaultBalancerSettings };
+  return { id: `${ns}/${name}:${port}`, service: `${ns}/${name}`, hostHeader, protocol: defaultProtocol, ...otherDefaults };
 }
 
 function serviceHost(ns: string, name: string, port: number | string, settings: BuildSettings): string {

@@ -7,6 +7,7 @@ import type { BalancerConfig, Member, Route } from "../model/index.js";
 import type { AdmittedIngress } from "./admit.js";
 import type { BalancerSettingsValue } from "./annotations/index.js";
 import { endpointPortNotFound, withStandby, type ResolvedBackend } from "./backend.js";
+import { resolveBackendTls, type SecretLookup } from "./backend-tls.js";
 import type { BalancerSet } from "./balancers.js";
 import type { BuildCache } from "./cache.js";
 import type { DiagnosticList } from "./diagnostics.js";
@@ -19,7 +20,14 @@ export interface UsedBalancer {
 }
 
 /** Balancers some route (or canary split) refers to, sorted by id, with their settings and members. */
-export function resolveBalancers(merged: MergedRoutes, admitted: ReadonlyArray<AdmittedIngress>, balancers: BalancerSet, diagnostics: DiagnosticList, caches: { readonly prev: BuildCache | null; readonly next: BuildCache }): UsedBalancer[] {
+export function resolveBalancers(
+  merged: MergedRoutes,
+  admitted: ReadonlyArray<AdmittedIngress>,
+  balancers: BalancerSet,
+  diagnostics: DiagnosticList,
+  caches: { readonly prev: BuildCache | null; readonly next: BuildCache },
+  secrets: SecretLookup,
+): UsedBalancer[] {
   const users = balancerUsers(merged);
   const age = new Map(admitted.map((a, i) => [a.ref, i]));
   const byRef = new Map(admitted.map((a) => [a.ref, a]));
@@ -40,7 +48,7 @@ export function resolveBalancers(merged: MergedRoutes, admitted: ReadonlyArray<A
     const winner = byRef.get(refs[0] ?? "");
     if (winner === undefined) continue;
     reportConflicts(id, winner, refs.slice(1), byRef, textOf, diagnostics);
-    out.push(withSettings(resolved, winner, balancers, diagnostics, caches));
+    out.push(withSettings(resolved, winner, balancers, diagnostics, caches, secrets));
   }
   return out;
 }
@@ -70,7 +78,7 @@ function balancerUsers(merged: MergedRoutes): Map<string, Set<string>> {
 }
 
 function settingsText(s: BalancerSettingsValue): string {
-  return JSON.stringify([s.lbmethod, s.sticky, s.failover, s.healthCheck, s.hotStandby]);
+  return JSON.stringify([s.lbmethod, s.sticky, s.failover, s.healthCheck, s.hotStandby, s.protocol, s.tlsVerify, s.caSecret]);
 }
 
 function reportConflicts(
@@ -89,25 +97,38 @@ function reportConflicts(
       ref,
       "warning",
       "BalancerSettingsConflict",
-      `balancer ${id}: its settings (lbmethod, sticky-*, hot-standby, health-check-*, retry, max-attempts, fail-on-*) come from Ingress ${winner.ref}, the oldest routing to it; this Ingress's differ and are ignored there`,
+      `balancer ${id}: its settings (lbmethod, sticky-*, hot-standby, health-check-*, retry, max-attempts, fail-on-*, backend-protocol, backend-tls-verify, backend-ca-secret) come from Ingress ${winner.ref}, the oldest routing to it; this Ingress's differ and are ignored there`,
     );
   }
 }
 
-function withSettings(resolved: ResolvedBackend, winner: AdmittedIngress, balancers: BalancerSet, diagnostics: DiagnosticList, caches: { readonly prev: BuildCache | null; readonly next: BuildCache }): UsedBalancer {
+function withSettings(
+  resolved: ResolvedBackend,
+  winner: AdmittedIngress,
+  balancers: BalancerSet,
+  diagnostics: DiagnosticList,
+  caches: { readonly prev: BuildCache | null; readonly next: BuildCache },
+  secrets: SecretLookup,
+): UsedBalancer {
   const s = winner.balancer;
   const id = resolved.balancer.id;
   const standby = s.hotStandby === null ? null : resolveStandby(id, winner, balancers, diagnostics);
   const standbyId = standby === null ? null : standby.balancer.id;
-  // The same resolution, settings object, winner and standby as the previous build: the same config object.
+  const namespace = winner.ingress.metadata.namespace;
+  const vhost = winner.options.upstreamVhost;
+  const caSecret = s.caSecret === null || !s.tlsVerify ? null : (secrets.get(namespace, s.caSecret) ?? null);
+  // The same resolution, settings object, winner, standby, upstream vhost and CA Secret object as the previous build: the same config object.
   const prev = caches.prev?.configs.get(id);
   let config: BalancerConfig;
-  if (prev !== undefined && prev.base === resolved.balancer && prev.settings === s && prev.settingsFrom === winner.ref && prev.standby === standbyId) {
+  if (prev !== undefined && prev.base === resolved.balancer && prev.settings === s && prev.settingsFrom === winner.ref && prev.standby === standbyId && prev.vhost === vhost && prev.caSecret === caSecret) {
     config = prev.config;
     caches.next.configs.set(id, prev);
+    if (prev.tlsProblem !== null) diagnostics.ingress(winner.ref, "error", prev.tlsProblem.reason, prev.tlsProblem.message);
   } else {
-    config = { ...resolved.balancer, settingsFrom: winner.ref, lbmethod: s.lbmethod, sticky: s.sticky, failover: s.failover, healthCheck: s.healthCheck, standby: standbyId };
-    caches.next.configs.set(id, { base: resolved.balancer, settings: s, settingsFrom: winner.ref, standby: standbyId, config });
+    const { tls, problem } = resolveBackendTls(s, namespace, vhost, resolved.balancer.hostHeader, secrets, id);
+    if (problem !== null) diagnostics.ingress(winner.ref, "error", problem.reason, problem.message);
+    config = { ...resolved.balancer, settingsFrom: winner.ref, lbmethod: s.lbmethod, sticky: s.sticky, failover: s.failover, healthCheck: s.healthCheck, standby: standbyId, protocol: s.protocol, tls };
+    caches.next.configs.set(id, { base: resolved.balancer, settings: s, settingsFrom: winner.ref, standby: standbyId, vhost, caSecret, tlsProblem: problem, config });
   }
   if (standby === null) return { config, members: resolved.members };
   const joined = caches.prev?.standby.get(id);

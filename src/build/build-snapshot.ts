@@ -6,6 +6,7 @@ import { contentHash } from "../util/index.js";
 import { admitIngresses } from "./admit.js";
 import { indexServices } from "./backend.js";
 import { resolveBalancers, type UsedBalancer } from "./balancer-settings.js";
+import { SecretLookup } from "./backend-tls.js";
 import { BalancerSet } from "./balancers.js";
 import { BuildCache, sameItems, settingsKeyOf, usableCache } from "./cache.js";
 import { DiagnosticList } from "./diagnostics.js";
@@ -48,7 +49,7 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
   const admitted = admitIngresses(selection.ours, memory.ingresses, global.annotationDefaults, diagnostics, caches.prev, caches.next);
   const balancers = new BalancerSet(indexServices(view), settings, caches.prev, caches.next);
   const merged = mergeRoutes(admitted, balancers, diagnostics, caches);
-  const used = resolveBalancers(merged, admitted, balancers, diagnostics, caches);
+  const used = resolveBalancers(merged, admitted, balancers, diagnostics, caches, new SecretLookup(view));
   const routes = routeTable(merged, used.map((b) => b.config), global.global.server, caches.prev, caches.next);
   const endpoints = endpointTable(used, caches.prev, caches.next);
   const snapshot: ProxySnapshot = { version: snapshotVersion(routes.version, endpoints.version), routes, endpoints };

@@ -4,7 +4,7 @@
 // finds its results here — and is reused only when all of them are the same objects again; a
 // changed input simply misses and is computed as in a first build. The builder never mutates a
 // cache it is given: each build writes a new one holding only what that build used.
-import type { BalancerConfig, BalancerMembers, BuildCache as BuildCacheHandle, BuildSettings, EndpointSlice, EndpointTable, Ingress, IngressBackend, Member, Route, RouteTable, Service, VirtualHost } from "../model/index.js";
+import type { BalancerConfig, BalancerMembers, BuildCache as BuildCacheHandle, BuildSettings, EndpointSlice, EndpointTable, Ingress, IngressBackend, Member, Route, RouteTable, Secret, Service, VirtualHost } from "../model/index.js";
 import type { BalancerSettingsValue, ParsedAnnotations } from "./annotations/index.js";
 import type { BackendResolution } from "./backend.js";
 import type { DiagnosticList } from "./diagnostics.js";
@@ -49,6 +49,12 @@ export interface ConfigEntry {
   readonly settings: BalancerSettingsValue;
   readonly settingsFrom: string;
   readonly standby: string | null;
+  /** The winner's `upstream-vhost` (the SNI name of TLS members). */
+  readonly vhost: string | null;
+  /** The `backend-ca-secret` object looked up (verification on), or null. */
+  readonly caSecret: Secret | null;
+  /** The CA Secret's problem reported on the winner (repeated when reused). */
+  readonly tlsProblem: { readonly reason: string; readonly message: string } | null;
   readonly config: BalancerConfig;
 }
 

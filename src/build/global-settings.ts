@@ -21,6 +21,8 @@ import {
   quoteValue,
   rewriteTargetKey,
   upstreamVhostKey,
+  backendProtocolKey,
+  backendCaSecretKey,
   type AnnotationDoc,
   type Annotations,
 } from "./annotations/index.js";
@@ -40,6 +42,8 @@ const perIngressOnly: ReadonlyMap<string, string> = new Map([
   [rewriteTargetKey, "a path mapping is specific to an Ingress's paths"],
   [appRootKey, "an application root is specific to an Ingress's hosts"],
   [allowConnectKey, "CONNECT is opened per Ingress, for its own hosts, never cluster-wide"],
+  [backendProtocolKey, "the protocol is specific to an Ingress's backends"],
+  [backendCaSecretKey, "a Secret is specific to an Ingress's namespace"],
 ]);
 
 const implementedFamilies = annotationFamilies.filter((f) => f.implemented);

@@ -4,6 +4,7 @@
 // key lists are checked against the model types at compile time, and test/build/snapshot-json.test.ts
 // checks the text equals canonicalJson, so a field added to the model must be added here.
 import type {
+  BackendTlsConfig,
   BalancerConfig,
   BalancerMembers,
   CanaryConfig,
@@ -33,7 +34,8 @@ export const canonicalKeys = {
   timeouts: keys<Timeouts>()(["connectMs", "readMs"]),
   header: keys<HeaderRule>()(["name", "op", "value"]),
   virtualHost: keys<VirtualHost>()(["fallback", "host", "routes"]),
-  balancer: keys<BalancerConfig>()(["failover", "healthCheck", "hostHeader", "id", "lbmethod", "protocol", "service", "settingsFrom", "standby", "sticky"]),
+  balancer: keys<BalancerConfig>()(["failover", "healthCheck", "hostHeader", "id", "lbmethod", "protocol", "service", "settingsFrom", "standby", "sticky", "tls"]),
+  tls: keys<BackendTlsConfig>()(["ca", "failClosed", "servername", "verify"]),
   sticky: keys<StickyConfig>()(["cookie", "noFailover", "param"]),
   failover: keys<FailoverConfig>()(["failOnStatus", "failOnTimeout", "maxAttempts", "retryMs"]),
   healthCheck: keys<HealthCheckConfig>()(["expect", "fails", "intervalMs", "method", "passes", "uri"]),
@@ -118,10 +120,15 @@ function healthCheckJson(h: HealthCheckConfig | null): string {
   return `{"expect":${expect}],"fails":${str(h.fails)},"intervalMs":${str(h.intervalMs)},"method":${str(h.method)},"passes":${str(h.passes)},"uri":${str(h.uri)}}`;
 }
 
+function tlsJson(t: BackendTlsConfig | null): string {
+  if (t === null) return "null";
+  return `{"ca":${str(t.ca)},"failClosed":${str(t.failClosed)},"servername":${str(t.servername)},"verify":${str(t.verify)}}`;
+}
+
 export function balancerConfigJson(b: BalancerConfig): string {
   return (
     `{"failover":${failoverJson(b.failover)},"healthCheck":${healthCheckJson(b.healthCheck)},"hostHeader":${str(b.hostHeader)},"id":${str(b.id)},` +
-    `"lbmethod":${str(b.lbmethod)},"protocol":${str(b.protocol)},"service":${str(b.service)},"settingsFrom":${str(b.settingsFrom)},"standby":${str(b.standby)},"sticky":${stickyJson(b.sticky)}}`
+    `"lbmethod":${str(b.lbmethod)},"protocol":${str(b.protocol)},"service":${str(b.service)},"settingsFrom":${str(b.settingsFrom)},"standby":${str(b.standby)},"sticky":${stickyJson(b.sticky)},"tls":${tlsJson(b.tls)}}`
   );
 }
 

@@ -18,7 +18,9 @@ export type ProxyErrorCode =
   | "PPI_ERR_BODY_TOO_LARGE"
   | "PPI_ERR_BODY_TIMEOUT"
   | "PPI_ERR_FORBIDDEN"
-  | "PPI_ERR_RATE_LIMITED";
+  | "PPI_ERR_RATE_LIMITED"
+  | "PPI_ERR_UPSTREAM_TLS"
+  | "PPI_ERR_UPSTREAM_TLS_CONFIG";
 
 /** Base class of every data-plane error; `code` is stable and part of the log contract. */
 export class ProxyError extends Error {
@@ -104,6 +106,20 @@ export class ReadTimeoutError extends ProxyError {
     this.name = "ReadTimeoutError";
   }
 }
+/** The TLS handshake with a member failed (certificate not verified, name mismatch, protocol). */
+export class UpstreamTlsError extends ProxyError {
+  constructor(cause: unknown) {
+    super("PPI_ERR_UPSTREAM_TLS", "TLS handshake with upstream failed", { cause });
+    this.name = "UpstreamTlsError";
+  }
+}
+/** backend-tls-verify is on but the balancer's CA Secret is missing or invalid: fail closed. */
+export class UpstreamTlsConfigError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_UPSTREAM_TLS_CONFIG", "backend CA Secret missing or invalid; upstream verification fails closed");
+    this.name = "UpstreamTlsConfigError";
+  }
+}
 export class ClientAbortError extends ProxyError {
   constructor() {
     super("PPI_ERR_CLIENT_ABORT", "client closed the connection");
@@ -172,6 +188,8 @@ export const ERROR_RESPONSES: Readonly<Record<ProxyErrorCode, ErrorResponse>> = 
   PPI_ERR_UPSTREAM: response(502, "Bad Gateway"),
   PPI_ERR_CONNECT_TIMEOUT: response(504, "Gateway Timeout"),
   PPI_ERR_READ_TIMEOUT: response(504, "Gateway Timeout"),
+  PPI_ERR_UPSTREAM_TLS: response(502, "Bad Gateway"),
+  PPI_ERR_UPSTREAM_TLS_CONFIG: response(502, "Bad Gateway"),
   PPI_ERR_CLIENT_ABORT: response(499, "Client Closed Request"),
   PPI_ERR_BODY_TOO_LARGE: response(413, "Content Too Large", true),
   PPI_ERR_BODY_TIMEOUT: response(408, "Request Timeout", true),
@@ -205,8 +223,21 @@ export function classifyUpstreamError(err: unknown): ProxyError {
     case "UND_ERR_BODY_TIMEOUT":
       return new ReadTimeoutError(err);
     default:
-      return new UpstreamError(err);
+      return code !== undefined && isTlsFailureCode(code) ? new UpstreamTlsError(err) : new UpstreamError(err);
   }
+}
+
+/** OpenSSL verification codes and Node's TLS/SSL error codes. */
+function isTlsFailureCode(code: string): boolean {
+  return (
+    code.startsWith("ERR_TLS_") ||
+    code.startsWith("ERR_SSL_") ||
+    code.startsWith("UNABLE_TO_") ||
+    code.startsWith("CERT_") ||
+    code === "DEPTH_ZERO_SELF_SIGNED_CERT" ||
+    code === "SELF_SIGNED_CERT_IN_CHAIN" ||
+    code === "HOSTNAME_MISMATCH"
+  );
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   NoRouteError,
   StickyUnavailableError,
   TransferCodingError,
+  UpstreamTlsConfigError,
   classifyUpstreamError,
   isConnectFailure,
   isPoolClosed,
@@ -25,6 +26,7 @@ import {
   type ProxyError,
 } from "./errors.js";
 import { acceptEncodingOf, addVary, chooseEncoding, createEncoder, encodeHeaders, ENCODING_NONE, type Encoder, type EncoderSink } from "./compress.js";
+import { cappedReadMs, encodeGrpcMessage, grpcStatusOf, grpcStatusText, GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE, isGrpcContentType, isGrpcStatusField, parseGrpcTimeout } from "./grpc.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import { parseHost } from "./host.js";
 import { appRootLocation, ReverseContext, type ReverseMap } from "./mapping.js";
@@ -66,6 +68,10 @@ ProxyRequest.prototype.secure = false;
 
 export class ProxyResponse extends ServerResponse<ProxyRequest> {
   exchange: Exchange | null = null;
+  /** A gRPC request (content-type application/grpc*): errors the proxy generates are gRPC statuses. */
+  grpc = false;
+  /** `Expect: 100-continue` not answered yet (the server's checkContinue): 100 goes out once a member connection takes the request. */
+  continuePending = false;
 }
 
 export interface ForwarderOptions {
@@ -86,9 +92,13 @@ export interface ForwarderOptions {
   readonly requestIdPrefix?: string;
 }
 
+/** undici's dispatch options plus `servername` (read by undici's Request, absent from its typings). */
+type UpstreamDispatchOptions = Dispatcher.DispatchOptions & { servername: string | null };
+
 const TEXT_PLAIN = "text/plain; charset=utf-8";
 const FOUND_BODY = Buffer.from("Found\n", "latin1");
 const FOUND_LENGTH = String(FOUND_BODY.length);
+const GRPC_CONTENT_TYPE = "application/grpc";
 
 function noop(): void {}
 
@@ -162,6 +172,8 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
   #headersAt = -1;
   #retries = 0;
   #controller: Dispatcher.DispatchController | null = null;
+  /** grpc-status/grpc-message of a Trailers-Only response, relayed as trailers; null = none. */
+  #statusTrailers: Record<string, string> | null = null;
   #bytes = 0;
   #done = false;
   #clientGone = false;
@@ -223,7 +235,7 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
   dispatch(): void {
     this.#dispatchedAt = performance.now();
     this.#connectedAt = -1;
-    this.#member.upstream.pool(this.#route.connectMs).dispatch(this.#options, this);
+    this.#member.upstream.pool(this.#route.connectMs, this.#balancer.transport).dispatch(this.#options, this);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -231,6 +243,11 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
     this.#connectedAt = performance.now();
     this.#stats.connect.observe(seconds(this.#dispatchedAt, this.#connectedAt));
     if (this.#clientGone) controller.abort(new ClientAbortError());
+    else if (this.#res.continuePending) {
+      // RFC 9110 §10.1.1: the proxy answers the client's 100-continue itself once a member takes the request (undici sends no Expect).
+      this.#res.continuePending = false;
+      this.#res.writeContinue();
+    }
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
@@ -249,9 +266,24 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
     }
     const out: string[] = [];
     let listed: string[] | null = null;
+    const grpcStatus = headers["grpc-status"];
+    const trailersOnly = grpcStatus !== undefined;
     for (const name in headers) {
       const value = headers[name];
       if (value === undefined) continue;
+      if (trailersOnly && isGrpcStatusField(name)) {
+        // A gRPC Trailers-Only response: its status fields go out as trailers after the headers, so
+        // the client sees a complete gRPC response whatever the framing (HTTP/1.1 chunked, HTTP/2).
+        this.#statusTrailers ??= {};
+        this.#statusTrailers[name] = typeof value === "string" ? value : value.join(",");
+        continue;
+      }
+      if (name === "trailer") {
+        // End to end (RFC 9110 §6.6.2): announces the trailer fields relayed at the end.
+        if (typeof value === "string") out.push(name, value);
+        else for (let i = 0; i < value.length; i++) out.push(name, value[i] ?? "");
+        continue;
+      }
       if (isHopByHop(name)) {
         // Several Connection lines arrive as an array: every line's tokens are hop-by-hop.
         if (name === "connection") listed = connectionTokens(typeof value === "string" ? value : value.join(","));
@@ -293,8 +325,23 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
     if (!this.#res.write(chunk)) controller.pause();
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
     if (this.#pendingHead !== null) this.#writeHead();
+    let relay: Record<string, string | string[]> | null = this.#statusTrailers;
+    for (const name in trailers) {
+      const value = trailers[name];
+      if (value === undefined || isHopByHop(name) || name === "content-length" || name === "host") continue;
+      relay ??= {};
+      relay[name] = value;
+    }
+    if (relay !== null) {
+      try {
+        this.#res.addTrailers(relay);
+      } catch (err) {
+        // An invalid field from the member: the response ends without trailers.
+        if (this.#fw.log.isLevelEnabled("debug")) this.#fw.log.debug({ err, member: this.#member.key, ingress: this.#ingress }, "upstream trailers not relayed");
+      }
+    }
     if (this.#encoder !== null) {
       this.#encoder.end(); // the response ends when the encoder has written everything (encoderEnded)
       return;
@@ -357,6 +404,12 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
       }
       const status = this.#fw.sendError(this.#res, error);
       this.#finish(status);
+    } else if (this.#res.grpc && !this.#res.writableEnded) {
+      // A gRPC stream cut mid-way: end it with a status instead of a reset (the client learns why).
+      const code = error.code === "PPI_ERR_READ_TIMEOUT" ? GRPC_DEADLINE_EXCEEDED : GRPC_UNAVAILABLE;
+      this.#res.addTrailers({ "grpc-status": grpcStatusText(code), "grpc-message": encodeGrpcMessage(error.message) });
+      this.#res.end();
+      this.#finish(this.#res.statusCode);
     } else {
       if (this.#encoder !== null) {
         this.#encoder.sink = null;
@@ -556,6 +609,10 @@ export class RequestHead {
   requestId: string | null = null;
   referer: string | null = null;
   userAgent: string | null = null;
+  /** Content-Type is application/grpc*: a gRPC request. */
+  grpc = false;
+  /** The `grpc-timeout` value (forwarded), or null. */
+  grpcTimeout: string | null = null;
 }
 
 /** One pass over the raw headers: the forwarded set, plus what routing, logs and checks need. */
@@ -572,6 +629,8 @@ export function scanRequestHead(raw: ReadonlyArray<string>, out: RequestHead): v
   let requestId: string | null = null;
   let referer: string | null = null;
   let userAgent: string | null = null;
+  let grpc = false;
+  let grpcTimeout: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] ?? "").toLowerCase();
     const value = raw[i + 1] ?? "";
@@ -607,6 +666,12 @@ export function scanRequestHead(raw: ReadonlyArray<string>, out: RequestHead): v
       case "user-agent":
         userAgent = value;
         break;
+      case "content-type":
+        if (isGrpcContentType(value)) grpc = true;
+        break;
+      case "grpc-timeout":
+        grpcTimeout = value;
+        break;
       case "transfer-encoding":
         transferEncoding = true;
         codings = codings === null ? value : `${codings},${value}`;
@@ -633,6 +698,8 @@ export function scanRequestHead(raw: ReadonlyArray<string>, out: RequestHead): v
   out.requestId = requestId;
   out.referer = referer;
   out.userAgent = userAgent;
+  out.grpc = grpc;
+  out.grpcTimeout = grpcTimeout;
 }
 
 /** See `RequestHead.transferCoding`: 0 exactly chunked, 501 other codings before chunked, 400 chunked not last. */
@@ -732,8 +799,14 @@ export class Forwarder {
     c[STAT_BUSY] = (c[STAT_BUSY] as number) - 1;
   }
 
-  /** Writes the error's short plain-text response; returns its status. */
+  /** Writes the error's short plain-text response (a gRPC status for gRPC requests); returns its status. */
   sendError(res: ProxyResponse, error: ProxyError): number {
+    if (res.continuePending) {
+      // The client waits for 100 before sending its body: answered without it, the connection closes (RFC 9110 §10.1.1).
+      res.continuePending = false;
+      res.shouldKeepAlive = false;
+    }
+    if (res.grpc) return this.#sendGrpcError(res, error);
     const r = ERROR_RESPONSES[error.code];
     const head = ["content-type", TEXT_PLAIN, "content-length", r.contentLength];
     // Node closes the connection after a response that says so (the request's rest is never read).
@@ -762,6 +835,17 @@ export class Forwarder {
     else res.writeHead(302, ["location", location, "content-type", TEXT_PLAIN, "content-length", FOUND_LENGTH]);
     res.end(FOUND_BODY);
     this.#answered(req, 302, null, hostValue, start, route.stats, requestId, referer, userAgent);
+  }
+
+  /** A gRPC error: HTTP 200, headers then trailers grpc-status and grpc-message (valid over HTTP/2 and HTTP/1.1 chunked). */
+  #sendGrpcError(res: ProxyResponse, error: ProxyError): number {
+    const r = ERROR_RESPONSES[error.code];
+    const status = grpcStatusOf(error.code, r.status);
+    if (this.workerId !== null) res.writeHead(200, ["content-type", GRPC_CONTENT_TYPE, "x-proxypass-worker", this.workerId]);
+    else res.writeHead(200, ["content-type", GRPC_CONTENT_TYPE]);
+    res.addTrailers({ "grpc-status": grpcStatusText(status), "grpc-message": encodeGrpcMessage(error.message) });
+    res.end();
+    return r.status;
   }
 
   #reject(req: ProxyRequest, res: ProxyResponse, error: ProxyError, host: string, start: number, stats: RouteStats, requestId: string, referer: string | null, userAgent: string | null): void {
@@ -807,6 +891,7 @@ export class Forwarder {
     const generated = requestId === null;
     if (requestId === null) requestId = this.#ids.next();
     const unrouted = this.stats.unrouted;
+    if (head.grpc) res.grpc = true;
     if (head.transferCoding !== 0 || (head.transferEncoding && req.httpVersionMinor === 0 && req.httpVersionMajor === 1)) {
       // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing; §6.3: chunked not last -> 400.
       const error = head.transferCoding === 501 ? new TransferCodingError() : new BadRequestError("bad Transfer-Encoding");
@@ -846,6 +931,11 @@ export class Forwarder {
     const balancer = side.balancer as Balancer;
     const { ingress, stickyRoute } = side;
     const stats = side.stats as RouteStats;
+    const transport = balancer.transport;
+    if (transport.failClosed) {
+      this.#reject(req, res, new UpstreamTlsConfigError(), hostValue, start, stats, requestId, referer, userAgent);
+      return;
+    }
     const stamp = this.nextStamp();
     const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {
@@ -859,14 +949,19 @@ export class Forwarder {
     if (generated) headers.push("x-request-id", requestId);
     if (route.mapping !== null) headers.push("x-forwarded-prefix", route.mapping.forwardedPrefix);
     if (route.requestRules !== null) route.requestRules.apply(headers);
+    // gRPC members need `te: trailers` (hop-by-hop, so the client's was not forwarded); its deadline caps the read timeout.
+    if (transport.grpc) headers.push("te", "trailers");
+    const readMs = head.grpc ? cappedReadMs(route.readMs, parseGrpcTimeout(head.grpcTimeout)) : route.readMs;
 
-    const options: Dispatcher.DispatchOptions = {
+    const options: UpstreamDispatchOptions = {
       path: route.mapping === null ? path : route.mapping.toUpstream(path),
       method: req.method ?? "GET",
       headers,
       body: hasBody ? req : null,
-      headersTimeout: route.readMs,
-      bodyTimeout: route.readMs,
+      headersTimeout: readMs,
+      bodyTimeout: readMs,
+      // TLS members: SNI (and the verified name) is the balancer's, never the client's Host.
+      servername: transport.servername,
     };
     const requestBytes = contentLength === null ? 0 : Number(contentLength) || 0;
     const exchange = new Exchange(this, req, res, route, balancer, ingress, member, start, hostValue, stamp, stickyRoute, setCookie, options, hasBody, requestBytes, stats, requestId, referer, userAgent);

@@ -33,6 +33,8 @@ import { isWebSocketUpgrade } from "./websocket.js";
 /** What the listeners call: the ProxyServer's request path, upgrade path and connection counter. */
 export interface FrontendHandlers {
   request(req: ProxyRequest | H2ProxyRequest, res: ProxyResponse | H2ProxyResponse): void;
+  /** A request with `Expect: 100-continue` (Node then sends no automatic 100). */
+  checkContinue(req: ProxyRequest | H2ProxyRequest, res: ProxyResponse | H2ProxyResponse): void;
   upgrade(req: ProxyRequest, socket: Duplex, head: Buffer): void;
   /** HTTP/1.1 CONNECT (allow-connect tunnels, else refused). */
   connect(req: ProxyRequest, socket: Duplex, head: Buffer): void;
@@ -172,10 +174,12 @@ export class PlainFrontend {
       handlers.request,
     );
     this.http.on("upgrade", handlers.upgrade);
+    this.http.on("checkContinue", handlers.checkContinue);
     this.http.on("connect", handlers.connect);
     this.#sessions = new Sessions(options.settings.keepAliveTimeout);
     this.#h2c = createH2Server({ Http2ServerRequest: this.#h2Request, Http2ServerResponse: H2ProxyResponse, maxHeaderListPairs: 256, settings: { ...H2_SETTINGS, maxHeaderListSize: options.maxHeaderSize } }, handlers.request);
     this.#h2c.on("session", this.#sessions.add);
+    this.#h2c.on("checkContinue", handlers.checkContinue);
     const timing = (this.#timing = { headersTimeout: options.settings.headersTimeout });
     const http = this.http;
     const h2c = this.#h2c;
@@ -298,6 +302,7 @@ export class TlsFrontend {
     applyHttp1(this.#server, options.settings);
     (this.#server as unknown as { shouldUpgradeCallback: typeof isWebSocketUpgrade }).shouldUpgradeCallback = isWebSocketUpgrade;
     this.#server.on("upgrade", handlers.upgrade);
+    this.#server.on("checkContinue", handlers.checkContinue);
     // HTTP/1.1 CONNECT gets (req, socket, head); an HTTP/2 one (req, compat response).
     this.#server.on("connect", (req: ProxyRequest, target: Duplex | H2ProxyResponse, head?: Buffer) => {
       if (target instanceof H2ProxyResponse) refuseH2Connect(target);

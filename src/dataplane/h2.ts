@@ -74,4 +74,8 @@ H2ProxyRequest.prototype.secure = false;
 
 export class H2ProxyResponse extends Http2ServerResponse<H2ProxyRequest> {
   exchange: Exchange | null = null;
+  /** A gRPC request: errors the proxy generates are gRPC statuses (see ProxyResponse). */
+  grpc = false;
+  /** `Expect: 100-continue` not answered yet (see ProxyResponse). */
+  continuePending = false;
 }

@@ -168,6 +168,12 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
         if (this.#draining) (res as ProxyResponse).shouldKeepAlive = false;
         this.#forwarder.handle(this.#router, req as ProxyRequest, res as ProxyResponse);
       },
+      // Expect: 100-continue: Node would answer 100 at once; the Forwarder answers it once a member takes the request.
+      checkContinue: (req: ProxyRequest | H2ProxyRequest, res: ProxyResponse | H2ProxyResponse) => {
+        if (this.#draining) (res as ProxyResponse).shouldKeepAlive = false;
+        res.continuePending = true;
+        this.#forwarder.handle(this.#router, req as ProxyRequest, res as ProxyResponse);
+      },
       upgrade: (req: ProxyRequest, socket: Duplex, head: Buffer) => this.#tunnels.handle(this.#router, req, socket, head),
       connect: (req: ProxyRequest, socket: Duplex, head: Buffer) => this.#connects.handle(this.#router, req, socket, head),
       connection: (socket: Socket) => this.#forwarder.connectionOpened(socket),

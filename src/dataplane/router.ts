@@ -201,7 +201,7 @@ export function compileRoutes(table: RouteTable, registry: BalancerRegistry, sta
   const configs = new Map(table.balancers.map((b) => [b.id, b] as const));
   const balancerOf = (id: string): Balancer => {
     const config = configs.get(id);
-    return config !== undefined ? registry.ensure(config) : registry.ensure({ id, service: "", hostHeader: "", protocol: "http", ...defaultBalancerSettings });
+    return config !== undefined ? registry.ensure(config) : registry.ensure({ id, service: "", hostHeader: "", ...defaultBalancerSettings });
   };
   const compression = CompressionPolicy.from(table.server ?? defaultServerSettings);
   const compile = (r: Route): CompiledRoute => {

@@ -22,10 +22,12 @@
 // tunnels left at the end of the shutdown grace period.
 
 import { request as httpRequest, STATUS_CODES, type ClientRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { TLSSocket } from "node:tls";
 import type { Socket } from "node:net";
 import { pipeline, type Duplex } from "node:stream";
 import { PickOutcome, type Balancer, type BalancerMember } from "./balancer/index.js";
-import { BadRequestError, ConnectTimeoutError, ERROR_RESPONSES, NoMemberError, NoRouteError, ReadTimeoutError, StickyUnavailableError, classifyUpstreamError, isConnectFailure, type ProxyError } from "./errors.js";
+import { BadRequestError, ConnectTimeoutError, ERROR_RESPONSES, NoMemberError, NoRouteError, ReadTimeoutError, StickyUnavailableError, UpstreamTlsConfigError, classifyUpstreamError, isConnectFailure, type ProxyError } from "./errors.js";
 import { RequestHead, RequestSide, RequestTarget, resolveTarget, scanRequestHead, type Forwarder, type ProxyRequest } from "./forward.js";
 import type { RouteStats } from "./stats/index.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
@@ -199,6 +201,10 @@ export class TunnelProxy {
     const balancer = side.balancer as Balancer;
     const { ingress, stickyRoute } = side;
     const stats = side.stats as RouteStats;
+    if (balancer.transport.failClosed) {
+      this.#refuse(req, socket, new UpstreamTlsConfigError(), start, hostValue, scanned, requestId, stats, ingress);
+      return;
+    }
     const stamp = fw.nextStamp();
     const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {
@@ -332,12 +338,17 @@ class Tunnel {
   connect(): void {
     const m = this.#member;
     this.#connected = false;
-    const req = httpRequest({ host: m.address, port: m.port, method: "GET", path: this.#path, headers: this.#headers, agent: false });
+    // backend-protocol HTTPS/GRPCS: the upgrade goes over TLS with the balancer's SNI and verification.
+    const tls = this.#balancer.transport.tls;
+    const req =
+      tls === null
+        ? httpRequest({ host: m.address, port: m.port, method: "GET", path: this.#path, headers: this.#headers, agent: false })
+        : httpsRequest({ host: m.address, port: m.port, method: "GET", path: this.#path, headers: this.#headers, agent: false, ...tls });
     this.#request = req;
     req.on("socket", (s: Socket) => {
       if (this.#request !== req) return;
-      if (!s.connecting) this.#onConnect(req);
-      else s.once("connect", () => this.#onConnect(req));
+      if (!s.connecting && (tls === null || (s as TLSSocket).encrypted === true)) this.#onConnect(req);
+      else s.once(tls === null ? "connect" : "secureConnect", () => this.#onConnect(req));
     });
     req.on("upgrade", (res: IncomingMessage, socket: Socket, upHead: Buffer) => this.#upgraded(req, res, socket, upHead));
     req.on("response", (res: IncomingMessage) => this.#relay(req, res));

@@ -122,6 +122,25 @@ export interface HealthCheckConfig {
   readonly expect: ReadonlyArray<readonly [number, number]>;
 }
 
+/**
+ * `backend-protocol`: how the proxy talks to a balancer's members. `http` HTTP/1.1 (default);
+ * `https` HTTP/1.1 over TLS; `h2c` HTTP/2 cleartext with prior knowledge; `grpc` / `grpcs` HTTP/2
+ * cleartext / over TLS (ALPN h2) with gRPC error responses, trailers and `grpc-timeout`.
+ */
+export type BackendProtocol = "http" | "https" | "h2c" | "grpc" | "grpcs";
+
+/** TLS to members (`https`, `grpcs`): SSLProxyVerify / SSLProxyCACertificateFile. */
+export interface BackendTlsConfig {
+  /** SNI, and the name verified when `verify`: `upstream-vhost` (without port) of the Ingress that sets the balancer's settings, else the Service DNS name. */
+  readonly servername: string;
+  /** `backend-tls-verify`: verify the member's chain and name (default false: encrypt without verifying, as ingress-nginx and httpd's defaults do). */
+  readonly verify: boolean;
+  /** PEM certificates of `backend-ca-secret`'s `ca.crt`, the only trusted roots; null = Node's bundled CAs (or no verification). */
+  readonly ca: string | null;
+  /** Verification is on but the CA Secret is missing or invalid: every request fails (502) until it is fixed. */
+  readonly failClosed: boolean;
+}
+
 /** Balancer settings (route-side, changes with Ingress/Service edits, not with endpoints). */
 export interface BalancerConfig {
   /** Stable identity: "namespace/service:port" (port = Service port number). */
@@ -130,7 +149,9 @@ export interface BalancerConfig {
   readonly service: string;
   /** Host header used when preserve-host is false: Service DNS name (":port" unless 80) or ExternalName. */
   readonly hostHeader: string;
-  readonly protocol: "http";
+  readonly protocol: BackendProtocol;
+  /** TLS to the members: set exactly when `protocol` is `https` or `grpcs`. */
+  readonly tls: BackendTlsConfig | null;
   /**
    * "namespace/name" of the Ingress whose annotations (over the global ConfigMap defaults) set the
    * settings below: the oldest Ingress with a served route or canary split to this balancer (others
@@ -292,7 +313,7 @@ export interface SnapshotSink {
 }
 
 /** The settings part of a BalancerConfig (what Ingress annotations and the global ConfigMap decide). */
-export type BalancerSettings = Pick<BalancerConfig, "settingsFrom" | "lbmethod" | "sticky" | "failover" | "healthCheck" | "standby">;
+export type BalancerSettings = Pick<BalancerConfig, "settingsFrom" | "lbmethod" | "sticky" | "failover" | "healthCheck" | "standby" | "protocol" | "tls">;
 
 export const defaultFailover: FailoverConfig = Object.freeze({ maxAttempts: null, retryMs: 60_000, failOnStatus: Object.freeze([]) as ReadonlyArray<number>, failOnTimeout: false });
 
@@ -304,4 +325,6 @@ export const defaultBalancerSettings: BalancerSettings = Object.freeze({
   failover: defaultFailover,
   healthCheck: null,
   standby: null,
+  protocol: "http",
+  tls: null,
 });

@@ -47,7 +47,7 @@ describe("buildBalancerMembers", () => {
   ];
   it.each(cases)("$name", ({ text, id, service, expected }) => {
     const hostHeader = id.endsWith(":80") ? "s.ns.svc.cluster.local" : "s.ns.svc.cluster.local:53";
-    const members = buildBalancerMembers(view(text === "" ? "{}" : text), [{ id, service, hostHeader, protocol: "http", ...defaultBalancerSettings }], defaultBuildSettings);
+    const members = buildBalancerMembers(view(text === "" ? "{}" : text), [{ id, service, hostHeader, ...defaultBalancerSettings }], defaultBuildSettings);
     if (expected === "null") expect(members).toBeNull();
     else expect(members?.[0]?.members).toHaveLength(expected);
   });

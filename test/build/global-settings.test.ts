@@ -17,12 +17,12 @@ function resolve(data: Record<string, string> | null, previous: SettingsMemory =
 }
 
 describe("global settings: keys", () => {
-  it("are the implemented annotations without prefix, except per-Ingress upstream-vhost, hot-standby, canary-*, health-check-uri, rewrite-target and app-root", () => {
+  it("are the implemented annotations without prefix, except per-Ingress upstream-vhost, hot-standby, canary-*, health-check-uri, rewrite-target, app-root, backend-protocol and backend-ca-secret", () => {
     expect(settingKeys).toEqual([
       "lbmethod", "sticky-session", "sticky-nofailover",
       "health-check-method", "health-check-interval", "health-check-passes", "health-check-fails", "health-check-expect",
       "retry", "max-attempts", "fail-on-status", "fail-on-timeout",
-      "connect-timeout", "timeout", "preserve-host", "request-headers", "response-headers", "proxy-pass-reverse", "compression", "websocket-idle-timeout",
+      "connect-timeout", "timeout", "preserve-host", "request-headers", "response-headers", "proxy-pass-reverse", "compression", "backend-tls-verify", "websocket-idle-timeout",
     ]);
   });
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { buildSnapshot, type BuildResult } from "../../src/build/index.js";
 import { toClusterView } from "../../src/files/index.js";
 import { defaultBuildSettings, type BuildMemory, type BuildSettings, type ClusterView } from "../../src/model/index.js";
+import { createTestPki } from "../support/backend-certs.js";
 import { goldenCases, loadFixture, memoryFor, settingsFor } from "./golden.js";
 
 /** mulberry32: a small seeded generator, so a failing seed can be replayed. */
@@ -55,7 +56,18 @@ const annotationChoices: ReadonlyArray<Record<string, string>> = [
   { "proxypass.io/request-headers": "set X-A 1\n" },
   { "proxypass.io/preserve-host": "false" },
   { "proxypass.io/unknown-key": "x" },
+  { "proxypass.io/backend-protocol": "HTTPS", "proxypass.io/backend-tls-verify": "true", "proxypass.io/backend-ca-secret": "ca" },
+  { "proxypass.io/backend-protocol": "GRPCS", "proxypass.io/upstream-vhost": "api.example.com:8443" },
 ];
+
+let testCa: string | null = null;
+
+/** A `backend-ca-secret` Secret: a CA, another CA, or no certificate. */
+function caSecret(g: Gen, ns: string): Raw {
+  testCa ??= createTestPki(["x.example.com"]).ca;
+  const text = g.pick([testCa, `${testCa}\n${testCa}`, "not a certificate"]);
+  return { apiVersion: "v1", kind: "Secret", metadata: { namespace: ns, name: "ca" }, type: "Opaque", stringData: { "ca.crt": text } };
+}
 
 function service(g: Gen, ns: string, name: string): Raw {
   if (name === "ext") return { apiVersion: "v1", kind: "Service", metadata: { namespace: ns, name }, spec: { type: "ExternalName", externalName: g.pick(["db.example.com", "not a name"]), ports: [{ name: "http", port: 80 }] } };
@@ -148,6 +160,7 @@ function initial(g: Gen): Cluster {
       for (let i = 0; i < g.int(3); i++) c.set(`slice/${ns}/${name}-${i}`, slice(g, ns, name, i));
     }
     for (let i = 0; i < 6; i++) c.set(`ing/${ns}/i${i}`, ingress(g, ns, `i${i}`, g.int(5)));
+    if (g.chance(0.5)) c.set(`secret/${ns}/ca`, caSecret(g, ns));
   }
   c.set("cm/ops/settings", configMap(g));
   return c;
@@ -169,7 +182,8 @@ function change(g: Gen, c: Cluster): void {
     const name = g.pick(serviceNames);
     c.set(`svc/${ns}/${name}`, service(g, ns, name));
   } else if (roll < 7) {
-    c.set("cm/ops/settings", configMap(g));
+    if (g.chance(0.5)) c.set("cm/ops/settings", configMap(g));
+    else c.set(`secret/${ns}/ca`, caSecret(g, ns));
   } else if (roll < 9 && keys.length > 0) {
     c.raw.delete(g.pick(keys));
   } else {

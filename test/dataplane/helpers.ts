@@ -50,7 +50,7 @@ export function vhost(host: string, routes: Route[], fallback: Route | null = nu
 export function balancerConfig(id: string, settings: Partial<BalancerSettings> = {}): BalancerConfig {
   const [nsSvc = "", port = "80"] = id.split(":");
   const [ns = "default", svc = "svc"] = nsSvc.split("/");
-  return { id, service: `${ns}/${svc}`, hostHeader: port === "80" ? `${svc}.${ns}.svc` : `${svc}.${ns}.svc:${port}`, protocol: "http", ...defaultBalancerSettings, ...settings };
+  return { id, service: `${ns}/${svc}`, hostHeader: port === "80" ? `${svc}.${ns}.svc` : `${svc}.${ns}.svc:${port}`, ...defaultBalancerSettings, ...settings };
 }
 
 let versionCounter = 0;

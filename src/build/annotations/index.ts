@@ -9,5 +9,5 @@ export { appRootKey, checkUrlPath, proxyPassReverseKey, rewriteFamily, rewriteTa
 export { accessFamily } from "./access.js";
 export { bodyFamily } from "./body.js";
 export { compressionFamily, compressionKey } from "./compression.js";
-export { protocolFamily } from "./protocol.js";
+export { protocolFamily, backendProtocolKey, backendTlsVerifyKey, backendCaSecretKey, isTlsProtocol } from "./protocol.js";
 export { allowConnectKey, connectFamily } from "./connect.js";

@@ -1,18 +1,51 @@
-// Upstream protocol annotations (issues #6, #11). `websocket-idle-timeout` (mod_proxy_wstunnel's
-// idle timeout) is implemented; the other keys belong to open issues and stay "not implemented"
-// (a second family object with the same name, so the README and the ConfigMap keys tell them apart).
-// Tri-state like the timeouts: absent -> 3600 s, "0" -> disabled, else explicit seconds.
+// Upstream protocol annotations (issues #5, #6, #11). Implemented: `websocket-idle-timeout`
+// (mod_proxy_wstunnel's idle timeout; tri-state like the timeouts: absent -> 3600 s, "0" ->
+// disabled, else explicit seconds), `backend-protocol` (http:// https:// h2c:// in ProxyPass),
+// `backend-tls-verify` (SSLProxyVerify) and `backend-ca-secret` (SSLProxyCACertificateFile). The
+// AJP keys belong to an open issue and stay "not implemented" (a second family
+// object with the same name, so the README and the ConfigMap keys tell them apart).
 import { z } from "zod";
-import { notImplementedFamily, parseWithSchema, plannedDoc, type AnnotationDoc, type AnnotationFamily, type Annotations, type AnnotationParse } from "./family.js";
+import type { BackendProtocol } from "../../model/index.js";
+import { notImplementedFamily, parseWithSchema, plannedDoc, type AnnotationDoc, type AnnotationFamily, type AnnotationFinding, type Annotations, type AnnotationParse } from "./family.js";
 import { timeoutSettingSchema, type TimeoutSetting } from "./timeouts.js";
 
 export interface ProtocolValue {
   /** `websocket-idle-timeout`: closes an upgraded tunnel after this long without bytes in either direction. */
   readonly websocketIdle: TimeoutSetting;
+  /** `backend-protocol`, lower-case. */
+  readonly backendProtocol: BackendProtocol;
+  /** `backend-tls-verify`: verify members' certificates (chain and name). */
+  readonly tlsVerify: boolean;
+  /** `backend-ca-secret`: name of a Secret in the Ingress's namespace with `ca.crt`; null = none. */
+  readonly caSecret: string | null;
 }
 
 export const websocketIdleTimeoutKey = "proxypass.io/websocket-idle-timeout";
-export const protocolKeys: ReadonlyArray<string> = [websocketIdleTimeoutKey];
+export const backendProtocolKey = "proxypass.io/backend-protocol";
+export const backendTlsVerifyKey = "proxypass.io/backend-tls-verify";
+export const backendCaSecretKey = "proxypass.io/backend-ca-secret";
+export const protocolKeys: ReadonlyArray<string> = [backendProtocolKey, backendTlsVerifyKey, backendCaSecretKey, websocketIdleTimeoutKey];
+
+/** `backend-protocol` values as written in annotations (upper-case, as ingress-nginx's); matched case-insensitively. */
+export const backendProtocolValues: ReadonlyArray<string> = ["HTTP", "HTTPS", "H2C", "GRPC", "GRPCS"];
+
+/** Protocols spoken over TLS. */
+export function isTlsProtocol(protocol: BackendProtocol): boolean {
+  return protocol === "https" || protocol === "grpcs";
+}
+
+const backendProtocolSchema = z
+  .string()
+  .refine((v) => backendProtocolValues.includes(v.toUpperCase()), `must be one of ${backendProtocolValues.join(", ")}`)
+  .transform((v) => v.toLowerCase() as BackendProtocol);
+
+const booleanSchema = z.enum(["true", "false"], { error: 'must be "true" or "false"' }).transform((v) => v === "true");
+
+/** A Secret name: RFC 1123 subdomain, in the Ingress's own namespace (no "namespace/name"). */
+const secretNameSchema = z
+  .string()
+  .max(253, "must be at most 253 characters")
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be the name of a Secret in the Ingress's namespace (lower-case RFC 1123 subdomain)");
 
 /** One hour (httpd's ProxyWebsocketIdleTimeout is off by default; ingress-nginx cuts at its 60 s read timeout). */
 export const defaultWebsocketIdleMs = 3_600_000;
@@ -20,12 +53,43 @@ export const defaultWebsocketIdleMs = 3_600_000;
 const unset: TimeoutSetting = Object.freeze({ kind: "default" });
 
 export const protocolSchema = z
-  .object({ [websocketIdleTimeoutKey]: timeoutSettingSchema.default(unset) })
-  .transform((v): ProtocolValue => ({ websocketIdle: v[websocketIdleTimeoutKey] }));
+  .object({
+    [websocketIdleTimeoutKey]: timeoutSettingSchema.default(unset),
+    [backendProtocolKey]: backendProtocolSchema.optional(),
+    [backendTlsVerifyKey]: booleanSchema.optional(),
+    [backendCaSecretKey]: secretNameSchema.optional(),
+  })
+  .transform(
+    (v): ProtocolValue => ({
+      websocketIdle: v[websocketIdleTimeoutKey],
+      backendProtocol: v[backendProtocolKey] ?? "http",
+      tlsVerify: v[backendTlsVerifyKey] ?? false,
+      caSecret: v[backendCaSecretKey] ?? null,
+    }),
+  );
 
-export const defaultProtocol: ProtocolValue = Object.freeze({ websocketIdle: unset });
+export const defaultProtocol: ProtocolValue = Object.freeze({ websocketIdle: unset, backendProtocol: "http", tlsVerify: false, caSecret: null });
 
 export const protocolDocs: ReadonlyArray<AnnotationDoc> = [
+  {
+    key: backendProtocolKey,
+    values: "`HTTP`, `HTTPS`, `H2C`, `GRPC`, `GRPCS`",
+    default: "HTTP",
+    description:
+      "protocol to the members (httpd's http:// https:// h2c://): HTTP/1.1, HTTP/1.1 over TLS, HTTP/2 cleartext (prior knowledge), gRPC over HTTP/2 cleartext or TLS (errors as gRPC statuses, trailers, grpc-timeout); a balancer setting; see Backend protocols",
+  },
+  {
+    key: backendTlsVerifyKey,
+    values: '"true" / "false"',
+    default: "false",
+    description: "verify the member's certificate chain and name (SSLProxyVerify require); off by default: encrypted but not authenticated, like ingress-nginx's proxy-ssl-verify; HTTPS and GRPCS only",
+  },
+  {
+    key: backendCaSecretKey,
+    values: "Secret name (same namespace)",
+    default: "none (Node's bundled CAs)",
+    description: "Secret whose `ca.crt` (PEM) holds the only CAs trusted for members (SSLProxyCACertificateFile); used with backend-tls-verify; missing or invalid -> diagnostic and 502 (fail closed)",
+  },
   {
     key: websocketIdleTimeoutKey,
     values: 'seconds; "0" disables',
@@ -35,7 +99,18 @@ export const protocolDocs: ReadonlyArray<AnnotationDoc> = [
 ];
 
 export function parseProtocol(annotations: Annotations): AnnotationParse<ProtocolValue> {
-  return parseWithSchema(protocolSchema, annotations, protocolKeys, defaultProtocol);
+  const parsed = parseWithSchema(protocolSchema, annotations, protocolKeys, defaultProtocol);
+  if (parsed.diagnostics.length !== 0) return parsed;
+  const v = parsed.value;
+  const warnings: AnnotationFinding[] = [];
+  if (!isTlsProtocol(v.backendProtocol)) {
+    for (const key of [backendTlsVerifyKey, backendCaSecretKey]) {
+      if (Object.hasOwn(annotations, key)) warnings.push({ severity: "warning", reason: "AnnotationIgnored", key, message: `annotation ${key} applies only with ${backendProtocolKey} HTTPS or GRPCS; ignored` });
+    }
+  } else if (v.caSecret !== null && !v.tlsVerify) {
+    warnings.push({ severity: "warning", reason: "AnnotationIgnored", key: backendCaSecretKey, message: `annotation ${backendCaSecretKey} is used only with ${backendTlsVerifyKey}: "true"; members are not verified` });
+  }
+  return warnings.length === 0 ? parsed : { value: v, diagnostics: warnings };
 }
 
 /** The idle timeout in milliseconds; null = disabled. */
@@ -60,10 +135,7 @@ export const protocolFamily: AnnotationFamily<ProtocolValue> = {
 };
 
 /** The protocol keys of open issues: recognised and reported, not applied. */
-export const protocolPlannedFamily = notImplementedFamily("protocol", "issues #6/#11", [
-  plannedDoc("backend-protocol", "HTTP, HTTPS, H2C, GRPC, GRPCS, AJP", "HTTP", "protocol to the members (http:// https:// h2c:// ajp://)"),
-  plannedDoc("backend-tls-verify", '"true" / "false"', "true", "verify member certificates (SSLProxyVerify)"),
-  plannedDoc("backend-ca-secret", "Secret name", "none", "Secret with ca.crt for member certificates (SSLProxyCACertificateFile)"),
+export const protocolPlannedFamily = notImplementedFamily("protocol", "issue #11", [
   plannedDoc("ajp-secret", "Secret name", "none", "Secret with key `secret` (AJP secret=)"),
   plannedDoc("ajp-packet-size", "bytes", "8192", "AJP packet size (ProxyIOBufferSize)"),
 ]);

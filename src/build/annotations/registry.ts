@@ -1,5 +1,5 @@
 // All annotation families, and the one parse of an Ingress's annotations into route options.
-import type { FailoverConfig, HealthCheckConfig, LbMethod, RouteOptions, StickyConfig } from "../../model/index.js";
+import type { BackendProtocol, FailoverConfig, HealthCheckConfig, LbMethod, RouteOptions, StickyConfig } from "../../model/index.js";
 import { accessFamily } from "./access.js";
 import { balancerFamily, type CanaryValue, type HotStandbyRef } from "./balancer.js";
 import { bodyFamily } from "./body.js";
@@ -34,6 +34,12 @@ export interface BalancerSettingsValue {
   readonly healthCheck: HealthCheckConfig | null;
   /** Unresolved `hot-standby` Service and port, in the Ingress's namespace. */
   readonly hotStandby: HotStandbyRef | null;
+  /** `backend-protocol`. */
+  readonly protocol: BackendProtocol;
+  /** `backend-tls-verify` (TLS protocols only). */
+  readonly tlsVerify: boolean;
+  /** Unresolved `backend-ca-secret`: a Secret name in the Ingress's namespace; null = none. */
+  readonly caSecret: string | null;
 }
 
 export interface ParsedAnnotations {
@@ -94,6 +100,9 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
     failover: failover.value,
     healthCheck: health.value,
     hotStandby: balancer.value.hotStandby,
+    protocol: protocol.value.backendProtocol,
+    tlsVerify: protocol.value.tlsVerify,
+    caSecret: protocol.value.caSecret,
   };
   return { options, balancer: settings, canary: balancer.value.canary, findings };
 }

@@ -16,6 +16,7 @@
 
 import type { BalancerConfig, BalancerMembers, LbMethod, Member } from "../../model/index.js";
 import { Upstream, type UpstreamOptions } from "../upstream.js";
+import { transportFor, type UpstreamTransport } from "../upstream-transport.js";
 import {
   BALANCER_LBMETHOD,
   BALANCER_LOCK,
@@ -238,6 +239,8 @@ export class Balancer {
   #byRoute = new Map<string, BalancerMember>();
   /** Some member is ready: terminating (ready: false) members then act as drained (N). */
   #hasReady = false;
+  /** How members are spoken to (backend-protocol, TLS): the same object while its settings are unchanged. */
+  transport: UpstreamTransport;
   /** Outcome of the last pick. */
   outcome: PickOutcome = PickOutcome.None;
   /** The last pick was a trial of a member whose retry window had ended. */
@@ -248,6 +251,7 @@ export class Balancer {
     this.#ledger = ledger;
     this.#config = config;
     this.#method = config.lbmethod;
+    this.transport = transportFor(config, null);
     this.#board = board;
     this.#words = board.words;
     this.#options = options;
@@ -263,6 +267,7 @@ export class Balancer {
     const stickyChanged = config.sticky?.cookie !== this.#config.sticky?.cookie;
     this.#config = config;
     this.#method = config.lbmethod;
+    this.transport = transportFor(config, this.transport);
     if (stickyChanged) for (const m of this.#list) m.setCookie = this.#cookieFor(m);
   }
 

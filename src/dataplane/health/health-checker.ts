@@ -18,7 +18,10 @@
 // written there (one member's failure must not take out every overflow member).
 
 import { request as httpRequest } from "node:http";
+import { connect as connectH2 } from "node:http2";
+import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
+import { transportFor, type UpstreamTransport } from "../upstream-transport.js";
 import type { BalancerConfig, BalancerMembers, EndpointDelta, EndpointTable, HealthCheckConfig, Member, RouteTable } from "../../model/index.js";
 import type { Logger } from "../../util/index.js";
 import { FLAG_HC_FAIL, MEMBER_FLAGS, MEMBER_HC_STREAK, type Scoreboard, type SlotAssignment } from "../balancer/index.js";
@@ -68,6 +71,8 @@ class MemberCheck {
   address: string;
   port: number;
   hostHeader: string;
+  /** The balancer's backend protocol and TLS settings: checks speak what requests speak. */
+  transport: UpstreamTransport;
   config: HealthCheckConfig;
   slot: number;
   timer: NodeJS.Timeout | null = null;
@@ -89,6 +94,7 @@ class MemberCheck {
     this.address = m.address;
     this.port = m.port;
     this.hostHeader = config.hostHeader;
+    this.transport = transportFor(config, null);
     this.config = hc;
     this.slot = slot;
   }
@@ -224,7 +230,8 @@ export class HealthChecker {
   #reconcile(prev: BalancerChecks | null, config: BalancerConfig, entry: BalancerMembers, memberSlots: ReadonlyArray<number>): BalancerChecks {
     const hc = config.healthCheck;
     if (hc === null) throw new Error("reconcile of an unchecked balancer");
-    if (prev !== null && prev.config.hostHeader === config.hostHeader && prev.config.healthCheck !== null && sameHealthCheck(prev.config.healthCheck, hc) && sameMembers(prev, entry, memberSlots)) {
+    const transport = transportFor(config, null);
+    if (prev !== null && prev.config.hostHeader === config.hostHeader && transportFor(prev.config, null).key === transport.key && prev.config.healthCheck !== null && sameHealthCheck(prev.config.healthCheck, hc) && sameMembers(prev, entry, memberSlots)) {
       // Nothing relevant changed: keep everything as it runs.
       prev.config = config;
       prev.entry = entry;
@@ -251,11 +258,12 @@ export class HealthChecker {
         existing.slot = slot;
         this.#writeState(existing);
       }
-      if (existing.address !== m.address || existing.port !== m.port || existing.hostHeader !== config.hostHeader || !sameHealthCheck(existing.config, hc)) {
+      if (existing.address !== m.address || existing.port !== m.port || existing.hostHeader !== config.hostHeader || existing.transport.key !== transport.key || !sameHealthCheck(existing.config, hc)) {
         this.#stop(existing);
         existing.address = m.address;
         existing.port = m.port;
         existing.hostHeader = config.hostHeader;
+        existing.transport = transport;
         existing.config = hc;
         this.#schedule(existing, this.#random() * Math.min(hc.intervalMs, MAX_FIRST_JITTER_MS));
       }
@@ -431,18 +439,59 @@ function probeTcp(address: string, port: number, timeoutMs: number, done: ProbeD
   };
 }
 
-/** HTTP/1.1 check on a fresh connection: one request, body read and discarded (capped). */
-function probeHttp(c: MemberCheck, timeoutMs: number, done: ProbeDone): () => void {
+/** HTTP/2 check (backend-protocol H2C, GRPC, GRPCS) on a fresh session: one stream, body read and discarded (capped). */
+function probeH2(c: MemberCheck, timeoutMs: number, done: ProbeDone): () => void {
   let finished = false;
   let status: number | null = null;
-  const req = httpRequest({
+  const t = c.transport;
+  const host = c.address.includes(":") ? `[${c.address}]` : c.address;
+  const session = t.tls === null ? connectH2(`http://${host}:${c.port}`) : connectH2(`https://${host}:${c.port}`, { ...t.tls, ALPNProtocols: ["h2"] });
+  const finish = (error: string | null): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    session.destroy();
+    done(status, error);
+  };
+  const timer = setTimeout(() => finish("timeout"), timeoutMs);
+  timer.unref();
+  session.unref();
+  session.on("error", (err) => finish(errorText(err)));
+  const stream = session.request({ ":method": c.config.method, ":path": c.config.uri, ":authority": c.hostHeader, "user-agent": HEALTH_CHECK_USER_AGENT }, { endStream: true });
+  stream.on("error", (err) => finish(errorText(err)));
+  stream.on("response", (headers) => {
+    status = Number(headers[":status"] ?? 0);
+  });
+  let bytes = 0;
+  stream.on("data", (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes >= HEALTH_CHECK_BODY_CAP) finish(null);
+  });
+  stream.on("end", () => finish(status === null ? "stream ended without a response" : null));
+  stream.on("close", () => finish(status === null ? "stream closed before a response" : null));
+  return () => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    session.destroy();
+  };
+}
+
+/** HTTP/1.1 check on a fresh connection (over TLS for backend-protocol HTTPS): one request, body read and discarded (capped). */
+function probeHttp(c: MemberCheck, timeoutMs: number, done: ProbeDone): () => void {
+  if (c.transport.h2) return probeH2(c, timeoutMs, done);
+  let finished = false;
+  let status: number | null = null;
+  const options = {
     host: c.address,
     port: c.port,
     method: c.config.method,
     path: c.config.uri,
-    agent: false,
+    agent: false as const,
     headers: { host: c.hostHeader, connection: "close", "user-agent": HEALTH_CHECK_USER_AGENT },
-  });
+  };
+  const tls = c.transport.tls;
+  const req = tls === null ? httpRequest(options) : httpsRequest({ ...options, ...tls });
   const finish = (error: string | null): void => {
     if (finished) return;
     finished = true;

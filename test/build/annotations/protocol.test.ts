@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseProtocol, protocolFamily, protocolPlannedFamily, toWebsocketIdleMs } from "../../../src/build/annotations/protocol.js";
+import { parseProtocol, protocolFamily, protocolPlannedFamily, toWebsocketIdleMs, type ProtocolValue } from "../../../src/build/annotations/protocol.js";
 
 const key = "proxypass.io/websocket-idle-timeout";
 
@@ -30,12 +30,59 @@ describe("protocol annotations: websocket-idle-timeout", () => {
     expect(toWebsocketIdleMs(parsed.value)).toBe(3_600_000);
   });
 
-  it("documents its key; the other protocol keys are a separate, not implemented family", () => {
+  it("documents its keys; the AJP keys and allow-connect are a separate, not implemented family", () => {
     expect(protocolFamily.implemented).toBe(true);
-    expect(protocolFamily.docs.map((d) => [d.key, d.default])).toEqual([[key, "3600"]]);
+    expect(protocolFamily.docs.map((d) => [d.key, d.default])).toEqual([
+      ["proxypass.io/backend-protocol", "HTTP"],
+      ["proxypass.io/backend-tls-verify", "false"],
+      ["proxypass.io/backend-ca-secret", "none (Node's bundled CAs)"],
+      [key, "3600"],
+    ]);
     expect(protocolPlannedFamily.implemented).toBe(false);
     expect(protocolPlannedFamily.keys).not.toContain(key);
-    expect(protocolPlannedFamily.keys).toContain("proxypass.io/backend-protocol");
+    expect(protocolPlannedFamily.keys).not.toContain("proxypass.io/backend-protocol");
+    expect(protocolPlannedFamily.keys).toContain("proxypass.io/ajp-secret");
     expect(protocolPlannedFamily.parse({ "proxypass.io/ajp-secret": "s" }).diagnostics).toMatchObject([{ severity: "warning", reason: "AnnotationNotImplemented" }]);
+  });
+});
+
+const protocolKey = "proxypass.io/backend-protocol";
+const verifyKey = "proxypass.io/backend-tls-verify";
+const caKey = "proxypass.io/backend-ca-secret";
+
+describe("protocol annotations: backend-protocol, backend-tls-verify, backend-ca-secret", () => {
+  it.each<{ name: string; annotations: Readonly<Record<string, string>>; value: Partial<ProtocolValue> }>([
+    { name: "absent: HTTP/1.1, no verification, no CA", annotations: {}, value: { backendProtocol: "http", tlsVerify: false, caSecret: null } },
+    { name: "HTTPS", annotations: { [protocolKey]: "HTTPS" }, value: { backendProtocol: "https" } },
+    { name: "values are case-insensitive (grpcs)", annotations: { [protocolKey]: "grpcs" }, value: { backendProtocol: "grpcs" } },
+    { name: "H2C", annotations: { [protocolKey]: "H2C" }, value: { backendProtocol: "h2c" } },
+    { name: "GRPC", annotations: { [protocolKey]: "GRPC" }, value: { backendProtocol: "grpc" } },
+    { name: "verification with a CA Secret", annotations: { [protocolKey]: "HTTPS", [verifyKey]: "true", [caKey]: "backend-ca" }, value: { backendProtocol: "https", tlsVerify: true, caSecret: "backend-ca" } },
+    { name: "verification without a CA Secret (Node's bundled CAs)", annotations: { [protocolKey]: "GRPCS", [verifyKey]: "true" }, value: { tlsVerify: true, caSecret: null } },
+  ])("$name", ({ annotations, value }) => {
+    const parsed = parseProtocol(annotations);
+    expect(parsed.diagnostics).toEqual([]);
+    expect(parsed.value).toMatchObject(value);
+  });
+
+  it.each<{ name: string; annotations: Readonly<Record<string, string>>; key: string; reason: RegExp }>([
+    { name: "an unknown protocol is rejected", annotations: { [protocolKey]: "FCGI" }, key: protocolKey, reason: /one of HTTP, HTTPS, H2C, GRPC, GRPCS/ },
+    { name: "AJP is not a value of this family yet", annotations: { [protocolKey]: "AJP" }, key: protocolKey, reason: /one of/ },
+    { name: "verify must be true or false", annotations: { [protocolKey]: "HTTPS", [verifyKey]: "yes" }, key: verifyKey, reason: /"true" or "false"/ },
+    { name: "a CA Secret in another namespace is rejected", annotations: { [protocolKey]: "HTTPS", [verifyKey]: "true", [caKey]: "kube-system/ca" }, key: caKey, reason: /Ingress's namespace/ },
+    { name: "a CA Secret name with upper case is rejected", annotations: { [protocolKey]: "HTTPS", [verifyKey]: "true", [caKey]: "CA" }, key: caKey, reason: /RFC 1123/ },
+  ])("$name", ({ annotations, key: k, reason }) => {
+    const parsed = parseProtocol(annotations);
+    expect(parsed.diagnostics).toHaveLength(1);
+    expect(parsed.diagnostics[0]).toMatchObject({ severity: "error", reason: "InvalidAnnotation", key: k, message: expect.stringMatching(reason) });
+    expect(parsed.value.backendProtocol).toBe("http");
+  });
+
+  it.each<{ name: string; annotations: Readonly<Record<string, string>>; keys: string[] }>([
+    { name: "TLS keys on a cleartext protocol are ignored with a warning", annotations: { [protocolKey]: "GRPC", [verifyKey]: "true", [caKey]: "ca" }, keys: [verifyKey, caKey] },
+    { name: "a CA Secret without verification is ignored with a warning", annotations: { [protocolKey]: "HTTPS", [caKey]: "ca" }, keys: [caKey] },
+  ])("$name", ({ annotations, keys }) => {
+    const parsed = parseProtocol(annotations);
+    expect(parsed.diagnostics.map((d) => [d.severity, d.reason, d.key])).toEqual(keys.map((k) => ["warning", "AnnotationIgnored", k]));
   });
 });

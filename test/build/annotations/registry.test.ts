@@ -61,6 +61,9 @@ describe("annotation registry", () => {
       failover: { maxAttempts: null, retryMs: 5000, failOnStatus: [], failOnTimeout: false },
       healthCheck: { uri: "/", method: "TCP", intervalMs: 30000, passes: 1, fails: 1, expect: [[200, 399]] },
       hotStandby: { service: "spare", port: "http" },
+      protocol: "http",
+      tlsVerify: false,
+      caSecret: null,
     });
     expect(parsed.canary).toBeNull();
   });
@@ -99,10 +102,16 @@ describe("annotation registry", () => {
     expect(parsed.options.websocketIdleMs).toBe(ms);
   });
 
-  it("the other protocol keys stay not implemented", () => {
-    const parsed = parseAnnotations({ "proxypass.io/backend-protocol": "HTTPS", "proxypass.io/websocket-idle-timeout": "x" });
+  it("backend-protocol and its TLS keys are balancer settings", () => {
+    const parsed = parseAnnotations({ "proxypass.io/backend-protocol": "GRPCS", "proxypass.io/backend-tls-verify": "true", "proxypass.io/backend-ca-secret": "ca" });
+    expect(parsed.findings).toEqual([]);
+    expect(parsed.balancer).toMatchObject({ protocol: "grpcs", tlsVerify: true, caSecret: "ca" });
+  });
+
+  it("the AJP keys and allow-connect stay not implemented", () => {
+    const parsed = parseAnnotations({ "proxypass.io/ajp-packet-size": "8192", "proxypass.io/websocket-idle-timeout": "x" });
     expect(parsed.findings.map(({ severity, reason, key }) => ({ severity, reason, key }))).toEqual([
-      { severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/backend-protocol" },
+      { severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/ajp-packet-size" },
       { severity: "error", reason: "InvalidAnnotation", key: "proxypass.io/websocket-idle-timeout" },
     ]);
   });
