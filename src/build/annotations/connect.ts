@@ -3,6 +3,7 @@
 // the tunnel goes to a member of the Ingress's backend for "/". Absent: CONNECT stays refused.
 import { z } from "zod";
 import { parseWithSchema, type AnnotationDoc, type AnnotationFamily, type AnnotationParse, type Annotations } from "./family.js";
+import { trimBlanks } from "./failover.js";
 
 export interface ConnectValue {
   /** Ports a CONNECT may name, sorted and unique; null = CONNECT not allowed. */
@@ -15,7 +16,7 @@ export const connectKeys: ReadonlyArray<string> = [allowConnectKey];
 const portsSchema = z.string().transform((value, ctx): ReadonlyArray<number> => {
   const ports = new Set<number>();
   for (const raw of value.split(",")) {
-    const item = raw.trim();
+    const item = trimBlanks(raw); // spaces and tabs only: String.trim would accept VT, FF, CR...
     if (!/^[0-9]{1,5}$/.test(item) || Number(item) < 1 || Number(item) > 65535) {
       ctx.addIssue({ code: "custom", message: "must be a comma-separated list of ports (1-65535), e.g. \"443\" or \"443,8443\"" });
       return z.NEVER;
