@@ -95,6 +95,8 @@ describe("WorkerPool (2 workers, reusePort, shared scoreboard)", () => {
       );
     }
     await expect.poll(() => pool.memberStats(B, key)?.busy, { timeout: 5_000 }).toBe(6);
+    // Busy counts from election; release only once all six requests reached the member.
+    await expect.poll(() => releaseHang.length, { timeout: 10_000 }).toBe(6);
     for (const r of releaseHang.splice(0)) r();
     const workers = await Promise.all(pending);
     expect(new Set(workers).size).toBeGreaterThanOrEqual(1);
