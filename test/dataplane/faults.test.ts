@@ -210,7 +210,7 @@ describe("member removal", () => {
     for (let i = 0; i < 20; i++) expect((await send(port, { method: i % 2 === 0 ? "GET" : "POST", body: i % 2 === 0 ? undefined : "x" })).status).toBe(200);
   });
 
-  it("100 rounds of member replacement leave no retiring member, no open upstream socket and no stale member", async () => {
+  it("100 rounds of member replacement leave no retiring member, no open upstream socket, no stale member and no health-check state", async () => {
     const servers: Server[] = [];
     let open = 0;
     const startMember = async (): Promise<number> => {
@@ -234,13 +234,16 @@ describe("member removal", () => {
       }
     });
     const ports = await Promise.all(Array.from({ length: 6 }, startMember));
-    await serve([member(ports[0] as number), member(ports[1] as number)]);
+    // Active health checks on: each member has a check timer and state that must go with it.
+    const checked: Partial<BalancerSettings> = { healthCheck: { uri: "/healthz", method: "GET", intervalMs: 60_000, passes: 1, fails: 1, expect: [[200, 399]] } };
+    await serve([member(ports[0] as number), member(ports[1] as number)], checked);
     for (let round = 0; round < 100; round++) {
       const a = ports[round % 6] as number;
       const b = ports[(round + 1) % 6] as number;
       const c = ports[(round + 3) % 6] as number;
       await proxy.applyEndpoints(endpointTable({ [B]: [member(a), member(b), member(c, round % 2 === 0)] }));
       expect((await send(port)).status).toBe(200);
+      expect(proxy.healthChecker?.size).toBe(new Set([a, b, c]).size);
     }
     await proxy.applyEndpoints(endpointTable({ [B]: [member(ports[0] as number)] }));
     await proxy.registry.drained();
@@ -249,6 +252,7 @@ describe("member removal", () => {
     // Only the remaining member may still hold pooled connections.
     await expect.poll(() => open, { timeout: 5_000 }).toBeLessThanOrEqual(2);
     expect(proxy.balancers()?.[0]?.members.map((m) => m.key)).toEqual([`127.0.0.1:${ports[0]}`]);
+    expect([...(proxy.healthChecker?.results() ?? [])].map((r) => r.member)).toEqual([`127.0.0.1:${ports[0]}`]);
   });
 });
 

@@ -46,7 +46,7 @@ export class Controller {
       { stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env },
     );
     const c = new Controller(child, httpPort, adminPort);
-    await c.waitReady(30_000);
+    await c.waitReady(90_000);
     return c;
   }
 
