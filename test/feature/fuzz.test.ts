@@ -51,8 +51,8 @@ describe("raw-HTTP fuzzer against the controller binary (smoke: 2 batches of 40 
     await writeFile(join(dir, "app.yaml"), [serviceYaml("shop", "web", 80), endpointSlicesYaml("shop", "web", [{ ip: upstream.host, port: upstream.port, pod: "echo" }]), ingressYaml("shop", "web", [{ host: "chaos.test", path: "/app", service: "web", port: 80 }])].join("---\n"));
     ctl = await startController(["--manifests", dir, "--workers", "1", "--access-log=false", "--shutdown-delay", "0"]);
     const c = ctl;
-    await waitFor(async () => ((await request(`http://127.0.0.1:${c.adminPort}/readyz`)).statusCode === 200 ? true : undefined), { what: "readyz", timeoutMs: 20_000 });
-  });
+    await waitFor(async () => ((await request(`http://127.0.0.1:${c.adminPort}/readyz`)).statusCode === 200 ? true : undefined), { what: "readyz", timeoutMs: 60_000 });
+  }, 90_000);
 
   afterAll(async () => {
     if (ctl.child.exitCode === null) ctl.child.kill("SIGKILL");

@@ -45,7 +45,7 @@ async function start(args: string[], env: NodeJS.ProcessEnv = process.env, slow 
   await writeFile(join(dir, "ing.yaml"), ingressYaml("default", "web", [{ host: "demo.test", path: "/", service: "web", port: 80 }]));
   const c = await startController(["--manifests", dir, "--workers", "2", "--access-log=false", ...args], env);
   ctl = c;
-  await waitFor(async () => ((await request(`http://127.0.0.1:${c.adminPort}/readyz`)).statusCode === 200 ? true : undefined), { what: "readyz", timeoutMs: 20_000 });
+  await waitFor(async () => ((await request(`http://127.0.0.1:${c.adminPort}/readyz`)).statusCode === 200 ? true : undefined), { what: "readyz", timeoutMs: 60_000 });
   return c;
 }
 
@@ -66,13 +66,13 @@ describe("SIGTERM", () => {
     const slow = get(c, "/slow");
     await new Promise((r) => setTimeout(r, 200));
     c.child.kill("SIGTERM");
-    await waitFor(async () => ((await request(`http://127.0.0.1:${c.adminPort}/readyz`)).statusCode === 503 ? true : undefined), { what: "readyz 503" });
+    await waitFor(async () => ((await request(`http://127.0.0.1:${c.adminPort}/readyz`)).statusCode === 503 ? true : undefined), { what: "readyz 503", timeoutMs: 30_000 });
     const during = await get(c, "/y", agent);
     expect(during.status).toBe(200);
     expect(during.connection).toBe("close");
     expect((await slow).status).toBe(200);
     expect(await c.exited).toBe(0);
-  });
+  }, 120_000);
 });
 
 describe("a crashed data-plane worker", () => {
@@ -83,10 +83,10 @@ describe("a crashed data-plane worker", () => {
     await waitFor(() => (c.output().includes("chaos hook: killing a data-plane worker") ? true : undefined), { what: "hook log line" });
     // Requests on new connections keep succeeding while worker 0 restarts and after.
     for (let i = 0; i < 20; i++) expect((await get(c, "/z")).status).toBe(200);
-    await waitFor(() => (c.output().includes("respawning") ? true : undefined), { what: "respawn logged" });
-    await waitFor(async () => ((await statusAuto()).includes("Processes: 2") ? true : undefined), { what: "both workers running" });
+    await waitFor(() => (c.output().includes("respawning") ? true : undefined), { what: "respawn logged", timeoutMs: 30_000 });
+    await waitFor(async () => ((await statusAuto()).includes("Processes: 2") ? true : undefined), { what: "both workers running", timeoutMs: 60_000 });
     for (let i = 0; i < 10; i++) expect((await get(c, "/w")).status).toBe(200);
-  });
+  }, 120_000);
 
   it("the hook is off by default: SIGUSR2 without PROXYPASS_CHAOS_HOOKS kills no worker", async () => {
     const env = { ...process.env };
@@ -97,5 +97,5 @@ describe("a crashed data-plane worker", () => {
     c.child.kill("SIGUSR2");
     await c.exited;
     expect(c.output()).not.toContain("chaos hook");
-  });
+  }, 120_000);
 });
