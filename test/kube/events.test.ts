@@ -239,8 +239,12 @@ describe("EventRecorder", () => {
     api.remove("Event", "apps", first);
     clock += 61_000;
     rec.observe(observation([invalidAnnotation]));
-    await settled(rec, 2);
-    const list = events(api);
+    // The patch finds nothing (404): the recorder queues a create. Poll for that outcome (the
+    // write counter already moves with the failed patch).
+    const list = await waitFor(() => {
+      const now = events(api);
+      return now.length === 1 ? now : undefined;
+    }, { what: "a new Event" });
     expect(list).toHaveLength(1);
     expect(list[0]?.metadata.name).not.toBe(first);
   });
