@@ -6,7 +6,7 @@
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync, chmodSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { request as httpRequest } from "node:http";
-import { spawnSync } from "node:child_process";
+import { spawnSync, spawn } from "node:child_process";
 import { tmpdir, cpus, release } from "node:os";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,6 +42,9 @@ const help = `usage: npm run bench -- [options]
                        at the end by owner (test/bench/profile.mjs)
   --no-image-node-options  run Node peers without the Dockerfile's ENV NODE_OPTIONS
   --json FILE          also write the results to FILE
+  --issue9             every mode issue 9 asks for, one after the other (keep-alive with access log
+                       on/off; pinned; 1 MiB; new connection per request; --scale with memory), then
+                       one table of all its targets; other options (--quick, --duration...) apply to each
   --origin-workers N   origin nginx worker_processes (BENCH_ORIGIN_WORKERS, default 1)
   --max-other PCT      repeat a run when CPU used by other processes exceeds PCT (BENCH_MAX_OTHER, default 15)
   --retries N          at most N repeats per run; the least noisy attempt counts (BENCH_RETRIES, default 2)
@@ -83,6 +86,7 @@ function options() {
       "cpu-prof": { type: "boolean", default: false },
       "no-image-node-options": { type: "boolean", default: false },
       json: { type: "string" },
+      issue9: { type: "boolean", default: false },
       "origin-workers": { type: "string" },
       "max-other": { type: "string" },
       retries: { type: "string" },
@@ -128,6 +132,7 @@ function options() {
     cpuProf: values["cpu-prof"],
     imageNodeOptions: !values["no-image-node-options"],
     json: values.json ?? null,
+    issue9: values.issue9,
     keepTmp: values["keep-tmp"],
   };
 }
@@ -771,8 +776,67 @@ function printTable(rows, unavailable, opts) {
   for (const [id, why] of unavailable) console.log(`${id}: not available: ${why.split("\n")[0]}`);
 }
 
+/** The modes of `--issue9`: extra arguments of each run. */
+const issue9Modes = [
+  { name: "keep-alive, unpinned (with access log on/off)", args: ["--peers", "nginx-1w,haproxy-1t,apache-event,proxypass-1w,proxypass-log,floor-http,floor-proxy"] },
+  { name: "keep-alive, pinned", args: ["--pin", "--peers", "nginx-1w,haproxy-1t,apache-event,proxypass-1w,floor-http,floor-proxy"] },
+  { name: "1 MiB responses", args: ["--path", "/1m", "--connections", "50", "--peers", "nginx-1w,haproxy-1t,apache-event,proxypass-1w,floor-proxy"] },
+  { name: "new connection per request", args: ["--new-conn", "--peers", "nginx-1w,haproxy-1t,apache-event,proxypass-1w,floor-proxy"] },
+  { name: "scale, config swaps, memory", args: ["--scale", "--connections", "50"] },
+];
+
+/**
+ * `--issue9`: runs this harness once per mode (children, output shown as it comes), then prints
+ * every target with its figure and met/MISSED as one Markdown table, and the CPU per request of
+ * proxypass-1w against the floors (how much of a gap is the runtime), written to .bench too.
+ */
+async function runIssue9() {
+  const passThrough = process.argv.slice(2).filter((a) => a !== "--issue9");
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const outDir = join(repo, ".bench");
+  mkdirSync(outDir, { recursive: true });
+  const results = [];
+  for (const [i, mode] of issue9Modes.entries()) {
+    const json = join(outDir, `issue9-${stamp}-${i + 1}.json`);
+    console.log(`\n=== issue 9, mode ${i + 1}/${issue9Modes.length}: ${mode.name} ===`);
+    const code = await new Promise((resolve) => {
+      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...passThrough, ...mode.args, "--json", json], { stdio: "inherit" });
+      child.on("exit", (c) => resolve(c ?? 1));
+    });
+    results.push({ mode: mode.name, code, result: code === 0 && existsSync(json) ? JSON.parse(readFileSync(json, "utf8")) : null });
+  }
+  const lines = ["| target | mode | figure | |", "|---|---|---|---|"];
+  for (const r of results) {
+    if (r.result === null) {
+      lines.push(`| (mode failed, exit ${r.code}) | ${r.mode} | | |`);
+      continue;
+    }
+    for (const t of r.result.targets.measured) lines.push(`| ${t.name} | ${r.mode} | ${t.figures} | ${t.met ? "met" : "**MISSED**"} |`);
+  }
+  lines.push("| TLS keep-alive and h2 ≥ 0.6× nginx | — | not measured by this harness | |");
+  const floors = ["", "CPU µs per request, proxypass-1w against the floors (same run; floor-http = node:http answering alone, floor-proxy = minimal node:http + undici proxy):", "", "| mode | conns | nginx-1w | floor-http | floor-proxy | proxypass-1w | proxypass − floor-proxy |", "|---|--:|--:|--:|--:|--:|--:|"];
+  for (const r of results) {
+    if (r.result === null) continue;
+    for (const c of r.result.options.connections) {
+      const cpu = (id) => r.result.summary.find((x) => x.peer === id && x.connections === c)?.cpuUsPerReq ?? null;
+      const pp = cpu("proxypass-1w");
+      if (pp === null) continue;
+      const fp = cpu("floor-proxy");
+      const f = (v) => (v === null ? "-" : v.toFixed(1));
+      floors.push(`| ${r.mode} | ${c} | ${f(cpu("nginx-1w"))} | ${f(cpu("floor-http"))} | ${f(fp)} | ${f(pp)} | ${fp === null ? "-" : `${pp - fp >= 0 ? "+" : ""}${(pp - fp).toFixed(1)} (${(((pp - fp) / fp) * 100).toFixed(0)}%)`} |`);
+    }
+  }
+  const text = [`Targets of issue 9 (${new Date().toISOString()}, npm run bench -- --issue9 ${passThrough.join(" ")}):`, "", ...lines, ...floors, ""].join("\n");
+  console.log(`\n${text}`);
+  const out = join(outDir, `issue9-${stamp}.md`);
+  writeFileSync(out, text);
+  console.log(`bench: issue 9 summary written to ${out} (per-mode JSON: ${join(outDir, `issue9-${stamp}-N.json`)})`);
+  process.exit(results.every((r) => r.code === 0) ? 0 : 1);
+}
+
 async function main() {
   const opts = options();
+  if (opts.issue9) return runIssue9();
   const tools = checkTools(opts);
   const dir = mkdtempSync(join(tmpdir(), "proxypass-bench-"));
   chmodSync(dir, 0o755); // apache drops to nobody when started as root
