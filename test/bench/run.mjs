@@ -814,7 +814,7 @@ async function runIssue9() {
     for (const t of r.result.targets.measured) lines.push(`| ${t.name} | ${r.mode} | ${t.figures} | ${t.met ? "met" : "**MISSED**"} |`);
   }
   lines.push("| TLS keep-alive and h2 ≥ 0.6× nginx | — | not measured by this harness | |");
-  const floors = ["", "CPU µs per request, proxypass-1w against the floors (same run; floor-http = node:http answering alone, floor-proxy = minimal node:http + undici proxy):", "", "| mode | conns | nginx-1w | floor-http | floor-proxy | proxypass-1w | proxypass − floor-proxy |", "|---|--:|--:|--:|--:|--:|--:|"];
+  const floors = ["", "CPU µs per request, proxypass-1w against the floors (same run; floor-http = node:http answering alone, floor-undici = undici alone as a client, 50 concurrent, after the rounds; floor-proxy = minimal node:http + undici proxy):", "", "| mode | conns | nginx-1w | floor-http | floor-undici | floor-proxy | proxypass-1w | proxypass − floor-proxy |", "|---|--:|--:|--:|--:|--:|--:|--:|"];
   for (const r of results) {
     if (r.result === null) continue;
     for (const c of r.result.options.connections) {
@@ -823,7 +823,7 @@ async function runIssue9() {
       if (pp === null) continue;
       const fp = cpu("floor-proxy");
       const f = (v) => (v === null ? "-" : v.toFixed(1));
-      floors.push(`| ${r.mode} | ${c} | ${f(cpu("nginx-1w"))} | ${f(cpu("floor-http"))} | ${f(fp)} | ${f(pp)} | ${fp === null ? "-" : `${pp - fp >= 0 ? "+" : ""}${(pp - fp).toFixed(1)} (${(((pp - fp) / fp) * 100).toFixed(0)}%)`} |`);
+      floors.push(`| ${r.mode} | ${c} | ${f(cpu("nginx-1w"))} | ${f(cpu("floor-http"))} | ${f(r.result.floorUndici?.cpuMicrosPerReq ?? null)} | ${f(fp)} | ${f(pp)} | ${fp === null ? "-" : `${pp - fp >= 0 ? "+" : ""}${(pp - fp).toFixed(1)} (${(((pp - fp) / fp) * 100).toFixed(0)}%)`} |`);
     }
   }
   const text = [`Targets of issue 9 (${new Date().toISOString()}, npm run bench -- --issue9 ${passThrough.join(" ")}):`, "", ...lines, ...floors, ""].join("\n");
@@ -959,6 +959,21 @@ async function main() {
     const scale = scaleComparison(rows, opts.connections, opts.scaleIngresses);
     printComparisons(accessLog, scale);
 
+    // Floor 3, undici alone against the same origin (keep-alive 100 B runs with floor-proxy measured):
+    // the upstream half of any Node proxy, next to floor-http (the client half).
+    let floorUndici = null;
+    if (opts.path === "/" && peers.some((p) => p.id === "floor-proxy")) {
+      const launch = nodeLaunch("floor-undici", { ...ctx, profileDir: null });
+      const members = configs.members.map((m) => `${m}:${originPort}`).join(",");
+      const r = spawnSync(nodeBinary(), [join(repo, "test/bench/floor-undici.mjs"), "--members", members, "--seconds", "5", "--concurrency", "50"], { cwd: repo, env: launch.env, encoding: "utf8", timeout: 60_000 });
+      try {
+        floorUndici = JSON.parse(r.stdout.trim().split("\n").at(-1));
+        console.log(`\nfloor-undici (undici alone, 50 concurrent requests to the origin, 5 s): ${floorUndici.reqPerSec} req/s, ${floorUndici.cpuMicrosPerReq} µs CPU/req, ${floorUndici.errors} errors`);
+      } catch {
+        console.log(`\nfloor-undici failed: ${(r.stderr ?? "").slice(0, 300)}`);
+      }
+    }
+
     // Profiles are written when a Node peer exits cleanly: stop them before the memory runs.
     if (profileDir !== null) {
       for (const peer of peers) if (!peer.swap) await procs.stop(peer.pid, 20_000);
@@ -997,6 +1012,7 @@ async function main() {
       accessLog,
       scale,
       memory,
+      floorUndici,
       targets: goals,
       profiles,
       runs,
