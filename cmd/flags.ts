@@ -38,6 +38,7 @@ export const flagsSchema = z.object({
   "controller-name": z.string().regex(/^[a-z0-9.-]+\/[A-Za-z0-9._/-]+$/, "must look like domain/path").default("proxypass.io/ingress-controller"),
   "http-port": port.default(8080),
   "https-port": port.default(8443),
+  "default-ssl-certificate": namespacedName.optional(),
   "admin-port": port.default(10254),
   "bind-address": z.string().refine((v) => isIP(v) !== 0, "must be an IP address").default("0.0.0.0"),
   workers: z.coerce.number().int().min(1).max(256).default(availableParallelism()),
@@ -82,6 +83,9 @@ export const usage = `usage: proxypass-ingress [--manifests PATH | --kubeconfig 
   --controller-name NAME      spec.controller of owned IngressClasses (proxypass.io/ingress-controller)
   --http-port N               plain listener: HTTP/1.1, and HTTP/2 with prior knowledge (h2c) (8080)
   --https-port N              TLS listener: HTTP/2 and HTTP/1.1 by ALPN, certificates by SNI (8443)
+  --default-ssl-certificate NS/NAME
+                              kubernetes.io/tls Secret served for unknown or absent SNI (default:
+                              a self-signed certificate made at start)
   --admin-port N              admin listener: /healthz, /readyz, /metrics, /balancer-manager,
                               /server-status, /config (10254)
   --admin-allow-cidrs CIDRS   clients allowed to use /balancer-manager, /server-status and /config

@@ -120,7 +120,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
   const reconciler = new Reconciler({
     source,
     sink: pool,
-    settings: { ingressClass: flags["ingress-class"], controllerName: flags["controller-name"], clusterDomain: flags["cluster-domain"], configMap: flags.configmap ?? null, zone },
+    settings: { ingressClass: flags["ingress-class"], controllerName: flags["controller-name"], clusterDomain: flags["cluster-domain"], configMap: flags.configmap ?? null, zone, defaultCertificate: flags["default-ssl-certificate"] ?? null },
     logger: loggerFor("control"),
     observers,
     // The ConfigMap's log-level, while set, replaces --log-level for the controller's loggers too.
@@ -257,6 +257,7 @@ function createKubeParts(flags: Flags, loggerFor: (component: string) => Logger)
     logger: log,
     ...(flags["watch-namespace"] !== undefined ? { watchNamespace: flags["watch-namespace"] } : {}),
     ...(flags.configmap !== undefined ? { configMap: flags.configmap } : {}),
+    ...(flags["default-ssl-certificate"] !== undefined ? { defaultCertificate: flags["default-ssl-certificate"] } : {}),
   });
   const elector = new LeaderElector({ kubeConfig, logger: loggerFor("leader"), instance, electionId: flags["election-id"] });
   const status = new IngressStatusWriter({

@@ -1,8 +1,8 @@
 // `/config`: the live snapshot as JSON — route table (virtual hosts, routes, server settings),
 // balancer configs and their members — sanitized so no Secret data or key material ever leaves
-// the process. Today no snapshot field comes from a Secret (TLS is not built yet); the sanitizer
-// is written for when they do: any field whose name says it holds secret material, and any string
-// that looks like PEM, becomes "[redacted]".
+// the process. The TLS section carries certificates and keys from Secrets: any field whose name
+// says it holds secret material, and any string that looks like PEM, becomes "[redacted]"
+// (test/dataplane/tls-sni.test.ts checks no key material is shown).
 import type { EndpointTable, RouteTable, RuntimeState } from "../model/index.js";
 
 export const CONFIG_PATH = "/config";
@@ -54,6 +54,7 @@ export function renderConfig(source: ConfigViewSource): string {
     routes: {
       version: snapshot.routes.version,
       server: snapshot.routes.server ?? null,
+      tls: snapshot.routes.tls ?? null,
       virtualHosts: snapshot.routes.virtualHosts,
       defaultRoute: snapshot.routes.defaultRoute,
     },

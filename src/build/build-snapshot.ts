@@ -16,6 +16,9 @@ import { compareText } from "./order.js";
 import { balancerMembersBytes, endpointTableVersion } from "./endpoints.js";
 import { mergeRoutes, type MergedRoutes } from "./routes.js";
 import { balancerConfigJson, RouteJsonWriter, serverSettingsJson } from "./snapshot-json.js";
+import { buildTlsTable, tlsSettingsOf } from "./tls.js";
+import { canonicalJson } from "../util/index.js";
+import type { Secret, TlsTable } from "../model/index.js";
 
 export interface BuildResult {
   readonly snapshot: ProxySnapshot;
@@ -50,7 +53,20 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
   const balancers = new BalancerSet(indexServices(view), settings, caches.prev, caches.next);
   const merged = mergeRoutes(admitted, balancers, diagnostics, caches);
   const used = resolveBalancers(merged, admitted, balancers, diagnostics, caches, new SecretLookup(view));
-  const routes = routeTable(merged, used.map((b) => b.config), global.global.server, caches.prev, caches.next);
+  const secrets = new Map<string, Secret>(view.secrets.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s] as const));
+  const defaultCert = settings.defaultCertificate ?? null;
+  const tls = buildTlsTable(
+    {
+      ingresses: admitted,
+      secrets,
+      defaultCertificate: defaultCert === null ? null : `${defaultCert.namespace}/${defaultCert.name}`,
+      settings: tlsSettingsOf(global.global.values),
+      prevChecks: caches.prev?.tlsChecks ?? null,
+      nextChecks: caches.next.tlsChecks,
+    },
+    diagnostics,
+  );
+  const routes = routeTable(merged, used.map((b) => b.config), global.global.server, tls, caches.prev, caches.next);
   const endpoints = endpointTable(used, caches.prev, caches.next);
   const snapshot: ProxySnapshot = { version: snapshotVersion(routes.version, endpoints.version), routes, endpoints };
   const refs = admitted.map((a) => a.ref).sort(compareText);
@@ -84,10 +100,11 @@ export function snapshotVersion(routesVersion: string, endpointsVersion: string)
  * table is reused when it has the same objects; the JSON of unchanged virtual hosts and balancer
  * configs is reused, kept as UTF-8 bytes (off the JS heap) and hashed part by part.
  */
-function routeTable(merged: MergedRoutes, balancers: ReadonlyArray<BalancerConfig>, server: ServerSettings, prev: BuildCache | null, next: BuildCache): RouteTable {
+function routeTable(merged: MergedRoutes, balancers: ReadonlyArray<BalancerConfig>, server: ServerSettings, tls: TlsTable, prev: BuildCache | null, next: BuildCache): RouteTable {
   const serverText = serverSettingsJson(server);
+  const tlsText = canonicalJson(tls);
   const last = prev?.routeTable ?? null;
-  const reuse = last !== null && last.serverText === serverText && last.table.defaultRoute === merged.defaultRoute && sameItems(last.table.balancers, balancers) && sameItems(last.table.virtualHosts, merged.virtualHosts);
+  const reuse = last !== null && last.serverText === serverText && last.tlsText === tlsText && last.table.defaultRoute === merged.defaultRoute && sameItems(last.table.balancers, balancers) && sameItems(last.table.virtualHosts, merged.virtualHosts);
   const writer = new RouteJsonWriter();
   const hash = reuse ? null : createHash("sha256");
   hash?.update('{"balancers":[');
@@ -100,7 +117,7 @@ function routeTable(merged: MergedRoutes, balancers: ReadonlyArray<BalancerConfi
       hash.update(part);
     }
   }
-  hash?.update(`],"defaultRoute":${writer.route(merged.defaultRoute)},"server":${serverText},"virtualHosts":[`);
+  hash?.update(`],"defaultRoute":${writer.route(merged.defaultRoute)},"server":${serverText},"tls":${tlsText},"virtualHosts":[`);
   for (let i = 0; i < merged.virtualHosts.length; i++) {
     const vh = merged.virtualHosts[i] as VirtualHost;
     const part = prev?.vhTexts.get(vh) ?? utf8(writer.virtualHost(vh));
@@ -115,8 +132,8 @@ function routeTable(merged: MergedRoutes, balancers: ReadonlyArray<BalancerConfi
     return last.table;
   }
   const version = (hash ?? createHash("sha256")).update("]}").digest("hex").slice(0, 16);
-  const table: RouteTable = { version, virtualHosts: merged.virtualHosts, defaultRoute: merged.defaultRoute, balancers, server };
-  next.routeTable = { table, serverText };
+  const table: RouteTable = { version, virtualHosts: merged.virtualHosts, defaultRoute: merged.defaultRoute, balancers, server, tls };
+  next.routeTable = { table, serverText, tlsText };
   return table;
 }
 

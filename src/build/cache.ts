@@ -4,6 +4,7 @@
 // finds its results here — and is reused only when all of them are the same objects again; a
 // changed input simply misses and is computed as in a first build. The builder never mutates a
 // cache it is given: each build writes a new one holding only what that build used.
+import type { SecretChecks } from "./tls.js";
 import type { BalancerConfig, BalancerMembers, BuildCache as BuildCacheHandle, BuildSettings, EndpointSlice, EndpointTable, Ingress, IngressBackend, Member, Route, RouteTable, Secret, Service, VirtualHost } from "../model/index.js";
 import type { BalancerSettingsValue, ParsedAnnotations } from "./annotations/index.js";
 import type { BackendResolution } from "./backend.js";
@@ -84,6 +85,8 @@ export class BuildCache implements BuildCacheHandle {
   /** Annotation defaults (global settings) the parsed annotations were derived with. */
   readonly defaultsKey: string;
   readonly parsed: Map<Ingress, ParsedAnnotations> = new Map();
+  /** TLS Secret checks (tls.ts), by "ns/name", reused while the Secret object is the same. */
+  readonly tlsChecks: SecretChecks = new Map();
   readonly services: Map<string, ServiceEntry> = new Map();
   readonly fragments: Map<string, IngressFragment> = new Map();
   /** Default-backend routes by Ingress ref: the route for the same Ingress, options and resolution. */
@@ -100,7 +103,7 @@ export class BuildCache implements BuildCacheHandle {
   readonly ages: Map<Ingress, number | null> = new Map();
   /** Canonical JSON (UTF-8) of each virtual host object. */
   readonly vhTexts: Map<VirtualHost, Uint8Array> = new Map();
-  routeTable: { readonly table: RouteTable; readonly serverText: string } | null = null;
+  routeTable: { readonly table: RouteTable; readonly serverText: string; readonly tlsText: string } | null = null;
   /** The endpoint table of the build that wrote this cache. */
   endpointTable: EndpointTable | null = null;
 

@@ -17,3 +17,4 @@ export { sliceMembers, memberKey, serviceNameLabel, hashRoute, withStandby } fro
 export { compareRoutes } from "./routes.js";
 export * from "./annotations/index.js";
 export { buildBalancerMembers, balancerMembersBytes, balancerMembersText, endpointTableVersion, hasEndpointProblem, serviceOfId } from "./endpoints.js";
+export { buildTlsTable, checkTlsSecret, parseSslCiphers, parseSslProtocols, tlsSettingsOf, sslCiphersSetting, sslProtocolsSetting, type SecretCheck } from "./tls.js";

@@ -9,6 +9,7 @@
 import { z, type ZodType } from "zod";
 import { defaultCompressionTypes, defaultServerSettings, type ServerSettings } from "../model/index.js";
 import { parseLogLevels } from "../util/index.js";
+import { parseSslCiphers, parseSslProtocols, sslCiphersSetting, sslProtocolsSetting } from "./tls.js";
 
 export const accessLogSetting = "access-log";
 export const logLevelSetting = "log-level";
@@ -88,6 +89,15 @@ const schemas = {
     .string()
     .regex(/^[0-9]{1,9}$/, "must be a whole number of bytes")
     .transform(Number),
+  // TLS listener (read by tls.ts into the route table's TLS section).
+  [sslProtocolsSetting]: z.string().superRefine((v, ctx) => {
+    const p = parseSslProtocols(v);
+    if (typeof p === "string") ctx.addIssue({ code: "custom", message: p });
+  }),
+  [sslCiphersSetting]: z.string().superRefine((v, ctx) => {
+    const c = parseSslCiphers(v);
+    if (typeof c !== "string") ctx.addIssue({ code: "custom", message: c.error });
+  }),
 } as const;
 
 type ServerSettingKey = keyof typeof schemas;
@@ -149,6 +159,18 @@ export const serverSettingDocs: ReadonlyArray<ServerSettingDoc> = [
     values: "bytes",
     default: String(defaultServerSettings.compressionMinSize),
     description: "responses whose Content-Length is smaller are not compressed (ingress-nginx gzip-min-length); responses without one are",
+  },
+  {
+    key: sslProtocolsSetting,
+    values: "space-separated: TLSv1.2, TLSv1.3",
+    default: "TLSv1.2 TLSv1.3",
+    description: "TLS versions of the TLS listener (older ones are refused); applies to new handshakes",
+  },
+  {
+    key: sslCiphersSetting,
+    values: "OpenSSL cipher list (TLS 1.2)",
+    default: "ECDHE with AES-GCM or ChaCha20-Poly1305 (Mozilla intermediate)",
+    description: "TLS 1.2 cipher suites of the TLS listener, server preference; TLS 1.3 suites are OpenSSL's; applies to new handshakes",
   },
 ];
 

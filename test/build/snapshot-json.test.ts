@@ -26,7 +26,7 @@ const route: Route = { path: "/ü\"x", pathType: "Exact", ingress: "ns/a", balan
 describe("snapshot JSON", () => {
   it.each(goldenCases())("route and endpoint table versions are contentHash of the tables: $name", ({ id }) => {
     const { routes, endpoints } = runCase(id).result.snapshot;
-    expect(routes.version).toBe(contentHash({ virtualHosts: routes.virtualHosts, defaultRoute: routes.defaultRoute, balancers: routes.balancers, server: routes.server }));
+    expect(routes.version).toBe(contentHash({ virtualHosts: routes.virtualHosts, defaultRoute: routes.defaultRoute, balancers: routes.balancers, server: routes.server, tls: routes.tls }));
     expect(routes.server).toBeDefined();
     expect(serverSettingsJson(routes.server ?? defaultServerSettings)).toBe(canonicalJson(routes.server));
     expect(endpoints.version).toBe(contentHash({ balancers: endpoints.balancers }));
