@@ -5,7 +5,7 @@ export { collectionClient, parseListPage, defaultWatchTuning, type CollectionCli
 export { InformerSupervisor, keyOf, type StoreEvent, type SupervisorOptions } from "./supervisor.js";
 export { normaliseObject, formatTime } from "./normalise.js";
 export { collectReferences, secretAnnotations, serviceAnnotations, type References } from "./references.js";
-export { KubeSource, tlsSecretFieldSelector, type KubeSourceOptions, type InformerStatus, type NamespacedName, type WatchedKind } from "./source.js";
+export { KubeSource, secretFieldSelector, type KubeSourceOptions, type InformerStatus, type NamespacedName, type WatchedKind } from "./source.js";
 export { rbacRules, isAllowed, type RbacRule, type RbacVerb } from "./rbac.js";
 export { readNodeZone, zoneLabel, type NodeZoneOptions, type ReadNode } from "./node-zone.js";
 export {

@@ -11,6 +11,12 @@ export interface References {
 
 /** Annotations whose value names a Secret in the Ingress's namespace ("name" or "namespace/name"). */
 export const secretAnnotations: ReadonlyArray<string> = ["proxypass.io/auth-secret", "proxypass.io/backend-ca-secret", "proxypass.io/ajp-secret"];
+/**
+ * The Secret data keys anything in the builder reads: `tls.crt`/`tls.key` (TLS), `ca.crt`
+ * (`backend-ca-secret`), `auth` (`auth-secret`, htpasswd), `secret` (`ajp-secret`). The Kubernetes
+ * source keeps only these of each Secret; a new key read from a Secret must be added here.
+ */
+export const keptSecretKeys: ReadonlySet<string> = new Set(["tls.crt", "tls.key", "ca.crt", "auth", "secret"]);
 /** Annotations whose value is "SERVICE:PORT" in the Ingress's namespace. */
 export const serviceAnnotations: ReadonlyArray<string> = ["proxypass.io/hot-standby"];
 

@@ -16,13 +16,14 @@ import {
   type ClusterView,
   type Diagnostic,
   type Ingress,
+  type Secret,
   type Service,
   type SourceChange,
 } from "../model/index.js";
 import type { Logger } from "../util/index.js";
 import type { BackoffOptions } from "./backoff.js";
 import { normaliseObject } from "./normalise.js";
-import { collectReferences, type References } from "./references.js";
+import { collectReferences, keptSecretKeys, type References } from "./references.js";
 import { InformerSupervisor, type StoreEvent } from "./supervisor.js";
 import { collectionClient, defaultWatchTuning, type WatchTuning } from "./watch.js";
 
@@ -97,7 +98,14 @@ function pathFor(group: string, resource: string, namespace: string | undefined)
   return namespace === undefined ? `${base}/${resource}` : `${base}/namespaces/${encodeURIComponent(namespace)}/${resource}`;
 }
 
-export const tlsSecretFieldSelector = "type=kubernetes.io/tls";
+/**
+ * Secrets are watched whatever their type (TLS certificates, and Opaque Secrets named by annotations:
+ * `auth-secret`, `backend-ca-secret`, `ajp-secret`), except Helm's release records: they are the
+ * large, numerous Secrets of a cluster (a gzipped manifest per release revision) and never hold
+ * anything an Ingress can name. The selector saves listing and decoding them; `keptSecretKeys`
+ * bounds the memory of the rest.
+ */
+export const secretFieldSelector = "type!=helm.sh/release.v1";
 
 export class KubeSource {
   readonly #log: Logger;
@@ -121,7 +129,7 @@ export class KubeSource {
       { kind: "IngressClass", apiVersion: "networking.k8s.io/v1", group: "networking.k8s.io", resource: "ingressclasses", namespaced: false, schema: ingressClassSchema, path: () => pathFor("networking.k8s.io", "ingressclasses", undefined) },
       { kind: "Service", apiVersion: "v1", group: "", resource: "services", namespaced: true, schema: serviceSchema, path: (ns) => pathFor("", "services", ns) },
       { kind: "EndpointSlice", apiVersion: "discovery.k8s.io/v1", group: "discovery.k8s.io", resource: "endpointslices", namespaced: true, schema: endpointSliceSchema, path: (ns) => pathFor("discovery.k8s.io", "endpointslices", ns) },
-      { kind: "Secret", apiVersion: "v1", group: "", resource: "secrets", namespaced: true, schema: secretSchema, fieldSelector: tlsSecretFieldSelector, path: (ns) => pathFor("", "secrets", ns) },
+      { kind: "Secret", apiVersion: "v1", group: "", resource: "secrets", namespaced: true, schema: secretSchema, fieldSelector: secretFieldSelector, path: (ns) => pathFor("", "secrets", ns) },
     ];
     const cm = options.configMap;
     if (cm !== undefined) {
@@ -315,12 +323,30 @@ export class KubeSource {
 function decode(spec: KindSpec, raw: unknown): Decoded {
   const serviceName = spec.kind === "EndpointSlice" ? serviceNameLabel(raw) : undefined;
   const result = spec.schema.safeParse(normaliseObject(raw, spec.apiVersion, spec.kind));
-  if (result.success) return { object: result.data, reason: null, serviceName };
+  if (result.success) return { object: spec.kind === "Secret" ? keepSecretKeys(result.data as Secret) : result.data, reason: null, serviceName };
   const reason = result.error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join(".") : "(object)"}: ${issue.message}`)
     .join("; ");
   return { object: null, reason, serviceName };
+}
+
+/**
+ * A Secret with only the data keys the builder can read (`keptSecretKeys`): every Secret of the
+ * cluster (but Helm's) is in the store, referenced or not, so whatever else they hold (kubeconfigs,
+ * tokens, large blobs) is dropped at the border and costs no memory.
+ */
+function keepSecretKeys(secret: Secret): Secret {
+  const data: Record<string, string> = {};
+  let dropped = secret.stringData !== undefined;
+  for (const key of Object.keys(secret.data)) {
+    const value = secret.data[key];
+    if (value !== undefined && keptSecretKeys.has(key)) data[key] = value;
+    else dropped = true;
+  }
+  if (!dropped) return secret;
+  const { stringData: _unused, ...rest } = secret;
+  return { ...rest, data };
 }
 
 function serviceNameLabel(raw: unknown): string | undefined {

@@ -6,11 +6,11 @@ import { pino } from "pino";
 import { KubeSource, loadKubeConfig, type KubeSourceOptions } from "../../src/kube/index.js";
 import type { KubeApi, KubeObjectInput } from "../support/kube-api.js";
 
-export function ingress(name: string, service: string, opts: { namespace?: string; host?: string; tlsSecret?: string; pathType?: string } = {}): KubeObjectInput {
+export function ingress(name: string, service: string, opts: { namespace?: string; host?: string; tlsSecret?: string; pathType?: string; annotations?: Record<string, string> } = {}): KubeObjectInput {
   return {
     apiVersion: "networking.k8s.io/v1",
     kind: "Ingress",
-    metadata: { name, namespace: opts.namespace ?? "default" },
+    metadata: { name, namespace: opts.namespace ?? "default", ...(opts.annotations !== undefined ? { annotations: opts.annotations } : {}) },
     spec: {
       ingressClassName: "proxypass",
       rules: [{ host: opts.host ?? `${name}.example.com`, http: { paths: [{ path: "/", pathType: opts.pathType ?? "Prefix", backend: { service: { name: service, port: { number: 80 } } } }] } }],
@@ -36,6 +36,11 @@ export function endpointSlice(name: string, serviceName: string, addresses: stri
 
 export function tlsSecret(name: string, cert = "Y2VydA==", namespace = "default"): KubeObjectInput {
   return { apiVersion: "v1", kind: "Secret", metadata: { name, namespace }, type: "kubernetes.io/tls", data: { "tls.crt": cert, "tls.key": "a2V5" } };
+}
+
+/** A Secret of any type (Opaque by default) with these base64 data values. */
+export function secret(name: string, data: Record<string, string>, opts: { namespace?: string; type?: string } = {}): KubeObjectInput {
+  return { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: opts.namespace ?? "default" }, type: opts.type ?? "Opaque", data };
 }
 
 export function ingressClass(name = "proxypass"): KubeObjectInput {

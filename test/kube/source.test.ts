@@ -3,7 +3,7 @@ import type { ClusterView, SourceChange } from "../../src/model/index.js";
 import { startKubeApi, type KubeApi, type KubeObjectInput } from "../support/kube-api.js";
 import { defaultWatchTuning } from "../../src/kube/index.js";
 import { waitFor } from "../support/wait.js";
-import { endpointSlice, ingress, ingressClass, kubeSource, service, tlsSecret, type SourceHarness } from "./kube-fixtures.js";
+import { endpointSlice, ingress, ingressClass, kubeSource, secret, service, tlsSecret, type SourceHarness } from "./kube-fixtures.js";
 
 let api: KubeApi | null = null;
 let harness: SourceHarness | null = null;
@@ -130,6 +130,40 @@ describe("KubeSource against the stand-in API server", () => {
     await converges(h, before, (v) => names(v.ingresses).includes("marker"), "marker");
     expect(h.changes()).toBe(before + 1);
     expect(names(h.source.current().view.secrets)).toEqual(["web-tls"]);
+  });
+
+  it("an Opaque Secret named by auth-secret reaches the view (only the data keys the builder reads), follows its updates and deletion; unreferenced ones never do", async () => {
+    const auth = { "proxypass.io/auth-type": "basic", "proxypass.io/auth-secret": "htpasswd" };
+    const { api: a, h } = await setup([...base(), secret("htpasswd", { auth: "dTpoYXNo", kubeconfig: "c2VjcmV0" }), secret("unrelated", { auth: "eDp5" }), secret("release", { release: "SDRzSQ==" }, { type: "helm.sh/release.v1" })]);
+    // Listed and watched whatever the type, except Helm's release records.
+    const secretCalls = a.requests.filter((r) => r.resource === "secrets");
+    expect(secretCalls.length).toBeGreaterThanOrEqual(2);
+    for (const r of secretCalls) expect(r.query["fieldSelector"]).toBe("type!=helm.sh/release.v1");
+    // web-tls, htpasswd and unrelated: the Helm release record is not listed.
+    expect(h.source.informers().find((i) => i.kind === "Secret")?.objects).toBe(3);
+    expect(names(h.source.current().view.secrets)).toEqual(["web-tls"]);
+
+    let before = h.changes();
+    a.apply(ingress("web", "web-svc", { tlsSecret: "web-tls", annotations: auth }));
+    await converges(h, before, (v) => names(v.secrets).includes("htpasswd"), "referenced Opaque Secret in the view");
+    const stored = h.source.current().view.secrets.find((s) => s.metadata.name === "htpasswd");
+    expect(stored?.type).toBe("Opaque");
+    expect(stored?.data).toEqual({ auth: "dTpoYXNo" });
+
+    before = h.changes();
+    a.apply(secret("htpasswd", { auth: "djI6aGFzaA==" }));
+    await converges(h, before, (v) => v.secrets.find((s) => s.metadata.name === "htpasswd")?.data["auth"] === "djI6aGFzaA==", "update");
+    before = h.changes();
+    a.apply(secret("unrelated", { auth: "eDp6" }));
+    a.apply(secret("release", { release: "SDRzSg==" }, { type: "helm.sh/release.v1" }));
+    a.apply(ingress("marker", "web-svc"));
+    await converges(h, before, (v) => names(v.ingresses).includes("marker"), "marker");
+    expect(h.changes()).toBe(before + 1);
+    expect(names(h.source.current().view.secrets)).toEqual(["htpasswd", "web-tls"]);
+
+    before = h.changes();
+    a.remove("Secret", "default", "htpasswd");
+    await converges(h, before, (v) => !names(v.secrets).includes("htpasswd"), "deletion");
   });
 
   it("an invalid object becomes a diagnostic, not a crash", async () => {
