@@ -1,7 +1,7 @@
 // `/config`: the live snapshot as JSON — route table (virtual hosts, routes, server settings),
 // balancer configs and their members — sanitized so no Secret data or key material ever leaves
 // the process. The TLS section carries certificates and keys from Secrets: any field whose name
-// says it holds secret material, and any string that looks like PEM, becomes "[redacted]"
+// says it holds secret material, and any string that looks like PEM, becomes "[redacted]"; so do a route's basic-auth `htpasswd` entries
 // (test/dataplane/tls-sni.test.ts checks no key material is shown).
 import type { EndpointTable, RouteTable, RuntimeState } from "../model/index.js";
 
@@ -30,7 +30,10 @@ export function sanitize(value: unknown): unknown {
   const header = typeof record["op"] === "string" && typeof record["name"] === "string" && "value" in record && SENSITIVE_HEADER.test(record["name"]);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(record)) {
-    if (v !== null && ((FIELD_NAME.test(k) && SECRET_FIELD.test(k)) || (header && k === "value" && v !== ""))) out[k] = REDACTED;
+    // A route's `auth` settings object is shown (realm, auth-url), its `htpasswd` entries are not;
+    // an `auth` string (an htpasswd file) is redacted.
+    const settings = k === "auth" && typeof v === "object" && !Array.isArray(v) && !ArrayBuffer.isView(v);
+    if (v !== null && !settings && ((FIELD_NAME.test(k) && SECRET_FIELD.test(k)) || (header && k === "value" && v !== ""))) out[k] = REDACTED;
     else out[k] = sanitize(v);
   }
   return out;

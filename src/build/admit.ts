@@ -1,7 +1,7 @@
 // Admission of an Ingress version: its annotations must validate, else its last accepted
 // version (from memory) is served instead, or nothing.
 import type { Ingress, RouteOptions } from "../model/index.js";
-import { annotationPrefix, hasErrors, parseAnnotations, type AnnotationFinding, type Annotations, type BalancerSettingsValue, type CanaryValue, type ParsedAnnotations } from "./annotations/index.js";
+import { annotationPrefix, hasErrors, parseAnnotations, type AnnotationFinding, type Annotations, type AuthValue, type BalancerSettingsValue, type CanaryValue, type ParsedAnnotations } from "./annotations/index.js";
 import type { BuildCache } from "./cache.js";
 import type { DiagnosticList } from "./diagnostics.js";
 import { ingressRef, sortByIngressAge, timestampSeconds } from "./order.js";
@@ -15,6 +15,8 @@ export interface AdmittedIngress {
   readonly balancer: BalancerSettingsValue;
   /** Non-null for a canary Ingress: it adds no routes, it splits other Ingresses' routes. */
   readonly canary: CanaryValue | null;
+  /** `auth-*` before the Secret is read (auth.ts resolves it into `options.auth`). */
+  readonly auth: AuthValue;
 }
 
 /**
@@ -85,7 +87,7 @@ function admitIngress(current: Ingress, memory: ReadonlyMap<string, Ingress>, pa
   const parsed = parse(current);
   if (!hasErrors(parsed.findings)) {
     report(ref, parsed.findings, "", diagnostics);
-    return { ref, ingress: current, options: parsed.options, balancer: parsed.balancer, canary: parsed.canary };
+    return { ref, ingress: current, options: parsed.options, balancer: parsed.balancer, canary: parsed.canary, auth: parsed.auth };
   }
   const last = memory.get(ref);
   const fallback = last === undefined ? null : parse(last);
@@ -94,7 +96,7 @@ function admitIngress(current: Ingress, memory: ReadonlyMap<string, Ingress>, pa
     return null;
   }
   report(ref, parsed.findings, "; the last accepted version of this Ingress stays in service", diagnostics);
-  return { ref, ingress: last, options: fallback.options, balancer: fallback.balancer, canary: fallback.canary };
+  return { ref, ingress: last, options: fallback.options, balancer: fallback.balancer, canary: fallback.canary, auth: fallback.auth };
 }
 
 function report(ref: string, findings: ReadonlyArray<AnnotationFinding>, errorSuffix: string, diagnostics: DiagnosticList): void {

@@ -4,6 +4,7 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { contentHash } from "../util/index.js";
 import { admitIngresses } from "./admit.js";
+import { resolveAuth } from "./auth.js";
 import { indexServices } from "./backend.js";
 import { resolveBalancers, type UsedBalancer } from "./balancer-settings.js";
 import { SecretLookup } from "./backend-tls.js";
@@ -49,7 +50,7 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
   for (const d of selection.diagnostics) diagnostics.add(d);
   const global = resolveGlobalSettings(view, settings, memory.settings, diagnostics);
   const caches = { prev: usableCache(memory.cache, settings), next: new BuildCache(settingsKeyOf(settings), JSON.stringify(global.annotationDefaults)) };
-  const admitted = admitIngresses(selection.ours, memory.ingresses, global.annotationDefaults, diagnostics, caches.prev, caches.next);
+  const admitted = resolveAuth(admitIngresses(selection.ours, memory.ingresses, global.annotationDefaults, diagnostics, caches.prev, caches.next), view.secrets, diagnostics, caches.prev, caches.next);
   const balancers = new BalancerSet(indexServices(view), settings, caches.prev, caches.next);
   const merged = mergeRoutes(admitted, balancers, diagnostics, caches);
   const used = resolveBalancers(merged, admitted, balancers, diagnostics, caches, new SecretLookup(view));

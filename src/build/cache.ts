@@ -7,6 +7,7 @@
 import type { SecretChecks } from "./tls.js";
 import type { BalancerConfig, BalancerMembers, BuildCache as BuildCacheHandle, BuildSettings, EndpointSlice, EndpointTable, Ingress, IngressBackend, Member, Route, RouteTable, Secret, Service, VirtualHost } from "../model/index.js";
 import type { BalancerSettingsValue, ParsedAnnotations } from "./annotations/index.js";
+import type { AuthEntry } from "./auth.js";
 import type { BackendResolution } from "./backend.js";
 import type { DiagnosticList } from "./diagnostics.js";
 import type { Diagnostic } from "../model/index.js";
@@ -87,6 +88,8 @@ export class BuildCache implements BuildCacheHandle {
   readonly parsed: Map<Ingress, ParsedAnnotations> = new Map();
   /** TLS Secret checks (tls.ts), by "ns/name", reused while the Secret object is the same. */
   readonly tlsChecks: SecretChecks = new Map();
+  /** Resolved `auth-*` options by Ingress ref (auth.ts). */
+  readonly auth: Map<string, AuthEntry> = new Map();
   readonly services: Map<string, ServiceEntry> = new Map();
   readonly fragments: Map<string, IngressFragment> = new Map();
   /** Default-backend routes by Ingress ref: the route for the same Ingress, options and resolution. */

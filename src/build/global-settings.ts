@@ -10,6 +10,7 @@ import {
   annotationPrefix,
   appRootKey,
   allowConnectKey,
+  authPerIngressKeys,
   canaryByCookieKey,
   canaryByHeaderKey,
   canaryKey,
@@ -44,6 +45,7 @@ const perIngressOnly: ReadonlyMap<string, string> = new Map([
   [allowConnectKey, "CONNECT is opened per Ingress, for its own hosts, never cluster-wide"],
   [backendProtocolKey, "the protocol is specific to an Ingress's backends"],
   [backendCaSecretKey, "a Secret is specific to an Ingress's namespace"],
+  ...authPerIngressKeys.map((key): [string, string] => [key, "authentication is specific to an Ingress (its Secret, its auth service)"]),
 ]);
 
 const implementedFamilies = annotationFamilies.filter((f) => f.implemented);

@@ -4,6 +4,7 @@
 // key lists are checked against the model types at compile time, and test/build/snapshot-json.test.ts
 // checks the text equals canonicalJson, so a field added to the model must be added here.
 import type {
+  AuthConfig,
   BackendTlsConfig,
   BalancerConfig,
   BalancerMembers,
@@ -30,8 +31,9 @@ export const canonicalKeys = {
   server: keys<ServerSettings>()(["accessLog", "clientHeaderTimeoutMs", "clientRequestTimeoutMs", "compressionMinSize", "compressionTypes", "keepAliveTimeoutMs", "logLevel", "maxRequestsPerConnection", "upstreamKeepAliveTimeoutMs"]),
   route: keys<Route>()(["balancer", "canary", "ingress", "options", "path", "pathType"]),
   canary: keys<CanaryConfig>()(["balancer", "byCookie", "byHeader", "ingress", "weight"]),
-  options: keys<RouteOptions>()(["appRoot", "compression", "connectPorts", "preserveHost", "proxyPassReverse", "requestHeaders", "responseHeaders", "rewriteTarget", "timeouts", "upstreamVhost", "websocketIdleMs"]),
+  options: keys<RouteOptions>()(["appRoot", "auth", "compression", "connectPorts", "preserveHost", "proxyPassReverse", "requestHeaders", "responseHeaders", "rewriteTarget", "timeouts", "upstreamVhost", "websocketIdleMs"]),
   timeouts: keys<Timeouts>()(["connectMs", "readMs"]),
+  auth: keys<AuthConfig>()(["basic", "external"]),
   header: keys<HeaderRule>()(["name", "op", "value"]),
   virtualHost: keys<VirtualHost>()(["fallback", "host", "routes"]),
   balancer: keys<BalancerConfig>()(["failover", "healthCheck", "hostHeader", "id", "lbmethod", "protocol", "service", "settingsFrom", "standby", "sticky", "tls"]),
@@ -55,9 +57,32 @@ function headersJson(rules: ReadonlyArray<HeaderRule>): string {
   return `${out}]`;
 }
 
+function authJson(a: AuthConfig): string {
+  const b = a.basic;
+  const e = a.external;
+  let basic = "null";
+  if (b !== null) {
+    let users = "null";
+    if (b.htpasswd !== null) {
+      users = "[";
+      for (let i = 0; i < b.htpasswd.length; i++) {
+        const u = b.htpasswd[i];
+        if (u === undefined) continue;
+        if (i > 0) users += ",";
+        users += `{"hash":${str(u.hash)},"user":${str(u.user)}}`;
+      }
+      users += "]";
+    }
+    basic = `{"htpasswd":${users},"realm":${str(b.realm)}}`;
+  }
+  const external = e === null ? "null" : `{"responseHeaders":${JSON.stringify(e.responseHeaders)},"timeoutMs":${str(e.timeoutMs)},"url":${str(e.url)}}`;
+  return `{"basic":${basic},"external":${external}}`;
+}
+
+/** `auth` is written only when set (routes without authentication have no `auth` key). */
 function optionsJson(o: RouteOptions): string {
   return (
-    `{"appRoot":${str(o.appRoot)},"compression":${str(o.compression)},"connectPorts":${o.connectPorts === null ? "null" : `[${o.connectPorts.join(",")}]`},"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},` +
+    `{"appRoot":${str(o.appRoot)},${o.auth !== undefined && o.auth !== null ? `"auth":${authJson(o.auth)},` : ""}"compression":${str(o.compression)},"connectPorts":${o.connectPorts === null ? "null" : `[${o.connectPorts.join(",")}]`},"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},` +
     `"requestHeaders":${headersJson(o.requestHeaders)},"responseHeaders":${headersJson(o.responseHeaders)},"rewriteTarget":${str(o.rewriteTarget)},` +
     `"timeouts":{"connectMs":${str(o.timeouts.connectMs)},"readMs":${str(o.timeouts.readMs)}},"upstreamVhost":${str(o.upstreamVhost)},"websocketIdleMs":${str(o.websocketIdleMs)}}`
   );

@@ -20,7 +20,10 @@ export type ProxyErrorCode =
   | "PPI_ERR_FORBIDDEN"
   | "PPI_ERR_RATE_LIMITED"
   | "PPI_ERR_UPSTREAM_TLS"
-  | "PPI_ERR_UPSTREAM_TLS_CONFIG";
+  | "PPI_ERR_UPSTREAM_TLS_CONFIG"
+  | "PPI_ERR_AUTH_REQUIRED"
+  | "PPI_ERR_AUTH_FORBIDDEN"
+  | "PPI_ERR_AUTH_UNAVAILABLE";
 
 /** Base class of every data-plane error; `code` is stable and part of the log contract. */
 export class ProxyError extends Error {
@@ -155,6 +158,27 @@ export class RateLimitedError extends ProxyError {
     this.name = "RateLimitedError";
   }
 }
+/** Authentication: no, malformed or wrong credentials (basic auth), or the auth service said 401. */
+export class AuthRequiredError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_AUTH_REQUIRED", "authentication required");
+    this.name = "AuthRequiredError";
+  }
+}
+/** The auth service said 403. */
+export class AuthForbiddenError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_AUTH_FORBIDDEN", "authentication refused");
+    this.name = "AuthForbiddenError";
+  }
+}
+/** Authentication cannot be decided: missing or invalid auth Secret, auth service down, slow or answering something else (fail closed). */
+export class AuthUnavailableError extends ProxyError {
+  constructor() {
+    super("PPI_ERR_AUTH_UNAVAILABLE", "authentication unavailable");
+    this.name = "AuthUnavailableError";
+  }
+}
 
 export interface ErrorResponse {
   readonly status: number;
@@ -195,6 +219,9 @@ export const ERROR_RESPONSES: Readonly<Record<ProxyErrorCode, ErrorResponse>> = 
   PPI_ERR_BODY_TIMEOUT: response(408, "Request Timeout", true),
   PPI_ERR_FORBIDDEN: response(403, "Forbidden"),
   PPI_ERR_RATE_LIMITED: response(429, "Too Many Requests"),
+  PPI_ERR_AUTH_REQUIRED: response(401, "Unauthorized"),
+  PPI_ERR_AUTH_FORBIDDEN: response(403, "Forbidden"),
+  PPI_ERR_AUTH_UNAVAILABLE: response(503, "Service Unavailable"),
 });
 
 function codeOf(err: unknown): string | undefined {

@@ -8,7 +8,11 @@ import { IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import type { Logger } from "../util/index.js";
 import { PickOutcome, cookieValue, stickyRouteOf, type Balancer, type BalancerMember } from "./balancer/index.js";
+import { AuthGate, type CompiledAuth } from "./auth.js";
 import {
+  AuthForbiddenError,
+  AuthRequiredError,
+  AuthUnavailableError,
   BadRequestError,
   ClientAbortError,
   ERROR_RESPONSES,
@@ -761,9 +765,12 @@ export class Forwarder {
   readonly #head = new RequestHead();
   readonly #side = new RequestSide();
   readonly #reverse = new ReverseContext();
+  /** Authentication of routes with `auth-*` (pools of auth services, verification cache, outcome counters). */
+  readonly auth: AuthGate;
 
   constructor(options: ForwarderOptions) {
     this.log = options.log;
+    this.auth = new AuthGate(options.log);
     this.accessLog = options.accessLog;
     this.workerId = options.workerId;
     this.stats = options.stats ?? new RouteStatsRegistry();
@@ -799,8 +806,8 @@ export class Forwarder {
     c[STAT_BUSY] = (c[STAT_BUSY] as number) - 1;
   }
 
-  /** Writes the error's short plain-text response (a gRPC status for gRPC requests); returns its status. */
-  sendError(res: ProxyResponse, error: ProxyError): number {
+  /** Writes the error's short plain-text response (a gRPC status for gRPC requests), with `extra` header lines; returns its status. */
+  sendError(res: ProxyResponse, error: ProxyError, extra: ReadonlyArray<string> | null = null): number {
     if (res.continuePending) {
       // The client waits for 100 before sending its body: answered without it, the connection closes (RFC 9110 §10.1.1).
       res.continuePending = false;
@@ -809,6 +816,7 @@ export class Forwarder {
     if (res.grpc) return this.#sendGrpcError(res, error);
     const r = ERROR_RESPONSES[error.code];
     const head = ["content-type", TEXT_PLAIN, "content-length", r.contentLength];
+    if (extra !== null) for (let i = 0; i < extra.length; i++) head.push(extra[i] as string);
     // Node closes the connection after a response that says so (the request's rest is never read).
     if (r.close) head.push("connection", "close");
     if (this.workerId !== null) head.push("x-proxypass-worker", this.workerId);
@@ -848,8 +856,8 @@ export class Forwarder {
     return r.status;
   }
 
-  #reject(req: ProxyRequest, res: ProxyResponse, error: ProxyError, host: string, start: number, stats: RouteStats, requestId: string, referer: string | null, userAgent: string | null): void {
-    const status = this.sendError(res, error);
+  #reject(req: ProxyRequest, res: ProxyResponse, error: ProxyError, host: string, start: number, stats: RouteStats, requestId: string, referer: string | null, userAgent: string | null, extra: ReadonlyArray<string> | null = null): void {
+    const status = this.sendError(res, error, extra);
     this.#answered(req, status, error, host, start, stats, requestId, referer, userAgent);
   }
 
@@ -925,6 +933,72 @@ export class Forwarder {
       return;
     }
 
+    // Authentication (auth.ts), asynchronous: the request goes on in #proceed once admitted.
+    if (route.auth !== null) {
+      void this.#authorize(route.auth, req, res, route, start, host, hostValue, path, headers, forwardedFor, contentLength, cookie, hasBody, requestId, generated, referer, userAgent, head.grpc ? head.grpcTimeout : undefined);
+      return;
+    }
+    this.#proceed(req, res, route, start, host, hostValue, path, headers, forwardedFor, contentLength, cookie, hasBody, requestId, generated, referer, userAgent, head.grpc ? head.grpcTimeout : undefined);
+  }
+
+  /** Authenticates, then answers (401/403/503) or goes on in #proceed with the auth service's headers set. */
+  async #authorize(
+    auth: CompiledAuth,
+    req: ProxyRequest,
+    res: ProxyResponse,
+    route: CompiledRoute,
+    start: number,
+    host: string,
+    hostValue: string,
+    path: string,
+    headers: string[],
+    forwardedFor: string | null,
+    contentLength: string | null,
+    cookie: string | null,
+    hasBody: boolean,
+    requestId: string,
+    generated: boolean,
+    referer: string | null,
+    userAgent: string | null,
+    grpcTimeout: string | null | undefined,
+  ): Promise<void> {
+    const verdict = await this.auth.check(auth, { method: req.method ?? "GET", path, hostValue, proto: req.forwardedProto, port: req.forwardedPort, remote: req.socket.remoteAddress ?? "", forwardedFor, headers, requestId });
+    if (res.destroyed || req.socket.destroyed) {
+      // The client left while it was being authenticated.
+      this.account(route.stats, req.method, 499, performance.now() - start, 0, 0);
+      return;
+    }
+    if (verdict.status !== 0) {
+      const error = verdict.status === 401 ? new AuthRequiredError() : verdict.status === 403 ? new AuthForbiddenError() : new AuthUnavailableError();
+      this.#reject(req, res, error, hostValue, start, route.stats, requestId, referer, userAgent, verdict.client);
+      return;
+    }
+    if (verdict.replace !== null) removeNames(headers, verdict.replace as string[]);
+    if (verdict.upstream !== null) for (let i = 0; i < verdict.upstream.length; i++) headers.push(verdict.upstream[i] as string);
+    this.#proceed(req, res, route, start, host, hostValue, path, headers, forwardedFor, contentLength, cookie, hasBody, requestId, generated, referer, userAgent, grpcTimeout);
+  }
+
+  /** After the checks: side, election, upstream headers, dispatch. */
+  #proceed(
+    req: ProxyRequest,
+    res: ProxyResponse,
+    route: CompiledRoute,
+    start: number,
+    host: string,
+    hostValue: string,
+    path: string,
+    headers: string[],
+    forwardedFor: string | null,
+    contentLength: string | null,
+    cookie: string | null,
+    hasBody: boolean,
+    requestId: string,
+    generated: boolean,
+    referer: string | null,
+    userAgent: string | null,
+    /** The request's grpc-timeout when it is a gRPC request (copied out of the reused head scan); undefined = not gRPC. */
+    grpcTimeout: string | null | undefined,
+  ): void {
     // Side (canary split), sticky route, election.
     const side = this.#side;
     this.chooseSide(route, path, headers, cookie, side);
@@ -951,7 +1025,7 @@ export class Forwarder {
     if (route.requestRules !== null) route.requestRules.apply(headers);
     // gRPC members need `te: trailers` (hop-by-hop, so the client's was not forwarded); its deadline caps the read timeout.
     if (transport.grpc) headers.push("te", "trailers");
-    const readMs = head.grpc ? cappedReadMs(route.readMs, parseGrpcTimeout(head.grpcTimeout)) : route.readMs;
+    const readMs = grpcTimeout !== undefined ? cappedReadMs(route.readMs, parseGrpcTimeout(grpcTimeout)) : route.readMs;
 
     const options: UpstreamDispatchOptions = {
       path: route.mapping === null ? path : route.mapping.toUpstream(path),

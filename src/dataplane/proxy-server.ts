@@ -199,6 +199,11 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     return this.#connects.openTunnels;
   }
 
+  /** Authentication outcome counters (proxypass_auth_requests_total), indexed like AUTH_OUTCOMES. */
+  get authOutcomes(): Float64Array {
+    return this.#forwarder.auth.outcomes;
+  }
+
   /** This server's totals (server-status). */
   get workerStats(): WorkerStats {
     return this.#forwarder.workerStats;
@@ -278,6 +283,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     this.#router = router;
     this.#registry.prune(routes);
     this.#forwarder.stats.prune();
+    this.#forwarder.auth.prune(routes);
     this.#forwarder.workerStats.swapped(Date.now());
     this.#routesVersion = routes.version;
     this.#endpointsVersion = endpoints.version;
@@ -429,6 +435,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     const timedOut = await Promise.race([closed.then(() => false), expired]);
     clearInterval(sweep);
     clearTimeout(timer);
+    await this.#forwarder.auth.close();
     if (timedOut) {
       this.#tunnels.destroyAll();
       this.#connects.destroyAll();

@@ -6,6 +6,7 @@
 // fallback, then the table's defaultRoute, else no route (404).
 
 import { defaultBalancerSettings, defaultServerSettings, type CanaryConfig, type Route, type RouteTable, type VirtualHost } from "../model/index.js";
+import { CompiledAuth } from "./auth.js";
 import type { Balancer, BalancerRegistry } from "./balancer/index.js";
 import { CompressionPolicy } from "./compress.js";
 import { HeaderRules } from "./headers.js";
@@ -66,6 +67,8 @@ export class CompiledRoute {
   readonly connectPorts: ReadonlyArray<number> | null;
   /** `compression`: the table's compression settings; null = off. */
   readonly compression: CompressionPolicy | null;
+  /** `auth-*`: basic and/or external authentication; null = none. */
+  readonly auth: CompiledAuth | null;
 
   constructor(route: Route, balancer: Balancer, canary: CompiledCanary | null, stats: RouteStats, compression: CompressionPolicy | null = null) {
     this.path = route.path;
@@ -86,6 +89,7 @@ export class CompiledRoute {
     this.appRoot = o.appRoot ?? null;
     this.connectPorts = route.options.connectPorts ?? null;
     this.compression = o.compression === true ? (compression ?? CompressionPolicy.from(defaultServerSettings)) : null;
+    this.auth = CompiledAuth.compile(route.options.auth);
   }
 }
 

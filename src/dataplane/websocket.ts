@@ -27,7 +27,8 @@ import type { TLSSocket } from "node:tls";
 import type { Socket } from "node:net";
 import { pipeline, type Duplex } from "node:stream";
 import { PickOutcome, type Balancer, type BalancerMember } from "./balancer/index.js";
-import { BadRequestError, ConnectTimeoutError, ERROR_RESPONSES, NoMemberError, NoRouteError, ReadTimeoutError, StickyUnavailableError, UpstreamTlsConfigError, classifyUpstreamError, isConnectFailure, type ProxyError } from "./errors.js";
+import type { CompiledAuth } from "./auth.js";
+import { AuthForbiddenError, AuthRequiredError, AuthUnavailableError, BadRequestError, ConnectTimeoutError, ERROR_RESPONSES, NoMemberError, NoRouteError, ReadTimeoutError, StickyUnavailableError, UpstreamTlsConfigError, classifyUpstreamError, isConnectFailure, type ProxyError } from "./errors.js";
 import { RequestHead, RequestSide, RequestTarget, resolveTarget, scanRequestHead, type Forwarder, type ProxyRequest } from "./forward.js";
 import type { RouteStats } from "./stats/index.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
@@ -58,12 +59,14 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
 }
 
 /** Writes a short plain-text response on a raw client socket and closes it (after the bytes are out). */
-function answer(socket: Duplex, status: number, body: Buffer, workerId: string | null): void {
+function answer(socket: Duplex, status: number, body: Buffer, workerId: string | null, extra: ReadonlyArray<string> | null = null): void {
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
     return;
   }
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n`;
+  // Values from an auth service's answer: undici's parser admits no CR/LF in them.
+  if (extra !== null) for (let i = 0; i < extra.length; i += 2) head += `${extra[i] ?? ""}: ${extra[i + 1] ?? ""}\r\n`;
   if (workerId !== null) head += `x-proxypass-worker: ${workerId}\r\n`;
   socket.write(`${head}\r\n`);
   socket.end(body);
@@ -146,9 +149,9 @@ export class TunnelProxy {
   }
 
   /** A refused upgrade request: the error's answer, then its counters and access-log line (unrouted unless `stats`). */
-  #refuse(req: IncomingMessage, socket: Duplex, error: ProxyError, start: number, host: string, scanned: RequestHead, requestId: string, stats: RouteStats | null, ingress: string | null): void {
-    answerError(socket, error, this.#fw.workerId);
+  #refuse(req: IncomingMessage, socket: Duplex, error: ProxyError, start: number, host: string, scanned: Pick<RequestHead, "referer" | "userAgent">, requestId: string, stats: RouteStats | null, ingress: string | null, extra: ReadonlyArray<string> | null = null): void {
     const r = ERROR_RESPONSES[error.code];
+    answer(socket, r.status, r.body, this.#fw.workerId, extra);
     const own = stats ?? this.#fw.stats.unrouted;
     this.#fw.upgradeEnded({ req, stats: own, status: r.status, start, bytesIn: 0, bytesOut: 0, host, requestId, referer: scanned.referer, userAgent: scanned.userAgent, ingress, service: null, member: null, retries: 0, code: error.code });
   }
@@ -195,6 +198,71 @@ export class TunnelProxy {
       return;
     }
 
+    // Authentication, as forward.ts does: the upgrade goes on in #proceed once admitted. The
+    // scan's fields are copied out first: #head is reused by the next upgrade.
+    const referer = scanned.referer;
+    const userAgent = scanned.userAgent;
+    const generated = scanned.requestId === null;
+    if (route.auth !== null) {
+      void this.#authorize(route.auth, req, socket, head, route, start, target.host, hostValue, path, headers, forwardedFor, cookie, requestId, generated, referer, userAgent);
+      return;
+    }
+    this.#proceed(req, socket, head, route, start, target.host, hostValue, path, headers, forwardedFor, cookie, requestId, generated, referer, userAgent);
+  }
+
+  async #authorize(
+    auth: CompiledAuth,
+    req: ProxyRequest,
+    socket: Duplex,
+    head: Buffer,
+    route: CompiledRoute,
+    start: number,
+    host: string,
+    hostValue: string,
+    path: string,
+    headers: string[],
+    forwardedFor: string | null,
+    cookie: string | null,
+    requestId: string,
+    generated: boolean,
+    referer: string | null,
+    userAgent: string | null,
+  ): Promise<void> {
+    const fw = this.#fw;
+    const verdict = await fw.auth.check(auth, { method: "GET", path, hostValue, proto: req.forwardedProto, port: req.forwardedPort, remote: (socket as Socket).remoteAddress ?? "", forwardedFor, headers, requestId });
+    if (socket.destroyed) {
+      fw.upgradeEnded({ req, stats: route.stats, status: 499, start, bytesIn: 0, bytesOut: 0, host: hostValue, requestId, referer, userAgent, ingress: route.ingress, service: null, member: null, retries: 0, code: null });
+      return;
+    }
+    if (verdict.status !== 0) {
+      const error = verdict.status === 401 ? new AuthRequiredError() : verdict.status === 403 ? new AuthForbiddenError() : new AuthUnavailableError();
+      this.#refuse(req, socket, error, start, hostValue, { referer, userAgent }, requestId, route.stats, route.ingress, verdict.client);
+      return;
+    }
+    if (verdict.replace !== null) removeNames(headers, verdict.replace as string[]);
+    if (verdict.upstream !== null) for (let i = 0; i < verdict.upstream.length; i++) headers.push(verdict.upstream[i] as string);
+    this.#proceed(req, socket, head, route, start, host, hostValue, path, headers, forwardedFor, cookie, requestId, generated, referer, userAgent);
+  }
+
+  /** After the checks: side, election, upstream headers, then the tunnel's first attempt. */
+  #proceed(
+    req: ProxyRequest,
+    socket: Duplex,
+    head: Buffer,
+    route: CompiledRoute,
+    start: number,
+    host: string,
+    hostValue: string,
+    path: string,
+    headers: string[],
+    forwardedFor: string | null,
+    cookie: string | null,
+    requestId: string,
+    generated: boolean,
+    referer: string | null,
+    userAgent: string | null,
+  ): void {
+    const fw = this.#fw;
     // Side (canary split), sticky route, election: as forward.ts does.
     const side = this.#side;
     fw.chooseSide(route, path, headers, cookie, side);
@@ -202,27 +270,27 @@ export class TunnelProxy {
     const { ingress, stickyRoute } = side;
     const stats = side.stats as RouteStats;
     if (balancer.transport.failClosed) {
-      this.#refuse(req, socket, new UpstreamTlsConfigError(), start, hostValue, scanned, requestId, stats, ingress);
+      this.#refuse(req, socket, new UpstreamTlsConfigError(), start, hostValue, { referer, userAgent }, requestId, stats, ingress);
       return;
     }
     const stamp = fw.nextStamp();
     const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {
-      this.#refuse(req, socket, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), start, hostValue, scanned, requestId, stats, ingress);
+      this.#refuse(req, socket, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), start, hostValue, { referer, userAgent }, requestId, stats, ingress);
       return;
     }
     const setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? member.setCookie : null;
 
     fw.appendForwarded(headers, route, hostValue, forwardedFor, (socket as Socket).remoteAddress ?? "", req.forwardedProto, req.forwardedPort);
     if (route.mapping !== null) headers.push("x-forwarded-prefix", route.mapping.forwardedPrefix);
-    if (scanned.requestId === null) headers.push("x-request-id", requestId);
+    if (generated) headers.push("x-request-id", requestId);
     if (route.requestRules !== null) route.requestRules.apply(headers);
     // After the rules: a rule cannot turn the handshake into something else.
     headers.push("connection", "upgrade", "upgrade", "websocket");
 
-    if (fw.log.isLevelEnabled("debug")) fw.log.debug({ host: target.host, path, member: member.key, ingress, sticky: balancer.outcome === PickOutcome.Sticky }, "upgrade");
+    if (fw.log.isLevelEnabled("debug")) fw.log.debug({ host, path, member: member.key, ingress, sticky: balancer.outcome === PickOutcome.Sticky }, "upgrade");
     const upstreamPath = route.mapping === null ? path : route.mapping.toUpstream(path);
-    const tunnel = new Tunnel(this, socket as Socket, head, route, balancer, ingress, member, stamp, stickyRoute, setCookie, upstreamPath, headers, hostValue, req.forwardedProto, new TunnelLog(req, start, hostValue, requestId, scanned.referer, scanned.userAgent, stats));
+    const tunnel = new Tunnel(this, socket as Socket, head, route, balancer, ingress, member, stamp, stickyRoute, setCookie, upstreamPath, headers, hostValue, req.forwardedProto, new TunnelLog(req, start, hostValue, requestId, referer, userAgent, stats));
     this.#tunnels.add(tunnel);
     tunnel.connect();
   }

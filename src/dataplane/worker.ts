@@ -6,6 +6,7 @@ import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { pino } from "pino";
 import { createLoggerFactory } from "../util/index.js";
+import { AUTH_OUTCOMES } from "./auth.js";
 import { Scoreboard } from "./balancer/index.js";
 import { ProxyServer } from "./proxy-server.js";
 import { createWorkerRegistry } from "./stats/index.js";
@@ -33,7 +34,7 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
     requestIdPrefix: String(init.id),
     ...(init.tls !== null ? { tls: { defaultCertificate: init.tls.defaultCertificate, ticketKeys: Buffer.from(init.tls.ticketKeys) } } : {}),
   });
-  const metrics = createWorkerRegistry(server.routeStats, { worker: String(init.id), heapUsed: () => getHeapStatistics().used_heap_size });
+  const metrics = createWorkerRegistry(server.routeStats, { worker: String(init.id), heapUsed: () => getHeapStatistics().used_heap_size, authOutcomes: () => ({ counts: server.authOutcomes, labels: AUTH_OUTCOMES }) });
   const post = (msg: FromWorker): void => port.postMessage(msg);
   let seq = 0;
   if (init.initial !== null) {

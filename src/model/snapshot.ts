@@ -42,6 +42,40 @@ export interface RouteOptions {
   readonly connectPorts: ReadonlyArray<number> | null;
   /** `compression`: responses compressed (zstd, br or gzip by Accept-Encoding) under the server's compression settings. */
   readonly compression: boolean;
+  /** `auth-*`: basic and/or external authentication, checked before anything is sent upstream; null = none. */
+  readonly auth?: AuthConfig | null;
+}
+
+/** One htpasswd line: a user and its password hash (bcrypt `$2a$`/`$2b$`/`$2y$`, `$apr1$` MD5, `{SHA}`). */
+export interface HtpasswdEntry {
+  readonly user: string;
+  readonly hash: string;
+}
+
+/** `auth-type: basic` (httpd AuthType Basic + AuthUserFile from the `auth-secret` Secret's `auth` key). */
+export interface BasicAuthConfig {
+  /** `auth-realm` (AuthName), sent in `WWW-Authenticate: Basic realm="..."`. */
+  readonly realm: string;
+  /**
+   * The users, sorted, first line of a user wins. null = the Secret is missing or invalid: the route
+   * fails closed (every request gets 503, as ingress-nginx answers for a missing auth Secret).
+   */
+  readonly htpasswd: ReadonlyArray<HtpasswdEntry> | null;
+}
+
+/** `auth-url`: a subrequest per request; its 2xx admits, 401/403 pass through, anything else is 503. */
+export interface ExternalAuthConfig {
+  /** Absolute http(s) URL, normalised (WHATWG URL href); never interpolated. */
+  readonly url: string;
+  /** `auth-response-headers`: lower-case names copied from the auth response onto the upstream request. */
+  readonly responseHeaders: ReadonlyArray<string>;
+  /** `auth-timeout`: the whole subrequest (connect and response headers). */
+  readonly timeoutMs: number;
+}
+
+export interface AuthConfig {
+  readonly basic: BasicAuthConfig | null;
+  readonly external: ExternalAuthConfig | null;
 }
 
 /**

@@ -25,6 +25,19 @@ describe("renderConfig", () => {
     expect(doc).toMatchObject({ live: true, version: "v", balancers: [{ id: "shop/web:80", members: [{ key: "127.0.0.1:8080" }] }], runtime: { balancers: {} } });
   });
 
+  it("redacts a route's htpasswd entries (basic auth) and keeps the rest of its auth settings", () => {
+    const auth = {
+      basic: { realm: "Staff", htpasswd: [{ user: "amy", hash: "$apr1$26rQOMbq$.gPyGISN3ovkqjc7naiZa0" }] },
+      external: { url: "http://auth.example/check", responseHeaders: ["x-user"], timeoutMs: 5000 },
+    };
+    const routes = routeTable([vhost("shop.test", [route("/", "Prefix", "shop/web:80", { auth }, "shop/web")])]);
+    const text = renderConfig({ snapshot: () => ({ version: "v", routes, endpoints: endpointTable({ "shop/web:80": [member(8080)] }) }) });
+    expect(text).not.toContain("$apr1$");
+    expect(text).not.toContain("amy");
+    const doc = JSON.parse(text) as { routes: { virtualHosts: Array<{ routes: Array<{ options: { auth: unknown } }> }> } };
+    expect(doc.routes.virtualHosts[0]?.routes[0]?.options.auth).toEqual({ basic: { realm: "Staff", htpasswd: REDACTED }, external: { url: "http://auth.example/check", responseHeaders: ["x-user"], timeoutMs: 5000 } });
+  });
+
   it("before the first snapshot: live false", () => {
     expect(JSON.parse(renderConfig({ snapshot: () => null }))).toEqual({ live: false });
   });

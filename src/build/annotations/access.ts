@@ -1,4 +1,4 @@
-// Access control, redirects to TLS, rate limits and authentication (issue #5).
+// Access control, redirects to TLS and rate limits (issue #5); authentication is auth.ts.
 import { notImplementedFamily, plannedDoc } from "./family.js";
 
 export const accessFamily = notImplementedFamily("access", "issue #5", [
@@ -9,9 +9,4 @@ export const accessFamily = notImplementedFamily("access", "issue #5", [
   plannedDoc("limit-rps", "requests per second", "none", "per client address per replica; over -> 429"),
   plannedDoc("limit-connections", "count", "none", "concurrent connections per client address per replica; over -> 429"),
   plannedDoc("limit-burst", "count", "none", "burst allowed above limit-rps"),
-  plannedDoc("auth-type", "basic", "none", "authentication (AuthType Basic)"),
-  plannedDoc("auth-secret", "Secret name", "none", "Secret with an htpasswd `auth` key (AuthUserFile)"),
-  plannedDoc("auth-realm", "text", "none", "realm (AuthName)"),
-  plannedDoc("auth-url", "URL", "none", "external auth subrequest; its 2xx admits"),
-  plannedDoc("auth-response-headers", "comma header names", "none", "auth response headers copied upstream"),
 ]);

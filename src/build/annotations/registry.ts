@@ -1,6 +1,7 @@
 // All annotation families, and the one parse of an Ingress's annotations into route options.
 import type { BackendProtocol, FailoverConfig, HealthCheckConfig, LbMethod, RouteOptions, StickyConfig } from "../../model/index.js";
 import { accessFamily } from "./access.js";
+import { authFamily, type AuthValue } from "./auth.js";
 import { balancerFamily, type CanaryValue, type HotStandbyRef } from "./balancer.js";
 import { bodyFamily } from "./body.js";
 import { connectFamily } from "./connect.js";
@@ -14,7 +15,7 @@ import { rewriteFamily } from "./rewrite.js";
 import { timeoutsFamily, toTimeouts } from "./timeouts.js";
 
 /** The families of STYLE.md, in README order (protocol: its implemented keys, then its planned ones). */
-export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, bodyFamily, compressionFamily, errorPagesPlannedFamily, protocolFamily, protocolPlannedFamily, connectFamily] as const;
+export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, authFamily, bodyFamily, compressionFamily, errorPagesPlannedFamily, protocolFamily, protocolPlannedFamily, connectFamily] as const;
 
 /** Every recognised `proxypass.io/` key. */
 export const knownAnnotationKeys: ReadonlySet<string> = new Set(annotationFamilies.flatMap((f) => f.keys));
@@ -47,6 +48,8 @@ export interface ParsedAnnotations {
   readonly balancer: BalancerSettingsValue;
   /** Non-null when the Ingress is a canary (`canary: "true"`). */
   readonly canary: CanaryValue | null;
+  /** `auth-*`: before the `auth-secret` Secret is read (../auth.ts resolves it into `options.auth`). */
+  readonly auth: AuthValue;
   /** Sorted by key, then message. Any `error` means this Ingress version must not be served. */
   readonly findings: ReadonlyArray<AnnotationFinding>;
 }
@@ -66,9 +69,10 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
   const rewrite = rewriteFamily.parse(effective);
   const connect = connectFamily.parse(effective);
   const compression = compressionFamily.parse(effective);
+  const auth = authFamily.parse(effective);
   const findings: AnnotationFinding[] = [];
   // Warnings ("ignored") only about keys the Ingress sets itself, not about global defaults.
-  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...rewrite.diagnostics, ...connect.diagnostics, ...compression.diagnostics]) {
+  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...rewrite.diagnostics, ...connect.diagnostics, ...compression.diagnostics, ...auth.diagnostics]) {
     if (f.severity === "error" || Object.hasOwn(annotations, f.key)) findings.push(f);
   }
   for (const family of annotationFamilies) {
@@ -104,7 +108,7 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
     tlsVerify: protocol.value.tlsVerify,
     caSecret: protocol.value.caSecret,
   };
-  return { options, balancer: settings, canary: balancer.value.canary, findings };
+  return { options, balancer: settings, canary: balancer.value.canary, auth: auth.value, findings };
 }
 
 export function hasErrors(findings: ReadonlyArray<AnnotationFinding>): boolean {

@@ -100,6 +100,8 @@ export interface WorkerGauges {
   readonly worker?: string;
   /** Bytes used on this worker thread's V8 heap (each worker_thread is its own isolate). */
   readonly heapUsed?: () => number;
+  /** Authentication outcome counters (ProxyServer.authOutcomes) and their labels, index by index. */
+  readonly authOutcomes?: () => { readonly counts: Float64Array; readonly labels: ReadonlyArray<{ readonly type: string; readonly outcome: string }> };
 }
 
 /** Names of the request metrics every worker exports (README lists them; a docs test checks). */
@@ -112,6 +114,7 @@ export const WORKER_METRIC_NAMES = [
   "proxypass_upstream_header_duration_seconds",
   "proxypass_websocket_open_tunnels",
   "proxypass_worker_heap_used_bytes",
+  "proxypass_auth_requests_total",
 ] as const;
 
 /** A registry over the worker's route statistics (no default process metrics: the primary exports those once). */
@@ -162,6 +165,19 @@ export function createWorkerRegistry(stats: RouteStatsRegistry, gauges: WorkerGa
   const heapUsed = gauges.heapUsed;
   if (heapUsed !== undefined) {
     collectors.push(workerGauge("proxypass_worker_heap_used_bytes", "Bytes used on each data-plane worker thread's V8 heap (the primary's is nodejs_heap_size_used_bytes; RSS is the whole process).", gauges.worker ?? "0", heapUsed));
+  }
+  const authOutcomes = gauges.authOutcomes;
+  if (authOutcomes !== undefined) {
+    collectors.push(
+      counter("proxypass_auth_requests_total", "Authentication checks of routes with auth-* annotations, by type (basic, external) and outcome (allowed, denied: 401/403, misconfigured: missing or invalid auth Secret -> 503, failed: auth service down, slow or answering another status -> 503).", (out) => {
+        const { counts, labels } = authOutcomes();
+        for (let i = 0; i < labels.length; i++) {
+          const n = counts[i] as number;
+          const l = labels[i];
+          if (n !== 0 && l !== undefined) out.push({ labels: { type: l.type, outcome: l.outcome }, value: n });
+        }
+      }),
+    );
   }
   for (const c of collectors) registry.registerMetric(c as unknown as Parameters<Registry["registerMetric"]>[0]);
   return registry;
