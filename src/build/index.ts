@@ -18,3 +18,4 @@ export { compareRoutes } from "./routes.js";
 export * from "./annotations/index.js";
 export { buildBalancerMembers, balancerMembersBytes, balancerMembersText, endpointTableVersion, hasEndpointProblem, serviceOfId } from "./endpoints.js";
 export { buildTlsTable, checkTlsSecret, parseSslCiphers, parseSslProtocols, tlsSettingsOf, sslCiphersSetting, sslProtocolsSetting, type SecretCheck } from "./tls.js";
+export { parseHtpasswd, secretText, htpasswdKey, maxBcryptCost } from "./auth.js";

@@ -29,3 +29,4 @@ export * from "./balancer/index.js";
 export { DEFAULT_UPSTREAM_OPTIONS, type UpstreamOptions } from "./upstream.js";
 export { createCertificate, createDefaultCertificate, type PemPair, type CertificateRequest, type KeyKind } from "./certificates.js";
 export { TlsContexts, createTicketKeys } from "./tls.js";
+export { AUTH_OUTCOMES, AuthGate, CompiledAuth, basicCredentials, verifyPassword, type AuthVerdict, type AuthRequest } from "./auth.js";

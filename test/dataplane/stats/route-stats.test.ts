@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DURATION_BUCKETS, HistogramCells, RouteStats, RouteStatsRegistry, createWorkerRegistry, methodIndex, statusClassIndex, WORKER_METRIC_NAMES } from "../../../src/dataplane/index.js";
+import { AUTH_OUTCOMES, DURATION_BUCKETS, HistogramCells, RouteStats, RouteStatsRegistry, createWorkerRegistry, methodIndex, statusClassIndex, WORKER_METRIC_NAMES } from "../../../src/dataplane/index.js";
 
 describe("label indexes", () => {
   it.each([
@@ -67,11 +67,16 @@ describe("RouteStatsRegistry", () => {
     reg.unrouted.record(methodIndex("GET"), 404, 0.0001, 0, 0);
     s.tunnels = 3;
     s.tunnelled = true;
-    const json = await createWorkerRegistry(reg, { worker: "1", heapUsed: () => 4096 }).getMetricsAsJSON();
+    const json = await createWorkerRegistry(reg, { worker: "1", heapUsed: () => 4096, authOutcomes: () => ({ counts: Float64Array.of(2, 1, 0, 0, 0, 3), labels: AUTH_OUTCOMES }) }).getMetricsAsJSON();
     expect(json.map((m) => m.name)).toEqual([...WORKER_METRIC_NAMES]);
     expect(json.find((m) => m.name === "proxypass_worker_heap_used_bytes")?.values).toEqual([{ labels: { worker: "1" }, value: 4096 }]);
     // Only routes that ever had a tunnel have a series (the unrouted stats never do).
     expect(json.find((m) => m.name === "proxypass_websocket_open_tunnels")?.values).toEqual([{ labels: { namespace: "shop", ingress: "web", service: "web:80" }, value: 3 }]);
+    expect(json.find((m) => m.name === "proxypass_auth_requests_total")?.values).toEqual([
+      { labels: { type: "basic", outcome: "allowed" }, value: 2 },
+      { labels: { type: "basic", outcome: "denied" }, value: 1 },
+      { labels: { type: "external", outcome: "failed" }, value: 3 },
+    ]);
     const requests = json.find((m) => m.name === "proxypass_http_requests_total");
     expect(requests?.values).toEqual([
       { labels: { namespace: "", ingress: "", service: "", method: "GET", status_class: "4xx" }, value: 1 },
