@@ -20,6 +20,7 @@ export const upstreamKeepAliveTimeoutSetting = "upstream-keep-alive-timeout";
 export const maxRequestsPerConnectionSetting = "max-requests-per-connection";
 export const compressionTypesSetting = "compression-types";
 export const compressionMinSizeSetting = "compression-min-size";
+export const maxErrorPageBytes = 65_536;
 
 /** A media type (RFC 9110 token "/" token) or "type/*". */
 const mediaTypePattern = /^[a-z0-9!#$&^_.+-]+\/(\*|[a-z0-9!#$&^_.+-]+)$/;
@@ -27,7 +28,7 @@ const maxCompressionTypes = 200;
 
 /** `compression-types`: comma or space separated media types, lower-cased, sorted, unique. */
 const compressionTypesSchema = z.string().transform((text, ctx): ReadonlyArray<string> => {
-  const types = [...new Set(text.toLowerCase().split(/[\s,]+/).filter((t) => t !== ""))].sort();
+  const types = [...new Set(text.toLowerCase().split(/[ \t\n,]+/).filter((t) => t !== ""))].sort();
   if (types.length === 0) {
     ctx.addIssue({ code: "custom", message: "must list at least one media type (turn compression off with the compression key instead)" });
     return z.NEVER;
@@ -155,6 +156,12 @@ export const serverSettingDocs: ReadonlyArray<ServerSettingDoc> = [
     description: "Content-Types compressed on routes with compression on (ingress-nginx gzip-types); text/event-stream is refused",
   },
   {
+    key: "error-page-<status>",
+    values: `HTML, at most ${maxErrorPageBytes} bytes; status 400-599, e.g. error-page-503`,
+    default: "none",
+    description: "body (text/html) served, with the status kept, for that status on routes that list it in custom-error-pages (ProxyErrorOverride)",
+  },
+  {
     key: compressionMinSizeSetting,
     values: "bytes",
     default: String(defaultServerSettings.compressionMinSize),
@@ -174,19 +181,38 @@ export const serverSettingDocs: ReadonlyArray<ServerSettingDoc> = [
   },
 ];
 
+/** The `error-page-<status>` values in effect, by status ("404"), sorted. */
+function errorPagesOf(values: Readonly<Record<string, string>>): Readonly<Record<string, string>> | null {
+  let pages: Record<string, string> | null = null;
+  for (const key of Object.keys(values).sort()) {
+    if (isErrorPageKey(key)) (pages ??= {})[key.slice("error-page-".length)] = values[key] as string;
+  }
+  return pages;
+}
+
 /** ConfigMap keys of the server settings, in README order. */
 export const serverSettingKeys: ReadonlyArray<string> = serverSettingDocs.map((d) => d.key);
 
-export function isServerSettingKey(name: string): name is ServerSettingKey {
-  return Object.hasOwn(schemas, name);
+export function isServerSettingKey(name: string): boolean {
+  return Object.hasOwn(schemas, name) || isErrorPageKey(name);
 }
+
+/** `error-page-<status>`, status 400-599. */
+export function isErrorPageKey(name: string): boolean {
+  return /^error-page-[45][0-9][0-9]$/.test(name);
+}
+
+const errorPageSchema = z
+  .string()
+  .refine((v) => v.length > 0, "must not be empty")
+  .refine((v) => Buffer.byteLength(v) <= maxErrorPageBytes, `must be at most ${maxErrorPageBytes} bytes`);
 
 type Check = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 /** Validates one value of a server-settings key. */
 export function checkServerSetting(name: string, value: string): Check {
   if (!isServerSettingKey(name)) return { ok: false, reason: "not a server setting" };
-  const parsed = schemas[name].safeParse(value);
+  const parsed = (isErrorPageKey(name) ? errorPageSchema : schemas[name as ServerSettingKey]).safeParse(value);
   return parsed.success ? { ok: true } : { ok: false, reason: parsed.error.issues[0]?.message ?? "invalid" };
 }
 
@@ -226,5 +252,8 @@ export function toServerSettings(values: Readonly<Record<string, string>>): Serv
     compressionTypes: read(compressionTypesSetting) ?? d.compressionTypes,
     compressionMinSize: read(compressionMinSizeSetting) ?? d.compressionMinSize,
   };
+  const errorPages = errorPagesOf(values);
+  // Written only when some page is set, so tables without pages keep their versions.
+  if (errorPages !== null) return { settings: { ...settings, errorPages }, headerTimeoutCapped };
   return { settings, headerTimeoutCapped };
 }

@@ -31,6 +31,7 @@ import {
 } from "./errors.js";
 import { acceptEncodingOf, addVary, chooseEncoding, createEncoder, encodeHeaders, ENCODING_NONE, type Encoder, type EncoderSink } from "./compress.js";
 import { cappedReadMs, encodeGrpcMessage, grpcStatusOf, grpcStatusText, GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE, isGrpcContentType, isGrpcStatusField, parseGrpcTimeout } from "./grpc.js";
+import type { ErrorPages } from "./error-pages.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import { parseHost } from "./host.js";
 import { appRootLocation, ReverseContext, type ReverseMap } from "./mapping.js";
@@ -192,6 +193,8 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
   #encoder: Encoder | null = null;
   /** Compressed bytes written to the client. */
   #encodedBytes = 0;
+  /** `custom-error-pages`: the page sent instead of the member's body, or null. */
+  #page: Buffer | null = null;
 
   constructor(
     fw: Forwarder,
@@ -268,7 +271,7 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
     } else {
       this.#member.clearError();
     }
-    const out: string[] = [];
+    let out: string[] = [];
     let listed: string[] | null = null;
     const grpcStatus = headers["grpc-status"];
     const trailersOnly = grpcStatus !== undefined;
@@ -298,6 +301,11 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
     }
     if (listed !== null) removeNames(out, listed);
     if (this.#route.reverse !== null) this.#fw.reverseMap(this.#route.reverse, out, this.#route, this.#host, this.#req.forwardedProto, this.#member);
+    if (this.#route.errorPages !== null) {
+      // ProxyErrorOverride: the member's headers and body give way to the page; the status stays.
+      this.#page = this.#route.errorPages.pageFor(statusCode);
+      if (this.#page !== null) out = this.#route.errorPages.head(statusCode);
+    }
     if (this.#setCookie !== null) out.push("set-cookie", this.#setCookie);
     if (this.#route.responseRules !== null) this.#route.responseRules.apply(out);
     if (this.#route.compression !== null) this.#negotiate(statusCode, out);
@@ -322,6 +330,7 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#pendingHead !== null) this.#writeHead();
     this.#bytes += chunk.length;
+    if (this.#page !== null) return; // the member's error body is read and dropped
     if (this.#encoder !== null) {
       if (!this.#encoder.write(chunk)) controller.pause();
       return;
@@ -347,10 +356,13 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
       }
     }
     if (this.#encoder !== null) {
-      this.#encoder.end(); // the response ends when the encoder has written everything (encoderEnded)
+      // The response ends when the encoder has written everything (encoderEnded).
+      if (this.#page !== null) this.#encoder.end(this.#page);
+      else this.#encoder.end();
       return;
     }
-    this.#res.end();
+    if (this.#page !== null) this.#res.end(this.#page);
+    else this.#res.end();
     this.#finish(this.#res.statusCode);
   }
 
@@ -406,7 +418,7 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
         this.#encoder.destroy();
         this.#encoder = null;
       }
-      const status = this.#fw.sendError(this.#res, error);
+      const status = this.#fw.sendError(this.#res, error, null, this.#route.errorPages);
       this.#finish(status);
     } else if (this.#res.grpc && !this.#res.writableEnded) {
       // A gRPC stream cut mid-way: end it with a status instead of a reset (the client learns why).
@@ -806,8 +818,8 @@ export class Forwarder {
     c[STAT_BUSY] = (c[STAT_BUSY] as number) - 1;
   }
 
-  /** Writes the error's short plain-text response (a gRPC status for gRPC requests), with `extra` header lines; returns its status. */
-  sendError(res: ProxyResponse, error: ProxyError, extra: ReadonlyArray<string> | null = null): number {
+  /** Writes the error's short plain-text response (a gRPC status for gRPC requests), with `extra` header lines, or the route's error page; returns its status. */
+  sendError(res: ProxyResponse, error: ProxyError, extra: ReadonlyArray<string> | null = null, pages: ErrorPages | null = null): number {
     if (res.continuePending) {
       // The client waits for 100 before sending its body: answered without it, the connection closes (RFC 9110 §10.1.1).
       res.continuePending = false;
@@ -815,6 +827,14 @@ export class Forwarder {
     }
     if (res.grpc) return this.#sendGrpcError(res, error);
     const r = ERROR_RESPONSES[error.code];
+    const page = pages === null ? null : pages.pageFor(r.status);
+    if (page !== null && pages !== null) {
+      const head = pages.head(r.status);
+      if (this.workerId !== null) head.push("x-proxypass-worker", this.workerId);
+      res.writeHead(r.status, head);
+      res.end(page);
+      return r.status;
+    }
     const head = ["content-type", TEXT_PLAIN, "content-length", r.contentLength];
     if (extra !== null) for (let i = 0; i < extra.length; i++) head.push(extra[i] as string);
     // Node closes the connection after a response that says so (the request's rest is never read).
@@ -856,8 +876,8 @@ export class Forwarder {
     return r.status;
   }
 
-  #reject(req: ProxyRequest, res: ProxyResponse, error: ProxyError, host: string, start: number, stats: RouteStats, requestId: string, referer: string | null, userAgent: string | null, extra: ReadonlyArray<string> | null = null): void {
-    const status = this.sendError(res, error, extra);
+  #reject(req: ProxyRequest, res: ProxyResponse, error: ProxyError, host: string, start: number, stats: RouteStats, requestId: string, referer: string | null, userAgent: string | null, extra: ReadonlyArray<string> | null = null, pages: ErrorPages | null = null): void {
+    const status = this.sendError(res, error, extra, pages);
     this.#answered(req, status, error, host, start, stats, requestId, referer, userAgent);
   }
 
@@ -1013,7 +1033,7 @@ export class Forwarder {
     const stamp = this.nextStamp();
     const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {
-      this.#reject(req, res, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), hostValue, start, stats, requestId, referer, userAgent);
+      this.#reject(req, res, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), hostValue, start, stats, requestId, referer, userAgent, null, route.errorPages);
       return;
     }
     // httpd's Set-Cookie recipe (env=BALANCER_ROUTE_CHANGED): a new or moved session gets the member's cookie.

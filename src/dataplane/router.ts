@@ -9,6 +9,7 @@ import { defaultBalancerSettings, defaultServerSettings, type CanaryConfig, type
 import { CompiledAuth } from "./auth.js";
 import type { Balancer, BalancerRegistry } from "./balancer/index.js";
 import { CompressionPolicy } from "./compress.js";
+import { ErrorPages } from "./error-pages.js";
 import { HeaderRules } from "./headers.js";
 import { PathMapping, ReverseMap } from "./mapping.js";
 import { RouteStatsRegistry, type RouteStats } from "./stats/index.js";
@@ -69,8 +70,10 @@ export class CompiledRoute {
   readonly compression: CompressionPolicy | null;
   /** `auth-*`: basic and/or external authentication; null = none. */
   readonly auth: CompiledAuth | null;
+  /** `custom-error-pages`: statuses answered with the ConfigMap's pages; null = none. */
+  readonly errorPages: ErrorPages | null;
 
-  constructor(route: Route, balancer: Balancer, canary: CompiledCanary | null, stats: RouteStats, compression: CompressionPolicy | null = null) {
+  constructor(route: Route, balancer: Balancer, canary: CompiledCanary | null, stats: RouteStats, compression: CompressionPolicy | null = null, pages: ReadonlyMap<number, Buffer> | null = null) {
     this.path = route.path;
     this.pathType = route.pathType;
     this.ingress = route.ingress;
@@ -90,6 +93,7 @@ export class CompiledRoute {
     this.connectPorts = route.options.connectPorts ?? null;
     this.compression = o.compression === true ? (compression ?? CompressionPolicy.from(defaultServerSettings)) : null;
     this.auth = CompiledAuth.compile(route.options.auth);
+    this.errorPages = pages === null ? null : ErrorPages.compile(o.customErrorPages, pages);
   }
 }
 
@@ -208,9 +212,10 @@ export function compileRoutes(table: RouteTable, registry: BalancerRegistry, sta
     return config !== undefined ? registry.ensure(config) : registry.ensure({ id, service: "", hostHeader: "", ...defaultBalancerSettings });
   };
   const compression = CompressionPolicy.from(table.server ?? defaultServerSettings);
+  const pages = ErrorPages.pagesOf(table.server?.errorPages);
   const compile = (r: Route): CompiledRoute => {
     const canary = r.canary === null ? null : new CompiledCanary(r.canary, balancerOf(r.canary.balancer), stats.forRoute(r.canary.ingress, r.canary.balancer));
-    return new CompiledRoute(r, balancerOf(r.balancer), canary, stats.forRoute(r.ingress, r.balancer), compression);
+    return new CompiledRoute(r, balancerOf(r.balancer), canary, stats.forRoute(r.ingress, r.balancer), compression, pages);
   };
   const exact = new Map<string, VirtualHostMatcher>();
   const wildcard = new Map<string, VirtualHostMatcher>();

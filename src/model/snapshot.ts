@@ -44,6 +44,8 @@ export interface RouteOptions {
   readonly compression: boolean;
   /** `auth-*`: basic and/or external authentication, checked before anything is sent upstream; null = none. */
   readonly auth?: AuthConfig | null;
+  /** `custom-error-pages` (ProxyErrorOverride): statuses (400-599, sorted) answered with the ConfigMap's `error-page-<status>` body; absent = none. */
+  readonly customErrorPages?: ReadonlyArray<number>;
 }
 
 /** One htpasswd line: a user and its password hash (bcrypt `$2a$`/`$2b$`/`$2y$`, `$apr1$` MD5, `{SHA}`). */
@@ -223,6 +225,8 @@ export interface ServerSettings {
   readonly compressionTypes: ReadonlyArray<string>;
   /** `compression-min-size`: responses with a smaller Content-Length are not compressed. */
   readonly compressionMinSize: number;
+  /** `error-page-<status>` keys: HTML bodies by status ("404": "<html>..."), keys sorted; served for a route's `custom-error-pages`. */
+  readonly errorPages?: Readonly<Record<string, string>>;
 }
 
 /** Default `compression-types`: ingress-nginx's gzip-types, plus text/html and the XML/JSON text types; sorted. */

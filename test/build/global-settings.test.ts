@@ -22,7 +22,7 @@ describe("global settings: keys", () => {
       "lbmethod", "sticky-session", "sticky-nofailover",
       "health-check-method", "health-check-interval", "health-check-passes", "health-check-fails", "health-check-expect",
       "retry", "max-attempts", "fail-on-status", "fail-on-timeout",
-      "connect-timeout", "timeout", "preserve-host", "request-headers", "response-headers", "proxy-pass-reverse", "auth-timeout", "compression", "backend-tls-verify", "websocket-idle-timeout",
+      "connect-timeout", "timeout", "preserve-host", "request-headers", "response-headers", "proxy-pass-reverse", "auth-timeout", "compression", "custom-error-pages", "backend-tls-verify", "websocket-idle-timeout",
     ]);
   });
 
@@ -116,7 +116,7 @@ describe("global settings: resolveGlobalSettings", () => {
     },
     {
       name: "unknown keys are warnings and ignored",
-      data: { "proxy-read-timeout": "20", "custom-error-pages": "404" },
+      data: { "proxy-read-timeout": "20", "ajp-packet-size": "8192" },
       previous: { found: false, values: {} },
       values: {},
       reasons: ["SettingNotImplemented", "UnknownSetting"],

@@ -21,7 +21,7 @@ function resolve(data: Record<string, string>, previous: SettingsMemory = { foun
 
 describe("server settings: keys", () => {
   it("are the logging and limits keys, documented in this order, apart from the annotation-default keys", () => {
-    expect(serverSettingKeys).toEqual(["access-log", "log-level", "client-header-timeout", "client-request-timeout", "keep-alive-timeout", "upstream-keep-alive-timeout", "max-requests-per-connection", "compression-types", "compression-min-size", "ssl-protocols", "ssl-ciphers"]);
+    expect(serverSettingKeys).toEqual(["access-log", "log-level", "client-header-timeout", "client-request-timeout", "keep-alive-timeout", "upstream-keep-alive-timeout", "max-requests-per-connection", "compression-types", "error-page-<status>", "compression-min-size", "ssl-protocols", "ssl-ciphers"]);
     expect(serverSettingDocs.map((d) => d.key)).toEqual(serverSettingKeys);
     for (const key of serverSettingKeys) expect(settingKeys).not.toContain(key);
   });
@@ -42,6 +42,7 @@ describe("server settings: keys", () => {
       maxRequestsPerConnection: 0,
       compressionTypes: defaultCompressionTypes,
       compressionMinSize: 1024,
+      errorPages: {},
     });
   });
 });
@@ -68,6 +69,7 @@ describe("server settings: valid values", () => {
     { name: "max-requests-per-connection 0 is unlimited", key: "max-requests-per-connection", value: "0", want: { maxRequestsPerConnection: 0 } },
     { name: "compression-types: comma or space separated, lower-cased, sorted, unique", key: "compression-types", value: "Text/HTML, application/json text/* application/json", want: { compressionTypes: ["application/json", "text/*", "text/html"] } },
     { name: "compression-min-size in bytes", key: "compression-min-size", value: "0", want: { compressionMinSize: 0 } },
+    { name: "error-page-503 is the page for 503", key: "error-page-503", value: "<h1>soon</h1>", want: { errorPages: { "503": "<h1>soon</h1>" } } },
   ])("$name", ({ key, value, want }) => {
     expect(checkServerSetting(key, value)).toEqual({ ok: true });
     expect(checkSetting(key, value)).toEqual({ ok: true });
@@ -103,6 +105,8 @@ describe("server settings: invalid values", () => {
     { name: "compression-types rejects a non-type", key: "compression-types", value: "html", reason: /not a media type/ },
     { name: "compression-types rejects an empty list", key: "compression-types", value: " , ", reason: /at least one/ },
     { name: "compression-min-size rejects a unit", key: "compression-min-size", value: "1k", reason: /whole number of bytes/ },
+    { name: "error-page rejects an empty page", key: "error-page-404", value: "", reason: /must not be empty/ },
+    { name: "error-page rejects more than 64 KiB", key: "error-page-404", value: "x".repeat(65_537), reason: /at most 65536 bytes/ },
   ])("$name", ({ key, value, reason }) => {
     const check = checkServerSetting(key, value);
     expect(check.ok).toBe(false);

@@ -20,6 +20,7 @@ const options: RouteOptions = {
   proxyPassReverse: true,
   connectPorts: [443, 8443],
   compression: true,
+  customErrorPages: [404, 503],
 };
 const route: Route = { path: "/ü\"x", pathType: "Exact", ingress: "ns/a", balancer: "ns/s:80", options, canary: { ingress: "ns/c", balancer: "ns/c:80", weight: 7, byHeader: "x-c\"", byCookie: null } };
 
@@ -65,7 +66,7 @@ describe("snapshot JSON", () => {
     { name: "built-in server settings (flags decide logging)", server: defaultServerSettings },
     {
       name: "every server setting set, request timeout disabled, a quoted log level",
-      server: { accessLog: false, logLevel: 'info,proxy="debug"', clientHeaderTimeoutMs: 1500, clientRequestTimeoutMs: null, keepAliveTimeoutMs: 100, upstreamKeepAliveTimeoutMs: 2500, maxRequestsPerConnection: 7, compressionTypes: ["a/b", 'x/"y'], compressionMinSize: 0 },
+      server: { accessLog: false, logLevel: 'info,proxy="debug"', clientHeaderTimeoutMs: 1500, clientRequestTimeoutMs: null, keepAliveTimeoutMs: 100, upstreamKeepAliveTimeoutMs: 2500, maxRequestsPerConnection: 7, compressionTypes: ["a/b", 'x/"y'], compressionMinSize: 0, errorPages: { "404": '<p>"gone"</p>\n', "503": "x" } },
     },
   ])("writes server settings as canonicalJson does: $name", ({ server }) => {
     expect(serverSettingsJson(server)).toBe(canonicalJson(server));

@@ -5,7 +5,7 @@ import { authFamily, type AuthValue } from "./auth.js";
 import { balancerFamily, type CanaryValue, type HotStandbyRef } from "./balancer.js";
 import { bodyFamily } from "./body.js";
 import { connectFamily } from "./connect.js";
-import { compressionFamily, errorPagesPlannedFamily } from "./compression.js";
+import { compressionFamily } from "./compression.js";
 import { failoverFamily } from "./failover.js";
 import { annotationPrefix, type AnnotationDoc, type AnnotationFinding, type Annotations } from "./family.js";
 import { headersFamily } from "./headers.js";
@@ -15,7 +15,7 @@ import { rewriteFamily } from "./rewrite.js";
 import { timeoutsFamily, toTimeouts } from "./timeouts.js";
 
 /** The families of STYLE.md, in README order (protocol: its implemented keys, then its planned ones). */
-export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, authFamily, bodyFamily, compressionFamily, errorPagesPlannedFamily, protocolFamily, protocolPlannedFamily, connectFamily] as const;
+export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, authFamily, bodyFamily, compressionFamily, protocolFamily, protocolPlannedFamily, connectFamily] as const;
 
 /** Every recognised `proxypass.io/` key. */
 export const knownAnnotationKeys: ReadonlySet<string> = new Set(annotationFamilies.flatMap((f) => f.keys));
@@ -97,6 +97,8 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
     proxyPassReverse: rewrite.value.proxyPassReverse ?? (rewrite.value.rewriteTarget !== null || headers.value.upstreamVhost !== null || !headers.value.preserveHost),
     connectPorts: connect.value.ports,
     compression: compression.value.compression,
+    // Only when set, so routes without it keep their snapshot JSON (and table versions).
+    ...(compression.value.customErrorPages.length > 0 ? { customErrorPages: compression.value.customErrorPages } : {}),
   };
   const settings: BalancerSettingsValue = {
     lbmethod: balancer.value.lbmethod,

@@ -91,6 +91,7 @@ describe("annotation registry", () => {
       proxyPassReverse: true,
       connectPorts: null,
       compression: false,
+      customErrorPages: [],
     });
   });
 
