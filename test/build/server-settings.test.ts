@@ -42,7 +42,6 @@ describe("server settings: keys", () => {
       maxRequestsPerConnection: 0,
       compressionTypes: defaultCompressionTypes,
       compressionMinSize: 1024,
-      errorPages: {},
     });
   });
 });

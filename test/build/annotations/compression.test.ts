@@ -15,7 +15,7 @@ describe("compression and custom-error-pages annotations", () => {
     const parsed = parseAnnotations(annotations, defaults);
     expect(parsed.findings).toEqual([]);
     expect(parsed.options.compression).toBe(compression);
-    expect(parsed.options.customErrorPages).toEqual(pages);
+    expect(parsed.options.customErrorPages ?? []).toEqual(pages);
   });
 
   it.each([

@@ -91,7 +91,6 @@ describe("annotation registry", () => {
       proxyPassReverse: true,
       connectPorts: null,
       compression: false,
-      customErrorPages: [],
     });
   });
 
