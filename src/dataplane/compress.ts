@@ -146,7 +146,7 @@ export class CompressionPolicy {
       const value = out[i + 1] as string;
       switch (out[i]) {
         case "content-type":
-          typeOk = this.isCompressibleType(value);
+          typeOk = !isEventStream(value) && this.isCompressibleType(value);
           break;
         case "content-encoding":
           if (value.trim().toLowerCase() !== "identity") return false;
@@ -165,6 +165,11 @@ export class CompressionPolicy {
     }
     return typeOk;
   }
+}
+
+/** Content-Type `text/event-stream` (Server-Sent Events; parameters and case ignored). */
+export function isEventStream(contentType: string): boolean {
+  return contentType.length >= 17 && (contentType.startsWith("text/event-stream") || contentType.slice(0, 17).toLowerCase() === "text/event-stream");
 }
 
 /** Adds `Vary: Accept-Encoding` unless a Vary line already lists it or "*". */

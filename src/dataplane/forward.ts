@@ -29,7 +29,7 @@ import {
   isSentFailure,
   type ProxyError,
 } from "./errors.js";
-import { acceptEncodingOf, addVary, chooseEncoding, createEncoder, encodeHeaders, ENCODING_NONE, type Encoder, type EncoderSink } from "./compress.js";
+import { acceptEncodingOf, addVary, chooseEncoding, createEncoder, encodeHeaders, ENCODING_NONE, isEventStream, type Encoder, type EncoderSink } from "./compress.js";
 import { cappedReadMs, encodeGrpcMessage, grpcStatusOf, grpcStatusText, GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE, isGrpcContentType, isGrpcStatusField, parseGrpcTimeout } from "./grpc.js";
 import type { ErrorPages } from "./error-pages.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
@@ -273,6 +273,7 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
     }
     let out: string[] = [];
     let listed: string[] | null = null;
+    let eventStream = false;
     const grpcStatus = headers["grpc-status"];
     const trailersOnly = grpcStatus !== undefined;
     for (const name in headers) {
@@ -296,6 +297,7 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
         if (name === "connection") listed = connectionTokens(typeof value === "string" ? value : value.join(","));
         continue;
       }
+      if (name === "content-type" && typeof value === "string" && isEventStream(value)) eventStream = true;
       if (typeof value === "string") out.push(name, value);
       else for (let i = 0; i < value.length; i++) out.push(name, value[i] ?? "");
     }
@@ -312,6 +314,11 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
     if (this.#fw.workerId !== null) out.push("x-proxypass-worker", this.#fw.workerId);
     this.#pendingStatus = statusCode;
     this.#pendingHead = out;
+    if (eventStream) {
+      // Server-Sent Events: the head goes out now (EventSource opens on it), not with the first event.
+      this.#writeHead();
+      this.#res.flushHeaders();
+    }
   }
 
   /** `compression`: Vary on an eligible response, and an encoder when the client accepts a coding. */

@@ -142,6 +142,32 @@ class Sessions {
   }
 }
 
+/**
+ * Every raw connection of a listener, for the forced close at the end of a shutdown: node:http2
+ * only ends (never destroys) the socket of a session that was closed gracefully before, so a
+ * client that never sends its FIN would hold the listener open.
+ */
+class RawConnections {
+  readonly #open = new Set<Socket>();
+  readonly #onClose: (this: Socket) => void;
+
+  constructor() {
+    const open = this.#open;
+    this.#onClose = function (this: Socket) {
+      open.delete(this);
+    };
+  }
+
+  add(socket: Socket): void {
+    this.#open.add(socket);
+    socket.once("close", this.#onClose);
+  }
+
+  destroyAll(): void {
+    for (const s of this.#open) s.destroy();
+  }
+}
+
 /** Settings sent to every HTTP/2 client. */
 const H2_SETTINGS = { maxConcurrentStreams: 100, enablePush: false } as const;
 
@@ -150,6 +176,7 @@ export class PlainFrontend {
   readonly http: HttpServer<typeof ProxyRequest, typeof ProxyResponse>;
   readonly #h2c: Http2Server<typeof IncomingMessage, typeof ServerResponse, typeof H2ProxyRequest, typeof H2ProxyResponse>;
   readonly #sessions: Sessions;
+  readonly #raw = new RawConnections();
   readonly #request: typeof ProxyRequest;
   readonly #h2Request: typeof H2ProxyRequest;
   /** Read when a connection starts: how long it may stay silent before its first bytes. */
@@ -198,7 +225,9 @@ export class PlainFrontend {
         return;
       }
       if (chunk[0] === 0x50 /* P */ && chunk[1] === 0x52 && chunk[2] === 0x49) {
-        // h2c: the session reads the bytes already buffered on its first tick.
+        // h2c: the session reads the bytes already buffered on its first tick. node:http2 expects
+        // a socket that closes when the client's FIN comes (as its own servers make them).
+        this.allowHalfOpen = false;
         this.pause();
         this.unshift(chunk);
         h2c.emit("connection", this);
@@ -212,6 +241,7 @@ export class PlainFrontend {
     this.#onFirstBytes = onFirstBytes;
     this.#net = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
       handlers.connection(socket);
+      this.#raw.add(socket);
       this.#sniff(socket);
     });
     // The HTTP/1.1 server never listens itself: start its header/request timeout checks.
@@ -264,6 +294,7 @@ export class PlainFrontend {
   closeAllConnections(): void {
     this.http.closeAllConnections();
     this.#sessions.destroyAll();
+    this.#raw.destroyAll();
   }
 }
 
@@ -276,6 +307,7 @@ export interface TlsFrontendOptions extends FrontendOptions {
 export class TlsFrontend {
   readonly #server: Http2SecureServer<typeof ProxyRequest, typeof ProxyResponse, typeof H2ProxyRequest, typeof H2ProxyResponse>;
   readonly #sessions: Sessions;
+  readonly #raw = new RawConnections();
   readonly #request: typeof ProxyRequest;
   readonly #h2Request: typeof H2ProxyRequest;
 
@@ -312,6 +344,7 @@ export class TlsFrontend {
     this.#server.on("session", this.#sessions.add);
     // Raw TCP connections (before the handshake): counted like the plain listener's.
     this.#server.on("connection", handlers.connection);
+    this.#server.on("connection", (socket: Socket) => this.#raw.add(socket));
   }
 
   /** The server (for tests and ticket keys). */
@@ -358,6 +391,7 @@ export class TlsFrontend {
   closeAllConnections(): void {
     HttpServer.prototype.closeAllConnections.call(this.#server as unknown as HttpServer);
     this.#sessions.destroyAll();
+    this.#raw.destroyAll();
   }
 }
 
