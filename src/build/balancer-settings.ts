@@ -8,6 +8,7 @@ import type { AdmittedIngress } from "./admit.js";
 import type { BalancerSettingsValue } from "./annotations/index.js";
 import { endpointPortNotFound, withStandby, type ResolvedBackend } from "./backend.js";
 import { resolveBackendTls, type SecretLookup } from "./backend-tls.js";
+import { resolveBackendAjp } from "./backend-ajp.js";
 import type { BalancerSet } from "./balancers.js";
 import type { BuildCache } from "./cache.js";
 import type { DiagnosticList } from "./diagnostics.js";
@@ -78,7 +79,7 @@ function balancerUsers(merged: MergedRoutes): Map<string, Set<string>> {
 }
 
 function settingsText(s: BalancerSettingsValue): string {
-  return JSON.stringify([s.lbmethod, s.sticky, s.failover, s.healthCheck, s.hotStandby, s.protocol, s.tlsVerify, s.caSecret]);
+  return JSON.stringify([s.lbmethod, s.sticky, s.failover, s.healthCheck, s.hotStandby, s.protocol, s.tlsVerify, s.caSecret, s.ajp]);
 }
 
 function reportConflicts(
@@ -117,18 +118,22 @@ function withSettings(
   const namespace = winner.ingress.metadata.namespace;
   const vhost = winner.options.upstreamVhost;
   const caSecret = s.caSecret === null || !s.tlsVerify ? null : (secrets.get(namespace, s.caSecret) ?? null);
+  const ajpSecret = s.protocol !== "ajp" || s.ajp.secret === null ? null : (secrets.get(namespace, s.ajp.secret) ?? null);
   // The same resolution, settings object, winner, standby, upstream vhost and CA Secret object as the previous build: the same config object.
   const prev = caches.prev?.configs.get(id);
   let config: BalancerConfig;
-  if (prev !== undefined && prev.base === resolved.balancer && prev.settings === s && prev.settingsFrom === winner.ref && prev.standby === standbyId && prev.vhost === vhost && prev.caSecret === caSecret) {
+  if (prev !== undefined && prev.base === resolved.balancer && prev.settings === s && prev.settingsFrom === winner.ref && prev.standby === standbyId && prev.vhost === vhost && prev.caSecret === caSecret && prev.ajpSecret === ajpSecret) {
     config = prev.config;
     caches.next.configs.set(id, prev);
     if (prev.tlsProblem !== null) diagnostics.ingress(winner.ref, "error", prev.tlsProblem.reason, prev.tlsProblem.message);
+    if (prev.ajpProblem !== null) diagnostics.ingress(winner.ref, "error", prev.ajpProblem.reason, prev.ajpProblem.message);
   } else {
     const { tls, problem } = resolveBackendTls(s, namespace, vhost, resolved.balancer.hostHeader, secrets, id);
     if (problem !== null) diagnostics.ingress(winner.ref, "error", problem.reason, problem.message);
-    config = { ...resolved.balancer, settingsFrom: winner.ref, lbmethod: s.lbmethod, sticky: s.sticky, failover: s.failover, healthCheck: s.healthCheck, standby: standbyId, protocol: s.protocol, tls };
-    caches.next.configs.set(id, { base: resolved.balancer, settings: s, settingsFrom: winner.ref, standby: standbyId, vhost, caSecret, tlsProblem: problem, config });
+    const { ajp, problem: ajpProblem } = resolveBackendAjp(s, namespace, secrets, id);
+    if (ajpProblem !== null) diagnostics.ingress(winner.ref, "error", ajpProblem.reason, ajpProblem.message);
+    config = { ...resolved.balancer, settingsFrom: winner.ref, lbmethod: s.lbmethod, sticky: s.sticky, failover: s.failover, healthCheck: s.healthCheck, standby: standbyId, protocol: s.protocol, tls, ajp };
+    caches.next.configs.set(id, { base: resolved.balancer, settings: s, settingsFrom: winner.ref, standby: standbyId, vhost, caSecret, tlsProblem: problem, ajpSecret, ajpProblem, config });
   }
   if (standby === null) return { config, members: resolved.members };
   const joined = caches.prev?.standby.get(id);

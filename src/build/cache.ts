@@ -57,6 +57,10 @@ export interface ConfigEntry {
   readonly caSecret: Secret | null;
   /** The CA Secret's problem reported on the winner (repeated when reused). */
   readonly tlsProblem: { readonly reason: string; readonly message: string } | null;
+  /** The `ajp-secret` Secret object resolved (AJP members), or null. */
+  readonly ajpSecret: Secret | null;
+  /** What was wrong with it (reported again when the config is reused), or null. */
+  readonly ajpProblem: { readonly reason: string; readonly message: string } | null;
   readonly config: BalancerConfig;
 }
 

@@ -24,6 +24,9 @@ import {
   upstreamVhostKey,
   backendProtocolKey,
   backendCaSecretKey,
+  ajpSecretKey,
+  ajpPacketSizeKey,
+  ajpPingKey,
   type AnnotationDoc,
   type Annotations,
 } from "./annotations/index.js";
@@ -46,6 +49,9 @@ const perIngressOnly: ReadonlyMap<string, string> = new Map([
   [backendProtocolKey, "the protocol is specific to an Ingress's backends"],
   [backendCaSecretKey, "a Secret is specific to an Ingress's namespace"],
   ...authPerIngressKeys.map((key): [string, string] => [key, "authentication is specific to an Ingress (its Secret, its auth service)"]),
+  [ajpSecretKey, "a Secret is specific to an Ingress's namespace"],
+  [ajpPacketSizeKey, "AJP settings go with an Ingress's backend-protocol"],
+  [ajpPingKey, "AJP settings go with an Ingress's backend-protocol"],
 ]);
 
 const implementedFamilies = annotationFamilies.filter((f) => f.implemented);

@@ -4,6 +4,7 @@
 // key lists are checked against the model types at compile time, and test/build/snapshot-json.test.ts
 // checks the text equals canonicalJson, so a field added to the model must be added here.
 import type {
+  AjpBackendConfig,
   AuthConfig,
   BackendTlsConfig,
   BalancerConfig,
@@ -36,8 +37,9 @@ export const canonicalKeys = {
   auth: keys<AuthConfig>()(["basic", "external"]),
   header: keys<HeaderRule>()(["name", "op", "value"]),
   virtualHost: keys<VirtualHost>()(["fallback", "host", "routes"]),
-  balancer: keys<BalancerConfig>()(["failover", "healthCheck", "hostHeader", "id", "lbmethod", "protocol", "service", "settingsFrom", "standby", "sticky", "tls"]),
+  balancer: keys<BalancerConfig>()(["ajp", "failover", "healthCheck", "hostHeader", "id", "lbmethod", "protocol", "service", "settingsFrom", "standby", "sticky", "tls"]),
   tls: keys<BackendTlsConfig>()(["ca", "failClosed", "servername", "verify"]),
+  ajp: keys<AjpBackendConfig>()(["failClosed", "packetSize", "pingMs", "secret"]),
   sticky: keys<StickyConfig>()(["cookie", "noFailover", "param"]),
   failover: keys<FailoverConfig>()(["failOnStatus", "failOnTimeout", "maxAttempts", "retryMs"]),
   healthCheck: keys<HealthCheckConfig>()(["expect", "fails", "intervalMs", "method", "passes", "uri"]),
@@ -150,9 +152,14 @@ function tlsJson(t: BackendTlsConfig | null): string {
   return `{"ca":${str(t.ca)},"failClosed":${str(t.failClosed)},"servername":${str(t.servername)},"verify":${str(t.verify)}}`;
 }
 
+function ajpJson(a: AjpBackendConfig | null): string {
+  if (a === null) return "null";
+  return `{"failClosed":${str(a.failClosed)},"packetSize":${str(a.packetSize)},"pingMs":${str(a.pingMs)},"secret":${str(a.secret)}}`;
+}
+
 export function balancerConfigJson(b: BalancerConfig): string {
   return (
-    `{"failover":${failoverJson(b.failover)},"healthCheck":${healthCheckJson(b.healthCheck)},"hostHeader":${str(b.hostHeader)},"id":${str(b.id)},` +
+    `{"ajp":${ajpJson(b.ajp)},"failover":${failoverJson(b.failover)},"healthCheck":${healthCheckJson(b.healthCheck)},"hostHeader":${str(b.hostHeader)},"id":${str(b.id)},` +
     `"lbmethod":${str(b.lbmethod)},"protocol":${str(b.protocol)},"service":${str(b.service)},"settingsFrom":${str(b.settingsFrom)},"standby":${str(b.standby)},"sticky":${stickyJson(b.sticky)},"tls":${tlsJson(b.tls)}}`
   );
 }

@@ -108,7 +108,9 @@ export class ConnectProxy {
       return;
     }
     const route = connectRoute(router, target.host);
-    if (route === null || route.connectPorts === null) {
+    // Never raw TCP to an AJP connector: that would hand the client the AJP protocol itself
+    // (request attributes, the secret's check) — the Ghostcat exposure the secret exists for.
+    if (route === null || route.connectPorts === null || route.balancer.transport.ajp !== null) {
       refuse(socket, NOT_ALLOWED);
       return;
     }

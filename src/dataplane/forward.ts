@@ -7,6 +7,7 @@
 import { IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import type { Logger } from "../util/index.js";
+import { ajpRequestInfo, type AjpRequestInfo } from "./ajp/index.js";
 import { PickOutcome, cookieValue, stickyRouteOf, type Balancer, type BalancerMember } from "./balancer/index.js";
 import { AuthGate, type CompiledAuth } from "./auth.js";
 import {
@@ -97,8 +98,8 @@ export interface ForwarderOptions {
   readonly requestIdPrefix?: string;
 }
 
-/** undici's dispatch options plus `servername` (read by undici's Request, absent from its typings). */
-type UpstreamDispatchOptions = Dispatcher.DispatchOptions & { servername: string | null };
+/** undici's dispatch options plus `servername` (read by undici's Request, absent from its typings), and for AJP members the client facts (AjpPool). */
+type UpstreamDispatchOptions = Dispatcher.DispatchOptions & { servername: string | null; ajp?: AjpRequestInfo };
 
 const TEXT_PLAIN = "text/plain; charset=utf-8";
 const FOUND_BODY = Buffer.from("Found\n", "latin1");
@@ -1064,6 +1065,8 @@ export class Forwarder {
       // TLS members: SNI (and the verified name) is the balancer's, never the client's Host.
       servername: transport.servername,
     };
+    // AJP members: the forward request's client facts come from the connection, never from headers.
+    if (transport.ajp !== null) options.ajp = ajpRequestInfo(req, req.socket.remoteAddress ?? "", host, Number(req.forwardedPort), stickyRoute);
     const requestBytes = contentLength === null ? 0 : Number(contentLength) || 0;
     const exchange = new Exchange(this, req, res, route, balancer, ingress, member, start, hostValue, stamp, stickyRoute, setCookie, options, hasBody, requestBytes, stats, requestId, referer, userAgent);
     res.exchange = exchange;

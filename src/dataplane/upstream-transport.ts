@@ -2,6 +2,8 @@
 // balancer's protocol and TLS settings into the undici dispatcher of a member (a per-protocol pool
 // object behind the same Dispatcher interface the Forwarder's Exchange drives). Another protocol
 // (AJP) adds a case to `createPool` and its flags here.
+// - ajp:   AJP/1.3 (ajp/pool.ts: AjpPool speaks the same dispatch handler API); its secret, packet
+//   size and ping are pool settings, part of the key.
 //
 // - http:  HTTP/1.1 keep-alive Pool (pipelining 1).
 // - https: HTTP/1.1 over TLS; SNI = `tls.servername`; verification only with backend-tls-verify.
@@ -16,6 +18,9 @@
 import { createHash } from "node:crypto";
 import { Pool, type Dispatcher } from "undici";
 import type { BackendProtocol, BalancerConfig } from "../model/index.js";
+import { AjpPool, type AjpSettings } from "./ajp/index.js";
+
+type TransportConfig = Pick<BalancerConfig, "protocol" | "tls"> & { readonly ajp?: BalancerConfig["ajp"] };
 
 /** Concurrent HTTP/2 streams per upstream connection before the pool opens another. */
 export const H2_STREAMS_PER_CONNECTION = 100;
@@ -42,8 +47,10 @@ export class UpstreamTransport {
   readonly failClosed: boolean;
   /** URL scheme of the pools' origins. */
   readonly scheme: "http" | "https";
+  /** AJP pool settings (`backend-protocol: AJP`); null for other protocols. */
+  readonly ajp: AjpSettings | null;
 
-  constructor(config: Pick<BalancerConfig, "protocol" | "tls">) {
+  constructor(config: TransportConfig) {
     const protocol = config.protocol;
     const tls = config.tls;
     this.protocol = protocol;
@@ -51,7 +58,10 @@ export class UpstreamTransport {
     this.grpc = protocol === "grpc" || protocol === "grpcs";
     this.tls = tls === null ? null : tls.ca === null ? { servername: tls.servername, rejectUnauthorized: tls.verify } : { servername: tls.servername, rejectUnauthorized: tls.verify, ca: tls.ca };
     this.servername = tls === null ? null : tls.servername;
-    this.failClosed = tls !== null && tls.failClosed;
+    const ajp = protocol === "ajp" ? (config.ajp ?? null) : null;
+    this.ajp = ajp === null ? (protocol === "ajp" ? { packetSize: 8192, secret: null, pingMs: 0 } : null) : { packetSize: ajp.packetSize, secret: ajp.secret, pingMs: ajp.pingMs };
+    // A missing CA Secret (verification on) or AJP Secret: refused (502) before any connection.
+    this.failClosed = (tls !== null && tls.failClosed) || (ajp !== null && ajp.failClosed);
     this.scheme = tls === null ? "http" : "https";
     this.key = transportKey(config);
   }
@@ -69,6 +79,9 @@ export class UpstreamTransport {
       case "grpc":
         // `useH2c` (undici >= 7.x Pool/Client option, missing from Pool's typings): prior-knowledge HTTP/2 on plain TCP.
         return new Pool(origin, { connect: { timeout: connectMs }, keepAliveTimeout: keepAliveTimeoutMs, pipelining: H2_STREAMS_PER_CONNECTION, allowH2: true, useH2c: true } as Pool.Options);
+      case "ajp":
+        // Not an undici Pool, but the same dispatch(options, handler) / close() / destroy() contract.
+        return new AjpPool(address, port, connectMs, { keepAliveTimeoutMs, ...(this.ajp as AjpSettings) }) as unknown as Dispatcher;
       case "grpcs":
         return new Pool(origin, {
           connect: { timeout: connectMs, ...this.tls, preferH2: true } as Pool.Options["connect"],
@@ -80,7 +93,12 @@ export class UpstreamTransport {
   }
 }
 
-function transportKey(config: Pick<BalancerConfig, "protocol" | "tls">): string {
+function transportKey(config: TransportConfig): string {
+  const ajp = config.ajp ?? null;
+  if (config.protocol === "ajp" && ajp !== null) {
+    const secret = ajp.secret === null ? "-" : createHash("sha256").update(ajp.secret).digest("hex").slice(0, 16);
+    return `ajp|${ajp.packetSize}|${ajp.pingMs}|${secret}|${ajp.failClosed ? "closed" : "open"}`;
+  }
   const tls = config.tls;
   if (tls === null) return config.protocol;
   const ca = tls.ca === null ? "-" : createHash("sha256").update(tls.ca).digest("hex").slice(0, 16);
@@ -91,7 +109,7 @@ function transportKey(config: Pick<BalancerConfig, "protocol" | "tls">): string 
 export const HTTP_TRANSPORT = new UpstreamTransport({ protocol: "http", tls: null });
 
 /** The transport for a balancer config: `previous` itself when its key is unchanged (pools stay). */
-export function transportFor(config: Pick<BalancerConfig, "protocol" | "tls">, previous: UpstreamTransport | null): UpstreamTransport {
+export function transportFor(config: TransportConfig, previous: UpstreamTransport | null): UpstreamTransport {
   if (previous !== null && previous.protocol === config.protocol && previous.key === transportKey(config)) return previous;
   if (config.protocol === "http" && config.tls === null) return HTTP_TRANSPORT;
   return new UpstreamTransport(config);

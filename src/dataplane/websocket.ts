@@ -273,6 +273,11 @@ export class TunnelProxy {
       this.#refuse(req, socket, new UpstreamTlsConfigError(), start, hostValue, { referer, userAgent }, requestId, stats, ingress);
       return;
     }
+    if (balancer.transport.ajp !== null) {
+      // AJP/1.3 has no upgrade (mod_proxy_ajp neither): WebSockets need an HTTP connector.
+      answer(socket, 501, NOT_IMPLEMENTED, fw.workerId);
+      return;
+    }
     const stamp = fw.nextStamp();
     const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {

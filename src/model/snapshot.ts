@@ -161,9 +161,22 @@ export interface HealthCheckConfig {
 /**
  * `backend-protocol`: how the proxy talks to a balancer's members. `http` HTTP/1.1 (default);
  * `https` HTTP/1.1 over TLS; `h2c` HTTP/2 cleartext with prior knowledge; `grpc` / `grpcs` HTTP/2
- * cleartext / over TLS (ALPN h2) with gRPC error responses, trailers and `grpc-timeout`.
+ * cleartext / over TLS (ALPN h2) with gRPC error responses, trailers and `grpc-timeout`; `ajp`
+ * AJP/1.3 (mod_proxy_ajp, Tomcat's AJP connector).
  */
-export type BackendProtocol = "http" | "https" | "h2c" | "grpc" | "grpcs";
+export type BackendProtocol = "http" | "https" | "h2c" | "grpc" | "grpcs" | "ajp";
+
+/** AJP/1.3 members (`backend-protocol: AJP`): httpd's `secret=`, ProxyIOBufferSize and `ping=`. */
+export interface AjpBackendConfig {
+  /** `ajp-secret`: the Secret's `secret` value, sent with every request; null = none. */
+  readonly secret: string | null;
+  /** `ajp-packet-size`: bytes (4-byte header included), 8192-65536. */
+  readonly packetSize: number;
+  /** `ajp-ping`: CPing before each request, waiting this long for CPong; 0 = off. */
+  readonly pingMs: number;
+  /** `ajp-secret` names a Secret that is missing or has no `secret` key: every request fails (502) until it is fixed. */
+  readonly failClosed: boolean;
+}
 
 /** TLS to members (`https`, `grpcs`): SSLProxyVerify / SSLProxyCACertificateFile. */
 export interface BackendTlsConfig {
@@ -188,6 +201,8 @@ export interface BalancerConfig {
   readonly protocol: BackendProtocol;
   /** TLS to the members: set exactly when `protocol` is `https` or `grpcs`. */
   readonly tls: BackendTlsConfig | null;
+  /** AJP settings: set exactly when `protocol` is `ajp`. */
+  readonly ajp: AjpBackendConfig | null;
   /**
    * "namespace/name" of the Ingress whose annotations (over the global ConfigMap defaults) set the
    * settings below: the oldest Ingress with a served route or canary split to this balancer (others
@@ -351,7 +366,7 @@ export interface SnapshotSink {
 }
 
 /** The settings part of a BalancerConfig (what Ingress annotations and the global ConfigMap decide). */
-export type BalancerSettings = Pick<BalancerConfig, "settingsFrom" | "lbmethod" | "sticky" | "failover" | "healthCheck" | "standby" | "protocol" | "tls">;
+export type BalancerSettings = Pick<BalancerConfig, "settingsFrom" | "lbmethod" | "sticky" | "failover" | "healthCheck" | "standby" | "protocol" | "tls" | "ajp">;
 
 export const defaultFailover: FailoverConfig = Object.freeze({ maxAttempts: null, retryMs: 60_000, failOnStatus: Object.freeze([]) as ReadonlyArray<number>, failOnTimeout: false });
 
@@ -365,4 +380,5 @@ export const defaultBalancerSettings: BalancerSettings = Object.freeze({
   standby: null,
   protocol: "http",
   tls: null,
+  ajp: null,
 });

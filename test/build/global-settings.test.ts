@@ -17,7 +17,7 @@ function resolve(data: Record<string, string> | null, previous: SettingsMemory =
 }
 
 describe("global settings: keys", () => {
-  it("are the implemented annotations without prefix, except per-Ingress upstream-vhost, hot-standby, canary-*, health-check-uri, rewrite-target, app-root, backend-protocol and backend-ca-secret", () => {
+  it("are the implemented annotations without prefix, except per-Ingress upstream-vhost, hot-standby, canary-*, health-check-uri, rewrite-target, app-root, backend-protocol, backend-ca-secret, the ajp-* keys and allow-connect", () => {
     expect(settingKeys).toEqual([
       "lbmethod", "sticky-session", "sticky-nofailover",
       "health-check-method", "health-check-interval", "health-check-passes", "health-check-fails", "health-check-expect",

@@ -57,13 +57,13 @@ export function runCase(id: string): { result: BuildResult; sourceDiagnostics: D
   return { result: buildSnapshot(view, memoryFor(id), settingsFor(id)), sourceDiagnostics: diagnostics };
 }
 
-const secretKeys = new Set(["data", "stringData", "privateKey", "password", "token"]);
+const secretKeys = new Set(["data", "stringData", "privateKey", "password", "token", "secret"]);
 
 /** Replaces secret material with "[redacted]" anywhere in the value. */
 export function redact(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redact);
   if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, secretKeys.has(k) ? "[redacted]" : redact(v)]));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, secretKeys.has(k) && v !== null ? "[redacted]" : redact(v)]));
 }
 
 export function renderResult(result: BuildResult, sourceDiagnostics: ReadonlyArray<Diagnostic> = []): string {

@@ -49,6 +49,7 @@ describe("snapshot JSON", () => {
       hostHeader: 'x"',
       protocol: "grpcs",
       tls: { servername: "s.n.svc", verify: true, ca: "-----BEGIN CERTIFICATE-----\nx\"\n-----END CERTIFICATE-----\n", failClosed: false },
+      ajp: { secret: 's"3', packetSize: 16384, pingMs: 500, failClosed: false },
       settingsFrom: "n/i",
       lbmethod: "bybusyness",
       sticky: { cookie: "ROUTEID", param: "jsessionid", noFailover: true },

@@ -72,7 +72,7 @@ const serverXml = (port: number, o: TomcatOptions): string => `<?xml version="1.
 </Server>
 `;
 
-const echoJsp = `<%@ page contentType="text/plain; charset=UTF-8" trimDirectiveWhitespaces="true" import="java.util.*,java.io.*,java.security.MessageDigest" %><%
+const echoJsp = `<%@ page session="false" contentType="text/plain; charset=UTF-8" trimDirectiveWhitespaces="true" import="java.util.*,java.io.*,java.security.MessageDigest" %><%
 out.println("method=" + request.getMethod());
 out.println("uri=" + request.getRequestURI());
 out.println("query=" + request.getQueryString());
@@ -124,7 +124,7 @@ out.println("count=" + n);
 out.println("jvmRoute=${"$"}{JVM_ROUTE}");
 %>`;
 
-const bigJsp = `<%@ page contentType="application/octet-stream" trimDirectiveWhitespaces="true" buffer="none" %><%
+const bigJsp = `<%@ page session="false" contentType="application/octet-stream" trimDirectiveWhitespaces="true" buffer="none" %><%
 long n = Long.parseLong(request.getParameter("n"));
 response.setContentLengthLong(n);
 java.io.OutputStream os = response.getOutputStream();
@@ -135,12 +135,12 @@ while (sent < n) { int len = (int) Math.min(chunk.length, n - sent); os.write(ch
 os.flush();
 %>`;
 
-const slowJsp = `<%@ page contentType="text/plain; charset=UTF-8" trimDirectiveWhitespaces="true" %><%
+const slowJsp = `<%@ page session="false" contentType="text/plain; charset=UTF-8" trimDirectiveWhitespaces="true" %><%
 Thread.sleep(Long.parseLong(request.getParameter("ms")));
 out.println("slept jvmRoute=${"$"}{JVM_ROUTE}");
 %>`;
 
-const headersJsp = `<%@ page contentType="text/html; charset=UTF-8" trimDirectiveWhitespaces="true" %><%
+const headersJsp = `<%@ page session="false" contentType="text/html; charset=UTF-8" trimDirectiveWhitespaces="true" %><%
 String status = request.getParameter("status");
 if (status != null) response.setStatus(Integer.parseInt(status));
 response.setHeader("Content-Language", "de");
@@ -159,7 +159,7 @@ function writeApp(base: string, jvmRoute: string): void {
   mkdirSync(join(root, "WEB-INF"), { recursive: true });
   const files: Record<string, string> = { "echo.jsp": echoJsp, "session.jsp": sessionJsp, "big.jsp": bigJsp, "slow.jsp": slowJsp, "headers.jsp": headersJsp };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(root, name), text.replaceAll("${JVM_ROUTE}", jvmRoute));
-  writeFileSync(join(root, "index.jsp"), `<%@ page contentType="text/plain" %>root ${jvmRoute}`);
+  writeFileSync(join(root, "index.jsp"), `<%@ page session="false" contentType="text/plain" %>root ${jvmRoute}`);
   writeFileSync(
     join(root, "WEB-INF", "web.xml"),
     `<?xml version="1.0" encoding="UTF-8"?>\n<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0" metadata-complete="true"><session-config><session-timeout>5</session-timeout></session-config></web-app>\n`,

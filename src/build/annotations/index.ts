@@ -12,3 +12,4 @@ export { bodyFamily } from "./body.js";
 export { compressionFamily, compressionKey } from "./compression.js";
 export { protocolFamily, backendProtocolKey, backendTlsVerifyKey, backendCaSecretKey, isTlsProtocol } from "./protocol.js";
 export { allowConnectKey, connectFamily } from "./connect.js";
+export { ajpFamily, ajpPacketSizeKey, ajpPingKey, ajpSecretKey, type AjpValue } from "./ajp.js";

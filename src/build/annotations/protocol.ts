@@ -1,12 +1,11 @@
 // Upstream protocol annotations (issues #5, #6, #11). Implemented: `websocket-idle-timeout`
 // (mod_proxy_wstunnel's idle timeout; tri-state like the timeouts: absent -> 3600 s, "0" ->
 // disabled, else explicit seconds), `backend-protocol` (http:// https:// h2c:// in ProxyPass),
-// `backend-tls-verify` (SSLProxyVerify) and `backend-ca-secret` (SSLProxyCACertificateFile). The
-// AJP keys belong to an open issue and stay "not implemented" (a second family
-// object with the same name, so the README and the ConfigMap keys tell them apart).
+// `backend-tls-verify` (SSLProxyVerify) and `backend-ca-secret` (SSLProxyCACertificateFile);
+// `backend-protocol: AJP` (ajp://) takes its settings from the ajp family (ajp.ts).
 import { z } from "zod";
 import type { BackendProtocol } from "../../model/index.js";
-import { notImplementedFamily, parseWithSchema, plannedDoc, type AnnotationDoc, type AnnotationFamily, type AnnotationFinding, type Annotations, type AnnotationParse } from "./family.js";
+import { parseWithSchema, type AnnotationDoc, type AnnotationFamily, type AnnotationFinding, type Annotations, type AnnotationParse } from "./family.js";
 import { timeoutSettingSchema, type TimeoutSetting } from "./timeouts.js";
 
 export interface ProtocolValue {
@@ -27,7 +26,7 @@ export const backendCaSecretKey = "proxypass.io/backend-ca-secret";
 export const protocolKeys: ReadonlyArray<string> = [backendProtocolKey, backendTlsVerifyKey, backendCaSecretKey, websocketIdleTimeoutKey];
 
 /** `backend-protocol` values as written in annotations (upper-case, as ingress-nginx's); matched case-insensitively. */
-export const backendProtocolValues: ReadonlyArray<string> = ["HTTP", "HTTPS", "H2C", "GRPC", "GRPCS"];
+export const backendProtocolValues: ReadonlyArray<string> = ["HTTP", "HTTPS", "H2C", "GRPC", "GRPCS", "AJP"];
 
 /** Protocols spoken over TLS. */
 export function isTlsProtocol(protocol: BackendProtocol): boolean {
@@ -73,10 +72,10 @@ export const defaultProtocol: ProtocolValue = Object.freeze({ websocketIdle: uns
 export const protocolDocs: ReadonlyArray<AnnotationDoc> = [
   {
     key: backendProtocolKey,
-    values: "`HTTP`, `HTTPS`, `H2C`, `GRPC`, `GRPCS`",
+    values: "`HTTP`, `HTTPS`, `H2C`, `GRPC`, `GRPCS`, `AJP`",
     default: "HTTP",
     description:
-      "protocol to the members (httpd's http:// https:// h2c://): HTTP/1.1, HTTP/1.1 over TLS, HTTP/2 cleartext (prior knowledge), gRPC over HTTP/2 cleartext or TLS (errors as gRPC statuses, trailers, grpc-timeout); a balancer setting; see Backend protocols",
+      "protocol to the members (httpd's http:// https:// h2c:// ajp://): HTTP/1.1, HTTP/1.1 over TLS, HTTP/2 cleartext (prior knowledge), gRPC over HTTP/2 cleartext or TLS (errors as gRPC statuses, trailers, grpc-timeout), AJP/1.3 to Tomcat (see AJP); a balancer setting; see Backend protocols",
   },
   {
     key: backendTlsVerifyKey,
@@ -134,8 +133,3 @@ export const protocolFamily: AnnotationFamily<ProtocolValue> = {
   parse: parseProtocol,
 };
 
-/** The protocol keys of open issues: recognised and reported, not applied. */
-export const protocolPlannedFamily = notImplementedFamily("protocol", "issue #11", [
-  plannedDoc("ajp-secret", "Secret name", "none", "Secret with key `secret` (AJP secret=)"),
-  plannedDoc("ajp-packet-size", "bytes", "8192", "AJP packet size (ProxyIOBufferSize)"),
-]);

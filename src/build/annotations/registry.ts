@@ -2,6 +2,7 @@
 import type { BackendProtocol, FailoverConfig, HealthCheckConfig, LbMethod, RouteOptions, StickyConfig } from "../../model/index.js";
 import { accessFamily } from "./access.js";
 import { authFamily, type AuthValue } from "./auth.js";
+import { ajpFamily, ajpKeys, type AjpValue } from "./ajp.js";
 import { balancerFamily, type CanaryValue, type HotStandbyRef } from "./balancer.js";
 import { bodyFamily } from "./body.js";
 import { connectFamily } from "./connect.js";
@@ -10,12 +11,12 @@ import { failoverFamily } from "./failover.js";
 import { annotationPrefix, type AnnotationDoc, type AnnotationFinding, type Annotations } from "./family.js";
 import { headersFamily } from "./headers.js";
 import { healthFamily } from "./health.js";
-import { protocolFamily, protocolPlannedFamily, toWebsocketIdleMs } from "./protocol.js";
+import { backendProtocolKey, protocolFamily, toWebsocketIdleMs } from "./protocol.js";
 import { rewriteFamily } from "./rewrite.js";
 import { timeoutsFamily, toTimeouts } from "./timeouts.js";
 
-/** The families of STYLE.md, in README order (protocol: its implemented keys, then its planned ones). */
-export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, authFamily, bodyFamily, compressionFamily, protocolFamily, protocolPlannedFamily, connectFamily] as const;
+/** The families of STYLE.md, in README order (then ajp, the AJP member settings, and connect). */
+export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, authFamily, bodyFamily, compressionFamily, protocolFamily, ajpFamily, connectFamily] as const;
 
 /** Every recognised `proxypass.io/` key. */
 export const knownAnnotationKeys: ReadonlySet<string> = new Set(annotationFamilies.flatMap((f) => f.keys));
@@ -41,6 +42,8 @@ export interface BalancerSettingsValue {
   readonly tlsVerify: boolean;
   /** Unresolved `backend-ca-secret`: a Secret name in the Ingress's namespace; null = none. */
   readonly caSecret: string | null;
+  /** `ajp-*` (AJP only; `ajp.secret` unresolved: a Secret name in the Ingress's namespace). */
+  readonly ajp: AjpValue;
 }
 
 export interface ParsedAnnotations {
@@ -66,13 +69,14 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
   const health = healthFamily.parse(effective);
   const failover = failoverFamily.parse(effective);
   const protocol = protocolFamily.parse(effective);
+  const ajp = ajpFamily.parse(effective);
   const rewrite = rewriteFamily.parse(effective);
   const connect = connectFamily.parse(effective);
   const compression = compressionFamily.parse(effective);
   const auth = authFamily.parse(effective);
   const findings: AnnotationFinding[] = [];
   // Warnings ("ignored") only about keys the Ingress sets itself, not about global defaults.
-  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...rewrite.diagnostics, ...connect.diagnostics, ...compression.diagnostics, ...auth.diagnostics]) {
+  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...ajp.diagnostics, ...rewrite.diagnostics, ...connect.diagnostics, ...compression.diagnostics, ...auth.diagnostics]) {
     if (f.severity === "error" || Object.hasOwn(annotations, f.key)) findings.push(f);
   }
   for (const family of annotationFamilies) {
@@ -109,7 +113,14 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
     protocol: protocol.value.backendProtocol,
     tlsVerify: protocol.value.tlsVerify,
     caSecret: protocol.value.caSecret,
+    ajp: ajp.value,
   };
+  if (settings.protocol !== "ajp" && ajp.diagnostics.length === 0) {
+    for (const key of ajpKeys) {
+      if (Object.hasOwn(annotations, key)) findings.push({ severity: "warning", reason: "AnnotationIgnored", key, message: `annotation ${key} applies only with ${backendProtocolKey}: AJP; ignored` });
+    }
+    findings.sort((a, b) => compare(a.key, b.key) || compare(a.message, b.message));
+  }
   return { options, balancer: settings, canary: balancer.value.canary, auth: auth.value, findings };
 }
 

@@ -264,7 +264,7 @@ export class Balancer {
   }
 
   set config(config: BalancerConfig) {
-    const stickyChanged = config.sticky?.cookie !== this.#config.sticky?.cookie;
+    const stickyChanged = config.sticky?.cookie !== this.#config.sticky?.cookie || (config.protocol === "ajp") !== (this.#config.protocol === "ajp");
     this.#config = config;
     this.#method = config.lbmethod;
     this.transport = transportFor(config, this.transport);
@@ -273,7 +273,9 @@ export class Balancer {
 
   #cookieFor(m: BalancerMember): string | null {
     const sticky = this.#config.sticky;
-    return sticky === null ? null : `${sticky.cookie}=.${m.route}; Path=/; HttpOnly`;
+    // AJP members: Tomcat issues the session cookie with its jvmRoute (JSESSIONID=id.route); a
+    // cookie of ours with the same name would replace the session id (httpd sets none either).
+    return sticky === null || this.#config.protocol === "ajp" ? null : `${sticky.cookie}=.${m.route}; Path=/; HttpOnly`;
   }
 
   /** Reconciles members by key. Returns the removed members; the owner retires them. */

@@ -22,6 +22,7 @@ import { connect as connectH2 } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { transportFor, type UpstreamTransport } from "../upstream-transport.js";
+import { probeAjpRequest, probeCping } from "../ajp/index.js";
 import type { BalancerConfig, BalancerMembers, EndpointDelta, EndpointTable, HealthCheckConfig, Member, RouteTable } from "../../model/index.js";
 import type { Logger } from "../../util/index.js";
 import { FLAG_HC_FAIL, MEMBER_FLAGS, MEMBER_HC_STREAK, type Scoreboard, type SlotAssignment } from "../balancer/index.js";
@@ -333,7 +334,14 @@ export class HealthChecker {
     const done: ProbeDone = (status, error) => this.#done(c, token, status, error);
     c.startedAt = performance.now();
     try {
-      c.cancel = hc.method === "TCP" ? probeTcp(c.address, c.port, timeoutMs, done) : probeHttp(c, timeoutMs, done);
+      const ajp = c.transport.ajp;
+      if (ajp !== null) {
+        // AJP members: TCP is CPing/CPong (httpd hcmethod=CPING); other methods are AJP requests.
+        c.cancel =
+          hc.method === "TCP"
+            ? probeCping(c.address, c.port, timeoutMs, (error) => done(null, error))
+            : probeAjpRequest(c.address, c.port, { method: hc.method, uri: hc.uri, hostHeader: c.hostHeader, userAgent: HEALTH_CHECK_USER_AGENT, settings: ajp }, timeoutMs, HEALTH_CHECK_BODY_CAP, done);
+      } else c.cancel = hc.method === "TCP" ? probeTcp(c.address, c.port, timeoutMs, done) : probeHttp(c, timeoutMs, done);
     } catch (err) {
       // node:http throws synchronously on a request it cannot send (e.g. an invalid header value).
       this.#done(c, token, null, errorText(err));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseProtocol, protocolFamily, protocolPlannedFamily, toWebsocketIdleMs, type ProtocolValue } from "../../../src/build/annotations/protocol.js";
+import { parseProtocol, protocolFamily, toWebsocketIdleMs, type ProtocolValue } from "../../../src/build/annotations/protocol.js";
 
 const key = "proxypass.io/websocket-idle-timeout";
 
@@ -30,7 +30,7 @@ describe("protocol annotations: websocket-idle-timeout", () => {
     expect(toWebsocketIdleMs(parsed.value)).toBe(3_600_000);
   });
 
-  it("documents its keys; the AJP keys and allow-connect are a separate, not implemented family", () => {
+  it("documents its keys (the AJP keys are the ajp family's)", () => {
     expect(protocolFamily.implemented).toBe(true);
     expect(protocolFamily.docs.map((d) => [d.key, d.default])).toEqual([
       ["proxypass.io/backend-protocol", "HTTP"],
@@ -38,11 +38,6 @@ describe("protocol annotations: websocket-idle-timeout", () => {
       ["proxypass.io/backend-ca-secret", "none (Node's bundled CAs)"],
       [key, "3600"],
     ]);
-    expect(protocolPlannedFamily.implemented).toBe(false);
-    expect(protocolPlannedFamily.keys).not.toContain(key);
-    expect(protocolPlannedFamily.keys).not.toContain("proxypass.io/backend-protocol");
-    expect(protocolPlannedFamily.keys).toContain("proxypass.io/ajp-secret");
-    expect(protocolPlannedFamily.parse({ "proxypass.io/ajp-secret": "s" }).diagnostics).toMatchObject([{ severity: "warning", reason: "AnnotationNotImplemented" }]);
   });
 });
 
@@ -67,7 +62,7 @@ describe("protocol annotations: backend-protocol, backend-tls-verify, backend-ca
 
   it.each<{ name: string; annotations: Readonly<Record<string, string>>; key: string; reason: RegExp }>([
     { name: "an unknown protocol is rejected", annotations: { [protocolKey]: "FCGI" }, key: protocolKey, reason: /one of HTTP, HTTPS, H2C, GRPC, GRPCS/ },
-    { name: "AJP is not a value of this family yet", annotations: { [protocolKey]: "AJP" }, key: protocolKey, reason: /one of/ },
+    { name: "an unknown protocol", annotations: { [protocolKey]: "FCGI" }, key: protocolKey, reason: /one of/ },
     { name: "verify must be true or false", annotations: { [protocolKey]: "HTTPS", [verifyKey]: "yes" }, key: verifyKey, reason: /"true" or "false"/ },
     { name: "a CA Secret in another namespace is rejected", annotations: { [protocolKey]: "HTTPS", [verifyKey]: "true", [caKey]: "kube-system/ca" }, key: caKey, reason: /Ingress's namespace/ },
     { name: "a CA Secret name with upper case is rejected", annotations: { [protocolKey]: "HTTPS", [verifyKey]: "true", [caKey]: "CA" }, key: caKey, reason: /RFC 1123/ },

@@ -10,16 +10,17 @@ const contractKeys = [
   "canary-by-header", "canary-by-cookie", "limit-rps", "limit-connections", "limit-burst", "auth-type", "auth-secret", "auth-realm", "auth-url",
   "auth-response-headers", "custom-error-pages", "ssl-redirect", "allow-cidrs", "deny-cidrs", "request-headers", "response-headers",
   "compression", "max-body-size", "websocket-idle-timeout",
-  // Added by the auth work (README documents it): the auth-url subrequest's time limit.
+  // Added since CONTRACT.md (README documents them): the auth-url subrequest's time limit, the AJP pre-request ping.
   "auth-timeout",
+  "ajp-ping",
 ].map((k) => `proxypass.io/${k}`);
 
 const none: Readonly<Record<string, string>> = {};
 
 describe("annotation registry", () => {
-  it("has the families of STYLE.md (protocol in two parts: implemented keys, then planned ones)", () => {
-    expect([...new Set(annotationFamilies.map((f) => f.name))]).toEqual(["balancer", "health", "failover", "timeouts", "headers", "rewrite", "access", "auth", "body", "protocol", "connect"]);
-    expect(annotationFamilies.filter((f) => f.name === "protocol").map((f) => f.implemented)).toEqual([true, false]);
+  it("has the families of STYLE.md, then ajp and connect", () => {
+    expect([...new Set(annotationFamilies.map((f) => f.name))]).toEqual(["balancer", "health", "failover", "timeouts", "headers", "rewrite", "access", "auth", "body", "protocol", "ajp", "connect"]);
+    expect(annotationFamilies.filter((f) => f.name === "protocol" || f.name === "ajp" || f.name === "connect").map((f) => f.implemented)).toEqual([true, true, true]);
   });
 
   it("recognises every key of the contract, each in exactly one family", () => {
@@ -36,7 +37,7 @@ describe("annotation registry", () => {
     { name: "no annotations: default options, no findings", annotations: none, findings: [] },
     { name: "foreign prefixes are ignored", annotations: { "nginx.ingress.kubernetes.io/rewrite-target": "/", "kubernetes.io/ingress.class": "x" }, findings: [] },
     { name: "an unknown proxypass.io/ key is a warning", annotations: { "proxypass.io/lb-method": "x" }, findings: [{ severity: "warning", reason: "UnknownAnnotation", key: "proxypass.io/lb-method" }] },
-    { name: "a not-implemented key is a warning", annotations: { "proxypass.io/ajp-packet-size": "8192" }, findings: [{ severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/ajp-packet-size" }] },
+    { name: "a not-implemented key is a warning", annotations: { "proxypass.io/allow-cidrs": "10.0.0.0/8" }, findings: [{ severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/allow-cidrs" }] },
     { name: "an implemented balancer key gives no finding", annotations: { "proxypass.io/lbmethod": "random2" }, findings: [] },
     { name: "an invalid balancer key is an error", annotations: { "proxypass.io/lbmethod": "roundrobin" }, findings: [{ severity: "error", reason: "InvalidAnnotation", key: "proxypass.io/lbmethod" }] },
     { name: "a health setting without health-check-uri is ignored with a warning", annotations: { "proxypass.io/health-check-interval": "5" }, findings: [{ severity: "warning", reason: "AnnotationIgnored", key: "proxypass.io/health-check-interval" }] },
@@ -66,6 +67,7 @@ describe("annotation registry", () => {
       protocol: "http",
       tlsVerify: false,
       caSecret: null,
+      ajp: { secret: null, packetSize: 8192, pingMs: 0 },
     });
     expect(parsed.canary).toBeNull();
   });
@@ -110,11 +112,11 @@ describe("annotation registry", () => {
     expect(parsed.balancer).toMatchObject({ protocol: "grpcs", tlsVerify: true, caSecret: "ca" });
   });
 
-  it("the AJP keys and allow-connect stay not implemented", () => {
-    const parsed = parseAnnotations({ "proxypass.io/ajp-packet-size": "8192", "proxypass.io/websocket-idle-timeout": "x" });
-    expect(parsed.findings.map(({ severity, reason, key }) => ({ severity, reason, key }))).toEqual([
-      { severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/ajp-packet-size" },
-      { severity: "error", reason: "InvalidAnnotation", key: "proxypass.io/websocket-idle-timeout" },
-    ]);
+  it("AJP keys without backend-protocol AJP are ignored with a warning; with it they are balancer settings", () => {
+    const ignored = parseAnnotations({ "proxypass.io/ajp-packet-size": "16384" });
+    expect(ignored.findings.map(({ severity, reason, key }) => ({ severity, reason, key }))).toEqual([{ severity: "warning", reason: "AnnotationIgnored", key: "proxypass.io/ajp-packet-size" }]);
+    const used = parseAnnotations({ "proxypass.io/backend-protocol": "ajp", "proxypass.io/ajp-packet-size": "16384", "proxypass.io/ajp-secret": "tomcat-ajp", "proxypass.io/ajp-ping": "500ms" });
+    expect(used.findings).toEqual([]);
+    expect(used.balancer).toMatchObject({ protocol: "ajp", ajp: { secret: "tomcat-ajp", packetSize: 16384, pingMs: 500 } });
   });
 });
