@@ -44,10 +44,11 @@ describe("annotation registry", () => {
     { name: "an invalid implemented key is an error", annotations: { "proxypass.io/timeout": "x" }, findings: [{ severity: "error", reason: "InvalidAnnotation", key: "proxypass.io/timeout" }] },
     {
       name: "findings are sorted by key",
+      // ajp-packet-size without backend-protocol AJP: an implemented key, ignored with a warning.
       annotations: { "proxypass.io/zzz": "1", "proxypass.io/ajp-packet-size": "8192", "proxypass.io/aaa": "1" },
       findings: [
         { severity: "warning", reason: "UnknownAnnotation", key: "proxypass.io/aaa" },
-        { severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/ajp-packet-size" },
+        { severity: "warning", reason: "AnnotationIgnored", key: "proxypass.io/ajp-packet-size" },
         { severity: "warning", reason: "UnknownAnnotation", key: "proxypass.io/zzz" },
       ],
     },
