@@ -116,7 +116,7 @@ describe("global settings: resolveGlobalSettings", () => {
     },
     {
       name: "unknown keys are warnings and ignored",
-      data: { "proxy-read-timeout": "20", "ajp-packet-size": "8192" },
+      data: { "proxy-read-timeout": "20", "max-body-size": "1m" },
       previous: { found: false, values: {} },
       values: {},
       reasons: ["SettingNotImplemented", "UnknownSetting"],
