@@ -1,10 +1,11 @@
 // AJP13 packets: the forward-request encoder, data packets, the SEND_HEADERS decoder, and the
 // client's handling of malformed, truncated and out-of-step packets from a raw TCP peer.
-import { createServer, type Server, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { AjpPool } from "../../../src/dataplane/ajp/index.js";
 import { PacketReader, decodeSendHeaders, encodeBodyChunk, encodeForwardRequest, type AjpRequestInfo } from "../../../src/dataplane/ajp/protocol.js";
 import { ajpRequest } from "./collect.js";
+import { ab, bodyChunk, endResponse, int, peer, sendHeaders, str, type Peer } from "./peer.js";
 
 /** Parses a forward-request packet back (the spec's field order), for assertions. */
 function parseForward(packet: Buffer): { method: number; protocol: string; uri: string; remoteAddr: string; remoteHost: string; serverName: string; serverPort: number; ssl: boolean; headers: Array<[string | number, string]>; attributes: Array<[number, string | number | [string, string]]> } {
@@ -161,32 +162,6 @@ describe("data packets", () => {
   });
 });
 
-/** A container -> proxy packet. */
-function ab(payload: Buffer): Buffer {
-  const head = Buffer.from([0x41, 0x42, 0, 0]);
-  head.writeUInt16BE(payload.length, 2);
-  return Buffer.concat([head, payload]);
-}
-function str(s: string): Buffer {
-  const b = Buffer.alloc(s.length + 3);
-  b.writeUInt16BE(s.length, 0);
-  b.write(s, 2, "latin1");
-  return b;
-}
-function int(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(n, 0);
-  return b;
-}
-function sendHeaders(status: number, headers: Array<[string | number, string]>): Buffer {
-  const parts = [Buffer.from([4]), int(status), str("OK"), int(headers.length)];
-  for (const [n, v] of headers) parts.push(typeof n === "number" ? int(n) : str(n), str(v));
-  return ab(Buffer.concat(parts));
-}
-function bodyChunk(data: string): Buffer {
-  return ab(Buffer.concat([Buffer.from([3]), int(data.length), Buffer.from(data, "latin1"), Buffer.from([0])]));
-}
-const endResponse = (reuse: boolean): Buffer => ab(Buffer.from([5, reuse ? 1 : 0]));
 
 describe("SEND_HEADERS decoder", () => {
   it.each([
@@ -229,51 +204,6 @@ describe("SEND_HEADERS decoder", () => {
 
 // ---- the client against a scripted raw peer ----
 
-interface Peer {
-  readonly port: number;
-  /** Sockets accepted so far. */
-  readonly accepted: Socket[];
-  /** Forward requests received so far. */
-  readonly requests: () => number;
-  close(): Promise<void>;
-}
-
-/** A TCP server that, for each forward request received, writes `script(n)` (n = request number on that connection). */
-async function peer(script: (n: number, socket: Socket) => Buffer | null): Promise<Peer> {
-  const accepted: Socket[] = [];
-  let requests = 0;
-  const server: Server = createServer((socket) => {
-    accepted.push(socket);
-    let n = 0;
-    let buf = Buffer.alloc(0);
-    socket.on("error", () => {});
-    socket.on("data", (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 4) {
-        const len = buf.readUInt16BE(2);
-        if (buf.length < 4 + len) return;
-        const type = buf[4];
-        buf = buf.subarray(4 + len);
-        if (type === 2) {
-          requests++;
-          const out = script(n++, socket);
-          if (out !== null) socket.write(out);
-        }
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    accepted,
-    requests: () => requests,
-    close: async () => {
-      for (const s of accepted) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 let peers: Peer[] = [];
 let pools: AjpPool[] = [];
