@@ -3,7 +3,7 @@
 // route (or canary split) to it; `settingsFrom` names it even when its settings are all defaults.
 // Another Ingress routing there with different settings gets a BalancerSettingsConflict warning.
 // A hot standby's members join the balancer's own as standby (H) members.
-import type { BalancerConfig, Member, Route } from "../model/index.js";
+import { errorBackendId, type BalancerConfig, type Member, type Route } from "../model/index.js";
 import type { AdmittedIngress } from "./admit.js";
 import type { BalancerSettingsValue } from "./annotations/index.js";
 import { endpointPortNotFound, withStandby, type ResolvedBackend } from "./backend.js";
@@ -51,7 +51,57 @@ export function resolveBalancers(
     reportConflicts(id, winner, refs.slice(1), byRef, textOf, diagnostics);
     out.push(withSettings(resolved, winner, balancers, diagnostics, caches, secrets));
   }
+  addErrorBackends(merged, out, balancers, age, diagnostics);
   return out;
+}
+
+/**
+ * `custom-error-backend` Services: each becomes a balancer (id "ns/service:port") with default
+ * settings from the oldest Ingress naming it, unless a route already uses it (then it keeps that
+ * route's settings). A missing Service or port is a warning: its balancer has no members, and the
+ * routes fall back to the ConfigMap page or the built-in one.
+ */
+function addErrorBackends(merged: MergedRoutes, out: UsedBalancer[], balancers: BalancerSet, age: ReadonlyMap<string, number>, diagnostics: DiagnosticList): void {
+  let wanted: Map<string, Set<string>> | null = null;
+  const visit = (route: Route | null): void => {
+    if (route === null || route.options.customErrorBackend === undefined) return;
+    const id = errorBackendId(route.ingress, route.options.customErrorBackend);
+    wanted ??= new Map();
+    let refs = wanted.get(id);
+    if (refs === undefined) {
+      refs = new Set();
+      wanted.set(id, refs);
+    }
+    refs.add(route.ingress);
+  };
+  for (const vh of merged.virtualHosts) {
+    for (const route of vh.routes) visit(route);
+    visit(vh.fallback);
+  }
+  visit(merged.defaultRoute);
+  if (wanted === null) return;
+  const used = new Set(out.map((b) => b.config.id));
+  let added = false;
+  for (const [id, users] of wanted as Map<string, Set<string>>) {
+    const refs = [...users].sort((a, b) => (age.get(a) ?? Infinity) - (age.get(b) ?? Infinity) || compareText(a, b));
+    const slash = id.indexOf("/");
+    const colon = id.lastIndexOf(":");
+    const ns = id.slice(0, slash);
+    const name = id.slice(slash + 1, colon);
+    const portText = id.slice(colon + 1);
+    const port = /^[0-9]+$/.test(portText) ? { number: Number(portText) } : { name: portText };
+    const resolution = balancers.resolve(ns, { service: { name, port } });
+    const problems = resolution.ok ? resolution.backend.problems : [{ message: resolution.message }];
+    for (const p of problems) {
+      const why = p.message.split(";")[0] ?? p.message;
+      for (const ref of refs) diagnostics.ingress(ref, "warning", "CustomErrorBackendNotFound", `custom-error-backend ${id}: ${why}; error pages come from the ConfigMap or the built-in ones until it has ready endpoints`);
+    }
+    if (!resolution.ok || used.has(id)) continue;
+    // The id as written (a port name stays a name), which is how routes name it (errorBackendId).
+    out.push({ config: { ...resolution.backend.balancer, id, settingsFrom: refs[0] ?? "" }, members: resolution.backend.members });
+    added = true;
+  }
+  if (added) out.sort((a, b) => compareText(a.config.id, b.config.id));
 }
 
 /** Ingress refs with a served route (or canary split) to each balancer id. */

@@ -56,7 +56,8 @@ function resolveExactly(id: string, service: string, index: ServiceIndex, settin
   const resolution = resolveBackend(backend.namespace, backend.backend, index, settings);
   if (!resolution.ok) return null;
   const { balancer, problems } = resolution.backend;
-  if (problems.length > 0 || balancer.id !== id) return null;
+  // An id with a port name (a custom-error-backend's, kept as written) resolves to the port's number.
+  if (problems.length > 0 || (balancer.id !== id && /^[0-9]+$/.test(id.slice(service.length + 1)))) return null;
   return resolution.backend;
 }
 

@@ -32,7 +32,7 @@ export const canonicalKeys = {
   server: keys<ServerSettings>()(["accessLog", "clientHeaderTimeoutMs", "clientRequestTimeoutMs", "compressionMinSize", "compressionTypes", "errorPages", "keepAliveTimeoutMs", "logLevel", "maxRequestsPerConnection", "upstreamKeepAliveTimeoutMs"]),
   route: keys<Route>()(["balancer", "canary", "ingress", "options", "path", "pathType"]),
   canary: keys<CanaryConfig>()(["balancer", "byCookie", "byHeader", "ingress", "weight"]),
-  options: keys<RouteOptions>()(["appRoot", "auth", "compression", "connectPorts", "customErrorPages", "preserveHost", "proxyPassReverse", "requestHeaders", "responseHeaders", "rewriteTarget", "timeouts", "upstreamVhost", "websocketIdleMs"]),
+  options: keys<RouteOptions>()(["appRoot", "auth", "compression", "connectPorts", "customErrorBackend", "customErrorPages", "preserveHost", "proxyPassReverse", "requestHeaders", "responseHeaders", "rewriteTarget", "timeouts", "upstreamVhost", "websocketIdleMs"]),
   timeouts: keys<Timeouts>()(["connectMs", "readMs"]),
   auth: keys<AuthConfig>()(["basic", "external"]),
   header: keys<HeaderRule>()(["name", "op", "value"]),
@@ -84,7 +84,7 @@ function authJson(a: AuthConfig): string {
 /** `auth` is written only when set (routes without authentication have no `auth` key). */
 function optionsJson(o: RouteOptions): string {
   return (
-    `{"appRoot":${str(o.appRoot)},${o.auth !== undefined && o.auth !== null ? `"auth":${authJson(o.auth)},` : ""}"compression":${str(o.compression)},"connectPorts":${o.connectPorts === null ? "null" : `[${o.connectPorts.join(",")}]`},${o.customErrorPages !== undefined ? `"customErrorPages":[${o.customErrorPages.join(",")}],` : ""}"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},` +
+    `{"appRoot":${str(o.appRoot)},${o.auth !== undefined && o.auth !== null ? `"auth":${authJson(o.auth)},` : ""}"compression":${str(o.compression)},"connectPorts":${o.connectPorts === null ? "null" : `[${o.connectPorts.join(",")}]`},${o.customErrorBackend !== undefined ? `"customErrorBackend":${str(o.customErrorBackend)},` : ""}${o.customErrorPages !== undefined ? `"customErrorPages":[${o.customErrorPages.join(",")}],` : ""}"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},` +
     `"requestHeaders":${headersJson(o.requestHeaders)},"responseHeaders":${headersJson(o.responseHeaders)},"rewriteTarget":${str(o.rewriteTarget)},` +
     `"timeouts":{"connectMs":${str(o.timeouts.connectMs)},"readMs":${str(o.timeouts.readMs)}},"upstreamVhost":${str(o.upstreamVhost)},"websocketIdleMs":${str(o.websocketIdleMs)}}`
   );

@@ -32,7 +32,7 @@ import {
 } from "./errors.js";
 import { acceptEncodingOf, addVary, chooseEncoding, createEncoder, encodeHeaders, ENCODING_NONE, isEventStream, type Encoder, type EncoderSink } from "./compress.js";
 import { cappedReadMs, encodeGrpcMessage, grpcStatusOf, grpcStatusText, GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE, isGrpcContentType, isGrpcStatusField, parseGrpcTimeout } from "./grpc.js";
-import type { ErrorPages } from "./error-pages.js";
+import { ErrorPageFetch, type ErrorPageOwner, type ErrorPages } from "./error-pages.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import { parseHost } from "./host.js";
 import { appRootLocation, ReverseContext, type ReverseMap } from "./mapping.js";
@@ -147,7 +147,7 @@ function isIdempotent(method: string): boolean {
  * failed attempt marks its member with the request's stamp, the balancer elects another, and the
  * same handler is dispatched again.
  */
-export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
+export class Exchange implements Dispatcher.DispatchHandler, EncoderSink, ErrorPageOwner {
   readonly #fw: Forwarder;
   readonly #req: ProxyRequest;
   readonly #res: ProxyResponse;
@@ -194,8 +194,10 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
   #encoder: Encoder | null = null;
   /** Compressed bytes written to the client. */
   #encodedBytes = 0;
-  /** `custom-error-pages`: the page sent instead of the member's body, or null. */
-  #page: Buffer | null = null;
+  /** `custom-error-pages`: the status whose error page replaces the member's answer (its body is read and dropped); 0 = none. */
+  #override = 0;
+  /** Bytes of the error page sent instead; -1 = none. */
+  #pageBytes = -1;
 
   constructor(
     fw: Forwarder,
@@ -272,7 +274,13 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
     } else {
       this.#member.clearError();
     }
-    let out: string[] = [];
+    const pages = this.#route.errorPages;
+    if (pages !== null && pages.applies(statusCode, this.#options.method, this.#res.grpc)) {
+      // ProxyErrorOverride: the member's head and body give way to the page (served at its end); the status stays.
+      this.#override = statusCode;
+      return;
+    }
+    const out: string[] = [];
     let listed: string[] | null = null;
     let eventStream = false;
     const grpcStatus = headers["grpc-status"];
@@ -304,11 +312,6 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
     }
     if (listed !== null) removeNames(out, listed);
     if (this.#route.reverse !== null) this.#fw.reverseMap(this.#route.reverse, out, this.#route, this.#host, this.#req.forwardedProto, this.#member);
-    if (this.#route.errorPages !== null) {
-      // ProxyErrorOverride: the member's headers and body give way to the page; the status stays.
-      this.#page = this.#route.errorPages.pageFor(statusCode);
-      if (this.#page !== null) out = this.#route.errorPages.head(statusCode);
-    }
     if (this.#setCookie !== null) out.push("set-cookie", this.#setCookie);
     if (this.#route.responseRules !== null) this.#route.responseRules.apply(out);
     if (this.#route.compression !== null) this.#negotiate(statusCode, out);
@@ -336,9 +339,9 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#pendingHead !== null) this.#writeHead();
     this.#bytes += chunk.length;
-    if (this.#page !== null) return; // the member's error body is read and dropped
+    if (this.#override !== 0) return; // the member's error body is read and dropped
+    if (this.#pendingHead !== null) this.#writeHead();
     if (this.#encoder !== null) {
       if (!this.#encoder.write(chunk)) controller.pause();
       return;
@@ -347,6 +350,10 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+    if (this.#override !== 0) {
+      this.#serveErrorPage(null);
+      return;
+    }
     if (this.#pendingHead !== null) this.#writeHead();
     let relay: Record<string, string | string[]> | null = this.#statusTrailers;
     for (const name in trailers) {
@@ -364,14 +371,30 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
       }
     }
     if (this.#encoder !== null) {
-      // The response ends when the encoder has written everything (encoderEnded).
-      if (this.#page !== null) this.#encoder.end(this.#page);
-      else this.#encoder.end();
+      this.#encoder.end(); // the response ends when the encoder has written everything (encoderEnded)
       return;
     }
-    if (this.#page !== null) this.#res.end(this.#page);
-    else this.#res.end();
+    this.#res.end();
     this.#finish(this.#res.statusCode);
+  }
+
+  /** `custom-error-pages`: serves the page of `#override` (error-pages.ts); `fallback` = the built-in body (null: the status line text). */
+  #serveErrorPage(fallback: Buffer | null): void {
+    const req = this.#req;
+    new ErrorPageFetch(this, this.#res, this.#override, this.#route.errorPages as ErrorPages, fallback).start(req.rawHeaders, req.url ?? "/", this.#requestId, this.#host, this.#balancer.config.id, this.#fw.nextStamp());
+  }
+
+  /** @internal ErrorPageOwner: the sticky cookie, response-headers rules and worker id apply to error pages too. */
+  completeErrorHead(head: string[]): void {
+    if (this.#setCookie !== null) head.push("set-cookie", this.#setCookie);
+    if (this.#route.responseRules !== null) this.#route.responseRules.apply(head);
+    if (this.#fw.workerId !== null) head.push("x-proxypass-worker", this.#fw.workerId);
+  }
+
+  /** @internal ErrorPageOwner: the page is out (or the client left). */
+  errorPageSent(status: number, bytes: number): void {
+    this.#pageBytes = bytes;
+    this.#finish(status);
   }
 
   #writeHead(): void {
@@ -411,6 +434,11 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
       this.#finish(499);
       return;
     }
+    if (this.#override !== 0) {
+      // The member's overridden answer broke off: its page is served all the same.
+      this.#serveErrorPage(null);
+      return;
+    }
     // A response that started (head held, no body byte yet) is not sent elsewhere: the member answered.
     const started = this.#pendingHead !== null;
     this.#pendingHead = null;
@@ -426,7 +454,14 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
         this.#encoder.destroy();
         this.#encoder = null;
       }
-      const status = this.#fw.sendError(this.#res, error, null, this.#route.errorPages);
+      const r = ERROR_RESPONSES[error.code];
+      const pages = this.#route.errorPages;
+      if (pages !== null && pages.applies(r.status, this.#options.method, this.#res.grpc)) {
+        this.#override = r.status;
+        this.#serveErrorPage(r.body);
+        return;
+      }
+      const status = this.#fw.sendError(this.#res, error);
       this.#finish(status);
     } else if (this.#res.grpc && !this.#res.writableEnded) {
       // A gRPC stream cut mid-way: end it with a status instead of a reset (the client learns why).
@@ -518,7 +553,7 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
     const fw = this.#fw;
     const end = performance.now();
     // Bytes to the client: compressed ones when compressing (the member's count for bytraffic above).
-    const sent = this.#encoder === null ? this.#bytes : this.#encodedBytes;
+    const sent = this.#pageBytes >= 0 ? this.#pageBytes : this.#encoder === null ? this.#bytes : this.#encodedBytes;
     fw.account(this.#stats, this.#req.method, status, end - this.#start, this.#requestBytes, sent);
     if (fw.accessLog === null) return;
     const req = this.#req;
@@ -552,6 +587,40 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink {
       },
       "request",
     );
+  }
+}
+
+/** A proxy error whose error page is fetched: accounted for when it is out (ErrorPageOwner). */
+class DeferredAnswer implements ErrorPageOwner {
+  readonly fw: Forwarder;
+  readonly req: ProxyRequest;
+  readonly error: ProxyError;
+  readonly host: string;
+  readonly start: number;
+  readonly stats: RouteStats;
+  readonly requestId: string;
+  readonly referer: string | null;
+  readonly userAgent: string | null;
+
+  constructor(fw: Forwarder, req: ProxyRequest, error: ProxyError, host: string, start: number, stats: RouteStats, requestId: string, referer: string | null, userAgent: string | null) {
+    this.fw = fw;
+    this.req = req;
+    this.error = error;
+    this.host = host;
+    this.start = start;
+    this.stats = stats;
+    this.requestId = requestId;
+    this.referer = referer;
+    this.userAgent = userAgent;
+  }
+
+  completeErrorHead(head: string[]): void {
+    if (ERROR_RESPONSES[this.error.code].close) head.push("connection", "close");
+    if (this.fw.workerId !== null) head.push("x-proxypass-worker", this.fw.workerId);
+  }
+
+  errorPageSent(status: number): void {
+    this.fw.deferredAnswered(this, status);
   }
 }
 
@@ -826,8 +895,8 @@ export class Forwarder {
     c[STAT_BUSY] = (c[STAT_BUSY] as number) - 1;
   }
 
-  /** Writes the error's short plain-text response (a gRPC status for gRPC requests), with `extra` header lines, or the route's error page; returns its status. */
-  sendError(res: ProxyResponse, error: ProxyError, extra: ReadonlyArray<string> | null = null, pages: ErrorPages | null = null): number {
+  /** Writes the error's short plain-text response (a gRPC status for gRPC requests), with `extra` header lines; returns its status. */
+  sendError(res: ProxyResponse, error: ProxyError, extra: ReadonlyArray<string> | null = null): number {
     if (res.continuePending) {
       // The client waits for 100 before sending its body: answered without it, the connection closes (RFC 9110 §10.1.1).
       res.continuePending = false;
@@ -835,14 +904,6 @@ export class Forwarder {
     }
     if (res.grpc) return this.#sendGrpcError(res, error);
     const r = ERROR_RESPONSES[error.code];
-    const page = pages === null ? null : pages.pageFor(r.status);
-    if (page !== null && pages !== null) {
-      const head = pages.head(r.status);
-      if (this.workerId !== null) head.push("x-proxypass-worker", this.workerId);
-      res.writeHead(r.status, head);
-      res.end(page);
-      return r.status;
-    }
     const head = ["content-type", TEXT_PLAIN, "content-length", r.contentLength];
     if (extra !== null) for (let i = 0; i < extra.length; i++) head.push(extra[i] as string);
     // Node closes the connection after a response that says so (the request's rest is never read).
@@ -884,9 +945,26 @@ export class Forwarder {
     return r.status;
   }
 
-  #reject(req: ProxyRequest, res: ProxyResponse, error: ProxyError, host: string, start: number, stats: RouteStats, requestId: string, referer: string | null, userAgent: string | null, extra: ReadonlyArray<string> | null = null, pages: ErrorPages | null = null): void {
-    const status = this.sendError(res, error, extra, pages);
+  #reject(req: ProxyRequest, res: ProxyResponse, error: ProxyError, host: string, start: number, stats: RouteStats, requestId: string, referer: string | null, userAgent: string | null, extra: ReadonlyArray<string> | null = null): void {
+    const status = this.sendError(res, error, extra);
     this.#answered(req, status, error, host, start, stats, requestId, referer, userAgent);
+  }
+
+  /** A proxy error on a route with `custom-error-pages` for its status (the caller checked `applies`): the page, answered later. */
+  #rejectWithPage(req: ProxyRequest, res: ProxyResponse, error: ProxyError, pages: ErrorPages, host: string, start: number, stats: RouteStats, requestId: string, referer: string | null, userAgent: string | null, service: string): void {
+    if (res.continuePending) {
+      // As sendError: answered without 100, the connection closes (RFC 9110 §10.1.1).
+      res.continuePending = false;
+      res.shouldKeepAlive = false;
+    }
+    const r = ERROR_RESPONSES[error.code];
+    const answer = new DeferredAnswer(this, req, error, host, start, stats, requestId, referer, userAgent);
+    new ErrorPageFetch(answer, res, r.status, pages, r.body).start(req.rawHeaders, req.url ?? "/", requestId, host, service, this.nextStamp());
+  }
+
+  /** @internal The end of a DeferredAnswer: counters and access log. */
+  deferredAnswered(a: DeferredAnswer, status: number): void {
+    this.#answered(a.req, status, a.error, a.host, a.start, a.stats, a.requestId, a.referer, a.userAgent);
   }
 
   /** Counters and access log of a request the proxy answered itself. */
@@ -1035,13 +1113,23 @@ export class Forwarder {
     const stats = side.stats as RouteStats;
     const transport = balancer.transport;
     if (transport.failClosed) {
-      this.#reject(req, res, new UpstreamTlsConfigError(), hostValue, start, stats, requestId, referer, userAgent);
+      const error = new UpstreamTlsConfigError();
+      if (route.errorPages !== null && route.errorPages.applies(ERROR_RESPONSES[error.code].status, req.method, res.grpc)) {
+        this.#rejectWithPage(req, res, error, route.errorPages, hostValue, start, stats, requestId, referer, userAgent, balancer.config.id);
+      } else {
+        this.#reject(req, res, error, hostValue, start, stats, requestId, referer, userAgent);
+      }
       return;
     }
     const stamp = this.nextStamp();
     const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {
-      this.#reject(req, res, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), hostValue, start, stats, requestId, referer, userAgent, null, route.errorPages);
+      const error = balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError();
+      if (route.errorPages !== null && route.errorPages.applies(ERROR_RESPONSES[error.code].status, req.method, res.grpc)) {
+        this.#rejectWithPage(req, res, error, route.errorPages, hostValue, start, stats, requestId, referer, userAgent, balancer.config.id);
+      } else {
+        this.#reject(req, res, error, hostValue, start, stats, requestId, referer, userAgent);
+      }
       return;
     }
     // httpd's Set-Cookie recipe (env=BALANCER_ROUTE_CHANGED): a new or moved session gets the member's cookie.

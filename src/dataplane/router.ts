@@ -70,10 +70,18 @@ export class CompiledRoute {
   readonly compression: CompressionPolicy | null;
   /** `auth-*`: basic and/or external authentication; null = none. */
   readonly auth: CompiledAuth | null;
-  /** `custom-error-pages`: statuses answered with the ConfigMap's pages; null = none. */
+  /** `custom-error-pages` (+ `custom-error-backend`): statuses answered with an error page; null = none. */
   readonly errorPages: ErrorPages | null;
 
-  constructor(route: Route, balancer: Balancer, canary: CompiledCanary | null, stats: RouteStats, compression: CompressionPolicy | null = null, pages: ReadonlyMap<number, Buffer> | null = null) {
+  constructor(
+    route: Route,
+    balancer: Balancer,
+    canary: CompiledCanary | null,
+    stats: RouteStats,
+    compression: CompressionPolicy | null = null,
+    pages: ReadonlyMap<number, Buffer> | null = null,
+    errorBackendOf: ((id: string) => Balancer) | null = null,
+  ) {
     this.path = route.path;
     this.pathType = route.pathType;
     this.ingress = route.ingress;
@@ -93,7 +101,7 @@ export class CompiledRoute {
     this.connectPorts = route.options.connectPorts ?? null;
     this.compression = o.compression === true ? (compression ?? CompressionPolicy.from(defaultServerSettings)) : null;
     this.auth = CompiledAuth.compile(route.options.auth);
-    this.errorPages = pages === null ? null : ErrorPages.compile(o.customErrorPages, pages);
+    this.errorPages = ErrorPages.compile(o, route.ingress, pages, errorBackendOf);
   }
 }
 
@@ -215,7 +223,7 @@ export function compileRoutes(table: RouteTable, registry: BalancerRegistry, sta
   const pages = ErrorPages.pagesOf(table.server?.errorPages);
   const compile = (r: Route): CompiledRoute => {
     const canary = r.canary === null ? null : new CompiledCanary(r.canary, balancerOf(r.canary.balancer), stats.forRoute(r.canary.ingress, r.canary.balancer));
-    return new CompiledRoute(r, balancerOf(r.balancer), canary, stats.forRoute(r.ingress, r.balancer), compression, pages);
+    return new CompiledRoute(r, balancerOf(r.balancer), canary, stats.forRoute(r.ingress, r.balancer), compression, pages, balancerOf);
   };
   const exact = new Map<string, VirtualHostMatcher>();
   const wildcard = new Map<string, VirtualHostMatcher>();

@@ -46,6 +46,16 @@ export interface RouteOptions {
   readonly auth?: AuthConfig | null;
   /** `custom-error-pages` (ProxyErrorOverride): statuses (400-599, sorted) answered with the ConfigMap's `error-page-<status>` body; absent = none. */
   readonly customErrorPages?: ReadonlyArray<number>;
+  /**
+   * `custom-error-backend`: "SERVICE:PORT" in the Ingress's namespace, or "NAMESPACE/SERVICE:PORT"
+   * (from the ConfigMap); its balancer is `errorBackendId(route.ingress, this)`. Absent = none.
+   */
+  readonly customErrorBackend?: string;
+}
+
+/** The balancer id ("ns/service:port") of a route's `custom-error-backend` value. */
+export function errorBackendId(ingressRef: string, backend: string): string {
+  return backend.includes("/") ? backend : `${ingressRef.slice(0, ingressRef.indexOf("/"))}/${backend}`;
 }
 
 /** One htpasswd line: a user and its password hash (bcrypt `$2a$`/`$2b$`/`$2y$`, `$apr1$` MD5, `{SHA}`). */

@@ -32,7 +32,6 @@ export const defaultOptions: RouteOptions = {
   proxyPassReverse: false,
   connectPorts: null,
   compression: false,
-  customErrorPages: [],
 };
 
 export function route(path: string, pathType: "Exact" | "Prefix", balancer: string, options: Partial<RouteOptions> = {}, ingress = "default/ing", canary: CanaryConfig | null = null): Route {

@@ -8,11 +8,35 @@ import { parseWithSchema, type AnnotationDoc, type AnnotationFamily, type Annota
 export interface CompressionValue {
   readonly compression: boolean;
   readonly customErrorPages: ReadonlyArray<number>;
+  /** `custom-error-backend`: "SERVICE:PORT" (the Ingress's namespace) or "NAMESPACE/SERVICE:PORT" (ConfigMap only); null = none. */
+  readonly customErrorBackend: string | null;
 }
 
 export const compressionKey = "proxypass.io/compression";
 export const customErrorPagesKey = "proxypass.io/custom-error-pages";
-export const compressionKeys: ReadonlyArray<string> = [compressionKey, customErrorPagesKey];
+export const customErrorBackendKey = "proxypass.io/custom-error-backend";
+export const compressionKeys: ReadonlyArray<string> = [compressionKey, customErrorPagesKey, customErrorBackendKey];
+
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dns1035Label = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/** `[NAMESPACE/]SERVICE:PORT` (port number or name) -> the same text, checked. */
+const errorBackendSchema = z.string().transform((text, ctx): string => {
+  const m = /^(?:([^/:]*)\/)?([^/:]*):([^/:]*)$/.exec(text);
+  let reason: string | null = null;
+  if (m === null) reason = 'must be SERVICE:PORT (a Service of the Ingress\'s namespace and its port number or name, e.g. "error-pages:80"), or NAMESPACE/SERVICE:PORT in the ConfigMap';
+  else {
+    const [, namespace, service = "", port = ""] = m;
+    if (namespace !== undefined && (namespace.length > 63 || !dns1123Label.test(namespace))) reason = `namespace ${JSON.stringify(namespace)} is not a DNS-1123 label`;
+    else if (service.length > 63 || !dns1035Label.test(service)) reason = `Service name ${JSON.stringify(service)} is not a DNS-1035 label`;
+    else if (/^[0-9]+$/.test(port)) {
+      if (port.length > 5 || Number(port) < 1 || Number(port) > 65535 || port.startsWith("0")) reason = `port ${port} is not from 1 to 65535`;
+    } else if (port.length > 15 || !dns1123Label.test(port) || !/[a-z]/.test(port) || port.includes("--")) reason = `port ${JSON.stringify(port)} is neither a number nor a port name`;
+  }
+  if (reason === null) return text;
+  ctx.addIssue({ code: "custom", message: reason });
+  return z.NEVER;
+});
 
 const noStatuses: ReadonlyArray<number> = Object.freeze([]);
 
@@ -35,10 +59,11 @@ export const compressionSchema = z
   .object({
     [compressionKey]: z.enum(["true", "false"], 'must be "true" or "false"').default("false"),
     [customErrorPagesKey]: statusListSchema.default(noStatuses),
+    [customErrorBackendKey]: errorBackendSchema.optional(),
   })
-  .transform((v): CompressionValue => ({ compression: v[compressionKey] === "true", customErrorPages: v[customErrorPagesKey] }));
+  .transform((v): CompressionValue => ({ compression: v[compressionKey] === "true", customErrorPages: v[customErrorPagesKey], customErrorBackend: v[customErrorBackendKey] ?? null }));
 
-export const defaultCompression: CompressionValue = Object.freeze({ compression: false, customErrorPages: noStatuses });
+export const defaultCompression: CompressionValue = Object.freeze({ compression: false, customErrorPages: noStatuses, customErrorBackend: null });
 
 export const compressionDocs: ReadonlyArray<AnnotationDoc> = [
   {
@@ -51,7 +76,13 @@ export const compressionDocs: ReadonlyArray<AnnotationDoc> = [
     key: customErrorPagesKey,
     values: 'comma statuses 400-599, e.g. "404,503"',
     default: "none",
-    description: "these statuses, from members or the proxy, are answered with the ConfigMap's error-page-<status> body, status kept (ProxyErrorOverride; ingress-nginx custom-http-errors)",
+    description: "these statuses, from members or the proxy, are answered with the body of custom-error-backend, else the ConfigMap's error-page-<status>, status kept (ProxyErrorOverride; ingress-nginx custom-http-errors); not for HEAD, upgrades or gRPC; see Custom error pages",
+  },
+  {
+    key: customErrorBackendKey,
+    values: "SERVICE:PORT (port number or name); NAMESPACE/SERVICE:PORT only in the ConfigMap",
+    default: "none",
+    description: "Service asked for the body of a custom-error-pages status (GET with X-Code, X-Format, X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port, X-Request-ID; ingress-nginx default-backend); its failure falls back to the ConfigMap page, then the built-in one",
   },
 ];
 

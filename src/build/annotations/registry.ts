@@ -6,9 +6,9 @@ import { ajpFamily, ajpKeys, type AjpValue } from "./ajp.js";
 import { balancerFamily, type CanaryValue, type HotStandbyRef } from "./balancer.js";
 import { bodyFamily } from "./body.js";
 import { connectFamily } from "./connect.js";
-import { compressionFamily } from "./compression.js";
+import { compressionFamily, customErrorBackendKey } from "./compression.js";
 import { failoverFamily } from "./failover.js";
-import { annotationPrefix, type AnnotationDoc, type AnnotationFinding, type Annotations } from "./family.js";
+import { annotationPrefix, invalidAnnotation, type AnnotationDoc, type AnnotationFinding, type Annotations } from "./family.js";
 import { headersFamily } from "./headers.js";
 import { healthFamily } from "./health.js";
 import { backendProtocolKey, protocolFamily, toWebsocketIdleMs } from "./protocol.js";
@@ -79,6 +79,11 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
   for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...ajp.diagnostics, ...rewrite.diagnostics, ...connect.diagnostics, ...compression.diagnostics, ...auth.diagnostics]) {
     if (f.severity === "error" || Object.hasOwn(annotations, f.key)) findings.push(f);
   }
+  // Only the ConfigMap (the cluster admin) may name another namespace's Service as the error backend.
+  const ownErrorBackend = annotations[customErrorBackendKey];
+  if (ownErrorBackend !== undefined && compression.value.customErrorBackend !== null && ownErrorBackend.includes("/")) {
+    findings.push(invalidAnnotation(customErrorBackendKey, ownErrorBackend, "an Ingress names a Service of its own namespace (SERVICE:PORT); NAMESPACE/SERVICE:PORT is for the ConfigMap"));
+  }
   for (const family of annotationFamilies) {
     if (!family.implemented) findings.push(...family.parse(annotations).diagnostics);
   }
@@ -103,6 +108,7 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
     compression: compression.value.compression,
     // Only when set, so routes without it keep their snapshot JSON (and table versions).
     ...(compression.value.customErrorPages.length > 0 ? { customErrorPages: compression.value.customErrorPages } : {}),
+    ...(compression.value.customErrorBackend !== null ? { customErrorBackend: compression.value.customErrorBackend } : {}),
   };
   const settings: BalancerSettingsValue = {
     lbmethod: balancer.value.lbmethod,

@@ -13,6 +13,8 @@ const contractKeys = [
   // Added since CONTRACT.md (README documents them): the auth-url subrequest's time limit, the AJP pre-request ping.
   "auth-timeout",
   "ajp-ping",
+  // Added by the error pages work (README documents it): where custom-error-pages bodies come from.
+  "custom-error-backend",
 ].map((k) => `proxypass.io/${k}`);
 
 const none: Readonly<Record<string, string>> = {};
