@@ -5,7 +5,7 @@
 // `secretRequired` connector without its secret, nor with a guessed one.
 import { Buffer } from "node:buffer";
 import type { AjpBackendConfig, Secret } from "../model/index.js";
-import { ajpSecretKey, type BalancerSettingsValue } from "./annotations/index.js";
+import { ajpSecretKey, backendProtocolKey, type BalancerSettingsValue } from "./annotations/index.js";
 import type { SecretLookup } from "./backend-tls.js";
 
 /** The key of the secret in an `ajp-secret` Secret. */
@@ -15,8 +15,8 @@ export const maxAjpSecretBytes = 1024;
 
 export interface BackendAjpResult {
   readonly ajp: AjpBackendConfig | null;
-  /** What went wrong with the Secret (an error on the Ingress), or null. */
-  readonly problem: { readonly reason: string; readonly message: string } | null;
+  /** What went wrong with the Secret (an error on the Ingress), no secret at all (a warning), or null. */
+  readonly problem: { readonly severity: "error" | "warning"; readonly reason: string; readonly message: string } | null;
 }
 
 /** The secret value of an `ajp-secret` Secret, or why there is none. */
@@ -42,12 +42,17 @@ export function resolveBackendAjp(settings: BalancerSettingsValue, namespace: st
   if (settings.protocol !== "ajp") return { ajp: null, problem: null };
   const { packetSize, pingMs } = settings.ajp;
   const name = settings.ajp.secret;
-  if (name === null) return { ajp: { secret: null, packetSize, pingMs, failClosed: false }, problem: null };
+  if (name === null) {
+    // Served (Tomcat decides: a secretRequired connector answers 403), but said loudly: an AJP
+    // connector without a secret is the CVE-2020-1938 ("Ghostcat") exposure.
+    const message = `${backendProtocolKey}: AJP without ${ajpSecretKey}: requests to balancer ${balancerId} carry no AJP secret; set ${ajpSecretKey} (and Tomcat's secretRequired="true") in production (CVE-2020-1938, Ghostcat)`;
+    return { ajp: { secret: null, packetSize, pingMs, failClosed: false }, problem: { severity: "warning", reason: "AjpSecretNotSet", message } };
+  }
   const what = `annotation ${ajpSecretKey}: Secret ${namespace}/${name}`;
   const consequence = `requests to balancer ${balancerId} fail with 502 until it is fixed`;
   const secret = secrets.get(namespace, name);
-  if (secret === undefined) return { ajp: { secret: null, packetSize, pingMs, failClosed: true }, problem: { reason: "AjpSecretNotFound", message: `${what} not found; ${consequence}` } };
+  if (secret === undefined) return { ajp: { secret: null, packetSize, pingMs, failClosed: true }, problem: { severity: "error", reason: "AjpSecretNotFound", message: `${what} not found; ${consequence}` } };
   const value = ajpSecretValue(secret);
-  if (!value.ok) return { ajp: { secret: null, packetSize, pingMs, failClosed: true }, problem: { reason: "AjpSecretInvalid", message: `${what} ${value.reason}; ${consequence}` } };
+  if (!value.ok) return { ajp: { secret: null, packetSize, pingMs, failClosed: true }, problem: { severity: "error", reason: "AjpSecretInvalid", message: `${what} ${value.reason}; ${consequence}` } };
   return { ajp: { secret: value.value, packetSize, pingMs, failClosed: false }, problem: null };
 }

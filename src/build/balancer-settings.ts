@@ -176,12 +176,12 @@ function withSettings(
     config = prev.config;
     caches.next.configs.set(id, prev);
     if (prev.tlsProblem !== null) diagnostics.ingress(winner.ref, "error", prev.tlsProblem.reason, prev.tlsProblem.message);
-    if (prev.ajpProblem !== null) diagnostics.ingress(winner.ref, "error", prev.ajpProblem.reason, prev.ajpProblem.message);
+    if (prev.ajpProblem !== null) diagnostics.ingress(winner.ref, prev.ajpProblem.severity, prev.ajpProblem.reason, prev.ajpProblem.message);
   } else {
     const { tls, problem } = resolveBackendTls(s, namespace, vhost, resolved.balancer.hostHeader, secrets, id);
     if (problem !== null) diagnostics.ingress(winner.ref, "error", problem.reason, problem.message);
     const { ajp, problem: ajpProblem } = resolveBackendAjp(s, namespace, secrets, id);
-    if (ajpProblem !== null) diagnostics.ingress(winner.ref, "error", ajpProblem.reason, ajpProblem.message);
+    if (ajpProblem !== null) diagnostics.ingress(winner.ref, ajpProblem.severity, ajpProblem.reason, ajpProblem.message);
     config = { ...resolved.balancer, settingsFrom: winner.ref, lbmethod: s.lbmethod, sticky: s.sticky, failover: s.failover, healthCheck: s.healthCheck, standby: standbyId, protocol: s.protocol, tls, ajp };
     caches.next.configs.set(id, { base: resolved.balancer, settings: s, settingsFrom: winner.ref, standby: standbyId, vhost, caSecret, tlsProblem: problem, ajpSecret, ajpProblem, config });
   }

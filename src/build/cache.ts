@@ -60,7 +60,7 @@ export interface ConfigEntry {
   /** The `ajp-secret` Secret object resolved (AJP members), or null. */
   readonly ajpSecret: Secret | null;
   /** What was wrong with it (reported again when the config is reused), or null. */
-  readonly ajpProblem: { readonly reason: string; readonly message: string } | null;
+  readonly ajpProblem: { readonly severity: "error" | "warning"; readonly reason: string; readonly message: string } | null;
   readonly config: BalancerConfig;
 }
 
