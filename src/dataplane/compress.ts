@@ -33,7 +33,7 @@ const NAMES = ["", "gzip", "br", "zstd"] as const;
 
 /** Levels chosen by measurement (test/bench/README.md, "Compression levels"). */
 export const GZIP_LEVEL = 1;
-export const BROTLI_QUALITY = 4;
+export const BROTLI_QUALITY = 3;
 export const ZSTD_LEVEL = 3;
 
 const hasZstd = typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === "function";

@@ -1,131 +1,279 @@
-// Compression throughput through the proxy vs nginx `gzip on` (see README.md, "Compression
-// through the proxy"): one origin answering a ~100 KiB JSON (Content-Length, no encoding); nginx
-// (1 worker, gzip level 1, as ingress-nginx's default) and proxypass-ingress (--workers 1,
-// compression "true") in front of it; wrk with Accept-Encoding gzip (both) and br / zstd
-// (proxypass only; nginx has no brotli module in Debian's package by default).
+// Response compression through the proxy (issue 6): a ~100 KiB JSON compressed on the fly by
+// proxypass-ingress (1 worker, `compression: "true"`: gzip, br, zstd by Accept-Encoding) side by side
+// with nginx (1 worker, `gzip on`, gzip_comp_level 1 as ingress-nginx's default `gzip-level`) on the
+// same payload; identity rows show what compressing costs. `npm run bench:compression`, also run by
+// `npm run bench` (after the WebSocket bench).
 //
-//   npm run build && node_modules/.bin/node test/bench/compression.mjs [--duration 10] [--connections 20]
-//
-// Prints req/s, response MiB/s (compressed, as wrk reads them) and input MiB/s (the JSON
-// compressed per second) per peer and coding, and the ratio to nginx gzip.
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import { createServer as netServer } from "node:net";
+// Origin: a node:http server in its own process on 127.0.0.2 answering the same JSON buffer with a
+// Content-Length. Load: wrk (`--connections`, 2 threads) with `Accept-Encoding: <coding>`. Before
+// measuring, each (peer, coding) is checked once: the response must carry that Content-Encoding and
+// decode to the origin's bytes (a row that fails is reported, not measured). Rows are interleaved
+// over `--rounds` rounds after a warm-up; medians over the rounds. The proxy's CPU per request
+// (its process tree, /proc) is measured during each run. Everything on loopback; every process is
+// killed on exit.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import zlib from "node:zlib";
+import { Processes, findTool, sleep } from "./lib/procs.mjs";
+import { waitFor } from "./lib/http-check.mjs";
+import { clockTicks, treeCpuTicks } from "./lib/stats.mjs";
+import { runWrk } from "./lib/wrk.mjs";
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? dflt : Number(args[i + 1]);
-};
-const duration = opt("duration", 10);
-const connections = opt("connections", 20);
-const root = fileURLToPath(new URL("../..", import.meta.url));
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const { values: opts } = parseArgs({
+  options: {
+    duration: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
+    connections: { type: "string", default: "20" },
+    warmup: { type: "string", default: "2" },
+    json: { type: "string" },
+    quick: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+if (opts.help) {
+  process.stdout.write(`usage: node test/bench/compression.mjs [--duration S (5)] [--rounds N (3)] [--connections N (20)] [--warmup S (2)] [--json FILE] [--quick]\n`);
+  process.exit(0);
+}
+if (opts.quick) {
+  opts.duration = "2";
+  opts.rounds = "1";
+  opts.warmup = "1";
+}
+const duration = Number(opts.duration);
+const rounds = Number(opts.rounds);
+const connections = Number(opts.connections);
+const HOST = "bench.test";
 
-const items = [];
-for (let i = 0; JSON.stringify(items).length < 100 * 1024; i++) items.push({ id: i, name: `user-${i}`, email: `user${i}@example.com`, active: i % 3 !== 0, score: ((i * 7919) % 1000) / 10, tags: ["a", "b", `t${i % 17}`] });
-const body = Buffer.from(JSON.stringify(items));
+const dir = mkdtempSync(join(tmpdir(), "ppi-bench-compress-"));
+const procs = new Processes(dir);
+const node = process.execPath;
+const log = (line) => process.stdout.write(`${line}\n`);
+
+/** The payload: ~100 KiB of API-list-like JSON (the same generator as compression-levels.mjs). */
+function benchJson() {
+  const items = [];
+  for (let i = 0; items.length === 0 || JSON.stringify(items).length < 100 * 1024; i++) {
+    items.push({ id: i, name: `user-${i}`, email: `user${i}@example.com`, active: i % 3 !== 0, score: ((i * 7919) % 1000) / 10, tags: ["a", "b", `t${i % 17}`], created: new Date(1700000000000 + i * 3600000).toISOString() });
+  }
+  return Buffer.from(JSON.stringify(items));
+}
+const body = benchJson();
 
 function freePort() {
-  return new Promise((resolve) => {
-    const s = netServer().listen(0, "127.0.0.1", () => {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
       const { port } = s.address();
-      s.close(() => resolve(port));
+      s.close(() => resolvePort(port));
     });
   });
 }
 
-async function waitHttp(port, host) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((resolve) => {
-      globalThis.fetch(`http://127.0.0.1:${port}/`, { headers: { host } })
-        .then((r) => r.arrayBuffer().then(() => resolve(r.status === 200)))
-        .catch(() => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`port ${port} not serving`);
+/** NODE_OPTIONS of the container image (Dockerfile ENV), as the controller ships. */
+function imageNodeOptions() {
+  const m = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(join(repo, "Dockerfile"), "utf8"));
+  return m === null ? "" : m[1];
 }
 
-function wrk(port, host, encoding) {
-  const r = spawnSync("wrk", ["-t", "2", "-c", String(connections), "-d", `${duration}s`, "-H", `Host: ${host}`, "-H", `Accept-Encoding: ${encoding}`, `http://127.0.0.1:${port}/`], { encoding: "utf8", timeout: (duration + 30) * 1000 });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
-  const transfer = /Transfer\/sec:\s+([\d.]+)(KB|MB|GB|B)/.exec(r.stdout);
-  const mult = { B: 1 / 1048576, KB: 1 / 1024, MB: 1, GB: 1024 }[transfer?.[2] ?? "MB"];
-  return { rps, outMiBs: Number(transfer?.[1] ?? 0) * mult, inMiBs: (rps * body.length) / 1048576 };
-}
-
-const dir = mkdtempSync(join(tmpdir(), "ppi-bench-compress-"));
-const children = [];
-const origin = createServer((req, res) => {
+const ORIGIN = `
+import { createServer } from "node:http";
+import { readFileSync } from "node:fs";
+const body = readFileSync(process.argv[2]);
+const server = createServer((req, res) => {
   req.resume();
   res.writeHead(200, { "content-type": "application/json", "content-length": String(body.length) });
   res.end(body);
 });
-try {
-  await new Promise((resolve) => origin.listen(0, "127.0.0.1", resolve));
-  const originPort = origin.address().port;
-  const nginxPort = await freePort();
-  writeFileSync(
-    join(dir, "nginx.conf"),
-    `worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log; daemon off;
-events { worker_connections 1024; }
-http { access_log off; upstream o { server 127.0.0.1:${originPort}; keepalive 32; }
-  gzip on; gzip_comp_level 1; gzip_types application/json; gzip_proxied any; gzip_min_length 1024; gzip_vary on;
-  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  server { listen 127.0.0.1:${nginxPort}; location / { proxy_pass http://o; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-`,
-  );
-  children.push(spawn("nginx", ["-c", join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore" }));
-  writeFileSync(
-    join(dir, "cluster.yaml"),
-    `apiVersion: v1
-kind: Service
-metadata: { name: origin, namespace: bench }
-spec: { ports: [{ name: http, port: 80 }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: origin-1, namespace: bench, labels: { kubernetes.io/service-name: origin } }
-addressType: IPv4
-ports: [{ name: http, port: ${originPort} }]
-endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: { name: origin, namespace: bench, annotations: { proxypass.io/compression: "true" } }
-spec:
-  ingressClassName: proxypass
-  rules: [{ host: bench.test, http: { paths: [{ path: /, pathType: Prefix, backend: { service: { name: origin, port: { number: 80 } } } }] } }]
-`,
-  );
-  const ppPort = await freePort();
-  const adminPort = await freePort();
-  children.push(
-    spawn(process.execPath, [join(root, "dist/cmd/proxypass-ingress.js"), "--manifests", dir, "--workers", "1", "--access-log", "false", "--bind-address", "127.0.0.1", "--http-port", String(ppPort), "--https-port", String(await freePort()), "--admin-port", String(adminPort)], { stdio: "ignore" }),
-  );
-  await waitHttp(nginxPort, "bench.test");
-  await waitHttp(ppPort, "bench.test");
-  console.log(`body ${body.length} bytes; wrk -t2 -c${connections} -d${duration}s; one worker each`);
-  const rows = [
-    ["nginx", "gzip", wrk(nginxPort, "bench.test", "gzip")],
-    ["proxypass", "gzip", wrk(ppPort, "bench.test", "gzip")],
-    ["proxypass", "br", wrk(ppPort, "bench.test", "br")],
-    ["proxypass", "zstd", wrk(ppPort, "bench.test", "zstd")],
-    ["nginx", "identity", wrk(nginxPort, "bench.test", "identity")],
-    ["proxypass", "identity", wrk(ppPort, "bench.test", "identity")],
-  ];
-  const base = rows[0][2].rps || 1;
-  console.log("peer       coding    req/s   out MiB/s  JSON MiB/s  vs nginx gzip");
-  for (const [peer, coding, r] of rows) {
-    console.log(`${peer.padEnd(10)} ${coding.padEnd(8)} ${r.rps.toFixed(0).padStart(6)}  ${r.outMiBs.toFixed(1).padStart(9)}  ${r.inMiBs.toFixed(1).padStart(10)}  ${(r.rps / base).toFixed(2)}x`);
-  }
-} finally {
-  for (const c of children) c.kill("SIGTERM");
-  origin.close();
-  setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500);
+server.keepAliveTimeout = 60_000;
+server.listen(Number(process.argv[1]), "127.0.0.2", () => process.stdout.write("listening\\n"));
+`;
+
+async function startOrigin() {
+  const port = await freePort();
+  const file = join(dir, "body.json");
+  writeFileSync(file, body);
+  const p = procs.start("origin", node, ["--input-type=module", "-e", ORIGIN, String(port), file], { cwd: repo });
+  for (let i = 0; i < 100 && !readFileSync(p.log, "utf8").includes("listening"); i++) await sleep(50);
+  if (!readFileSync(p.log, "utf8").includes("listening")) throw new Error(`origin did not start: ${readFileSync(p.log, "utf8")}`);
+  return port;
 }
+
+async function startNginx(originPort) {
+  const nginx = findTool("nginx");
+  if (nginx === null) return null;
+  const port = await freePort();
+  const t = join(dir, "nginx-tmp");
+  mkdirSync(t, { recursive: true });
+  const conf = join(dir, "nginx.conf");
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+pid ${join(dir, "nginx.pid")};
+error_log ${join(dir, "nginx-error.log")} warn;
+${process.getuid?.() === 0 ? "user root root;" : ""}
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${t}/body; proxy_temp_path ${t}/proxy; fastcgi_temp_path ${t}/fastcgi; uwsgi_temp_path ${t}/uwsgi; scgi_temp_path ${t}/scgi;
+  # ingress-nginx's defaults: use-gzip, gzip-level 1, gzip-min-length 256; application/json is in its gzip-types.
+  gzip on; gzip_comp_level 1; gzip_min_length 256; gzip_types application/json; gzip_proxied any; gzip_vary on;
+  upstream pool { server 127.0.0.2:${originPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://pool;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`,
+  );
+  const p = procs.start("nginx", nginx, ["-c", conf, "-g", "daemon off;"]);
+  const ready = await waitFor(`http://127.0.0.1:${port}/`, { timeoutMs: 10_000, alive: () => !p.entry.exited, headers: { host: HOST } });
+  if (!ready.ok) throw new Error(`nginx not serving: ${readFileSync(p.log, "utf8").slice(-2000)}`);
+  return { port, pid: p.pid };
+}
+
+async function startProxypass(originPort) {
+  const entry = join(repo, "dist/cmd/proxypass-ingress.js");
+  if (!existsSync(entry)) throw new Error(`${entry} missing: npm run build first`);
+  const mdir = join(dir, "manifests");
+  mkdirSync(mdir, { recursive: true });
+  const meta = (name, extra = {}) => ({ name, namespace: "bench", creationTimestamp: "2024-01-01T00:00:00Z", ...extra });
+  const files = {
+    "class.json": { apiVersion: "networking.k8s.io/v1", kind: "IngressClass", metadata: { name: "proxypass", annotations: { "ingressclass.kubernetes.io/is-default-class": "true" } }, spec: { controller: "proxypass.io/ingress-controller" } },
+    "ingress.json": {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "Ingress",
+      metadata: meta("json", { annotations: { "proxypass.io/compression": "true" } }),
+      spec: { ingressClassName: "proxypass", rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "origin", port: { name: "http" } } } }] } }] },
+    },
+    "service.json": { apiVersion: "v1", kind: "Service", metadata: meta("origin"), spec: { type: "ClusterIP", clusterIP: "10.96.0.10", ports: [{ name: "http", port: 80, targetPort: originPort, protocol: "TCP" }] } },
+    "slice.json": { apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", metadata: meta("origin-1", { labels: { "kubernetes.io/service-name": "origin" } }), addressType: "IPv4", endpoints: [{ addresses: ["127.0.0.2"], conditions: { ready: true }, targetRef: { kind: "Pod", name: "origin-0", namespace: "bench" } }], ports: [{ name: "http", port: originPort, protocol: "TCP" }] },
+  };
+  for (const [name, obj] of Object.entries(files)) writeFileSync(join(mdir, name), JSON.stringify(obj));
+  const port = await freePort();
+  const admin = await freePort();
+  const args = [entry, "--manifests", mdir, "--http-port", String(port), "--admin-port", String(admin), "--https-port", String(await freePort()), "--bind-address", "127.0.0.1", "--workers", "1", "--access-log=false", "--log-level", "warn", "--shutdown-delay", "0", "--shutdown-grace", "1"];
+  const p = procs.start("proxypass", node, args, { cwd: repo, env: { ...process.env, NODE_OPTIONS: imageNodeOptions() } });
+  const ready = await waitFor(`http://127.0.0.1:${admin}/readyz`, { timeoutMs: 60_000, alive: () => !p.entry.exited });
+  if (!ready.ok) throw new Error(`proxypass not ready: ${readFileSync(p.log, "utf8").slice(-2000)}`);
+  return { port, pid: p.pid };
+}
+
+const decoders = { gzip: zlib.gunzipSync, br: zlib.brotliDecompressSync, zstd: zlib.zstdDecompressSync, identity: (b) => b };
+
+/** One GET with `Accept-Encoding: coding`: "" when the answer has that coding and decodes to the payload, else why not; plus the encoded size. */
+function check(port, coding) {
+  return new Promise((resolveCheck) => {
+    const req = request({ host: "127.0.0.1", port, path: "/", headers: { host: HOST, "accept-encoding": coding }, agent: false, timeout: 5000 }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => {
+        const raw = Buffer.concat(chunks);
+        const got = res.headers["content-encoding"] ?? "identity";
+        if (res.statusCode !== 200) return resolveCheck({ why: `status ${res.statusCode}`, bytes: raw.length });
+        if (got !== coding) return resolveCheck({ why: `Content-Encoding ${got}, not ${coding}`, bytes: raw.length });
+        let decoded;
+        try {
+          decoded = decoders[coding](raw);
+        } catch (err) {
+          return resolveCheck({ why: `does not decode: ${err.message}`, bytes: raw.length });
+        }
+        resolveCheck({ why: decoded.equals(body) ? "" : "decodes to other bytes", bytes: raw.length });
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", (err) => resolveCheck({ why: err.message, bytes: 0 }));
+    req.end();
+  });
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
+};
+
+async function measure(row, seconds) {
+  const cpu0 = treeCpuTicks(row.pid);
+  const r = await runWrk({ wrk: row.wrk, url: `http://127.0.0.1:${row.port}/`, connections, threads: 2, seconds, cpu: null, processes: procs, name: `${row.peer} ${row.coding}`, headers: [`Host: ${HOST}`, `Accept-Encoding: ${row.coding}`] });
+  const ticks = treeCpuTicks(row.pid) - cpu0;
+  return { rps: r.rps, bytesPerSec: r.bytesRead / r.seconds, cpuUsPerReq: r.requests > 0 ? ((ticks / clockTicks) * 1e6) / r.requests : NaN, errors: r.socketErrors + r.non2xx };
+}
+
+async function main() {
+  const wrk = findTool("wrk");
+  if (wrk === null) throw new Error("wrk not found (apt-get install wrk)");
+  procs.startWatchdog();
+  const originPort = await startOrigin();
+  const peers = [];
+  const nginx = await startNginx(originPort);
+  if (nginx !== null) peers.push({ peer: "nginx-1w", ...nginx, codings: ["gzip", "identity"] });
+  else log("nginx not found: no nginx rows (apt-get install nginx)");
+  peers.push({ peer: "proxypass-1w", ...(await startProxypass(originPort)), codings: ["gzip", "br", "zstd", "identity"] });
+  const rows = [];
+  for (const p of peers) {
+    for (const coding of p.codings) {
+      const c = await check(p.port, coding);
+      const row = { peer: p.peer, coding, port: p.port, pid: p.pid, wrk, encodedBytes: c.bytes, problem: c.why, runs: [] };
+      if (c.why !== "") log(`${p.peer} ${coding}: not measured (${c.why})`);
+      rows.push(row);
+    }
+  }
+  const live = rows.filter((r) => r.problem === "");
+  log(`Compression: ${body.length}-byte JSON, wrk -t2 -c${connections}, ${duration} s × ${rounds} rounds (interleaved), ${opts.warmup} s warm-up each; one worker per proxy`);
+  for (const row of live) await measure(row, Number(opts.warmup));
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < live.length; i++) {
+      const row = live[(i + r) % live.length];
+      row.runs.push(await measure(row, duration));
+    }
+  }
+  const results = rows.map((row) => ({
+    peer: row.peer,
+    coding: row.coding,
+    problem: row.problem || null,
+    encodedBytes: row.encodedBytes,
+    ratio: row.encodedBytes / body.length,
+    rps: median(row.runs.map((x) => x.rps)),
+    bytesPerSec: median(row.runs.map((x) => x.bytesPerSec)),
+    cpuUsPerReq: median(row.runs.map((x) => x.cpuUsPerReq)),
+    errors: row.runs.reduce((a, x) => a + x.errors, 0),
+  }));
+  const base = results.find((r) => r.peer === "nginx-1w" && r.coding === "gzip" && r.problem === null);
+  log("| peer | coding | size (% of JSON) | req/s | response MiB/s | JSON MiB/s | proxy CPU µs/req | errors | × nginx gzip (req/s) | × nginx gzip (bytes/s) |");
+  log("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+  for (const r of results) {
+    if (r.problem !== null) {
+      log(`| ${r.peer} | ${r.coding} | — | not measured: ${r.problem} | | | | | | |`);
+      continue;
+    }
+    const x = (a, b) => (base === undefined ? "" : `${(a / b).toFixed(2)}`);
+    log(
+      `| ${r.peer} | ${r.coding} | ${(r.ratio * 100).toFixed(1)} % | ${Math.round(r.rps)} | ${(r.bytesPerSec / 1048576).toFixed(1)} | ${((r.rps * body.length) / 1048576).toFixed(1)} | ${Math.round(r.cpuUsPerReq)} | ${r.errors} | ${x(r.rps, base?.rps)} | ${x(r.bytesPerSec, base?.bytesPerSec)} |`,
+    );
+  }
+  if (opts.json !== undefined) writeFileSync(opts.json, `${JSON.stringify({ bodyBytes: body.length, connections, duration, rounds, rows: results, node: process.version }, null, 2)}\n`);
+}
+
+let failed = false;
+try {
+  await main();
+} catch (err) {
+  failed = true;
+  process.stderr.write(`bench:compression: ${err instanceof Error ? err.stack : String(err)}\n`);
+} finally {
+  await procs.stopAll();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
