@@ -38,6 +38,8 @@ export interface FrontendHandlers {
   upgrade(req: ProxyRequest, socket: Duplex, head: Buffer): void;
   /** HTTP/1.1 CONNECT (allow-connect tunnels, else refused). */
   connect(req: ProxyRequest, socket: Duplex, head: Buffer): void;
+  /** HTTP/2 extended CONNECT (RFC 8441: a `:protocol`, e.g. websocket). */
+  extendedConnect(req: H2ProxyRequest, res: H2ProxyResponse): void;
   connection(socket: Socket): void;
 }
 
@@ -71,10 +73,18 @@ const PREFACE_START = Buffer.from("PRI", "latin1");
  */
 const STRICT_HTTP1 = { insecureHTTPParser: false, requireHostHeader: true, joinDuplicateHeaders: false } as const;
 
-/** An HTTP/2 CONNECT on the TLS server reaches its "connect" event as a compat response: 405 (RFC 8441 is not enabled). */
+/** A plain HTTP/2 CONNECT (no `:protocol`) reaches the "connect" event as a compat response: 405 (CONNECT tunnels are HTTP/1.1 only). */
 function refuseH2Connect(res: H2ProxyResponse): void {
   res.writeHead(405, ["content-type", "text/plain; charset=utf-8"]);
   res.end("Method Not Allowed\n");
+}
+
+/** The "connect" listener of an HTTP/2-only server (h2c): extended CONNECT to the tunnels, plain CONNECT refused. */
+function h2ConnectListener(handlers: FrontendHandlers): (req: H2ProxyRequest, res: H2ProxyResponse) => void {
+  return (req, res) => {
+    if (req.headers[":protocol"] !== undefined) handlers.extendedConnect(req, res);
+    else refuseH2Connect(res);
+  };
 }
 
 function destroyOnTimeout(this: Socket): void {
@@ -168,8 +178,8 @@ class RawConnections {
   }
 }
 
-/** Settings sent to every HTTP/2 client. */
-const H2_SETTINGS = { maxConcurrentStreams: 100, enablePush: false } as const;
+/** Settings sent to every HTTP/2 client; SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSockets over HTTP/2 (RFC 8441). */
+const H2_SETTINGS = { maxConcurrentStreams: 100, enablePush: false, enableConnectProtocol: true } as const;
 
 export class PlainFrontend {
   readonly #net: NetServer;
@@ -207,6 +217,7 @@ export class PlainFrontend {
     this.#h2c = createH2Server({ Http2ServerRequest: this.#h2Request, Http2ServerResponse: H2ProxyResponse, maxHeaderListPairs: 256, settings: { ...H2_SETTINGS, maxHeaderListSize: options.maxHeaderSize } }, handlers.request);
     this.#h2c.on("session", this.#sessions.add);
     this.#h2c.on("checkContinue", handlers.checkContinue);
+    this.#h2c.on("connect", h2ConnectListener(handlers));
     const timing = (this.#timing = { headersTimeout: options.settings.headersTimeout });
     const http = this.http;
     const h2c = this.#h2c;
@@ -336,9 +347,10 @@ export class TlsFrontend {
     this.#server.on("upgrade", handlers.upgrade);
     this.#server.on("checkContinue", handlers.checkContinue);
     // HTTP/1.1 CONNECT gets (req, socket, head); an HTTP/2 one (req, compat response).
-    this.#server.on("connect", (req: ProxyRequest, target: Duplex | H2ProxyResponse, head?: Buffer) => {
-      if (target instanceof H2ProxyResponse) refuseH2Connect(target);
-      else handlers.connect(req, target, head ?? Buffer.alloc(0));
+    const h2Connect = h2ConnectListener(handlers);
+    this.#server.on("connect", (req: ProxyRequest | H2ProxyRequest, target: Duplex | H2ProxyResponse, head?: Buffer) => {
+      if (target instanceof H2ProxyResponse) h2Connect(req as H2ProxyRequest, target);
+      else handlers.connect(req as ProxyRequest, target, head ?? Buffer.alloc(0));
     });
     this.#sessions = new Sessions(options.settings.keepAliveTimeout);
     this.#server.on("session", this.#sessions.add);

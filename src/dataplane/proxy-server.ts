@@ -176,6 +176,8 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
       },
       upgrade: (req: ProxyRequest, socket: Duplex, head: Buffer) => this.#tunnels.handle(this.#router, req, socket, head),
       connect: (req: ProxyRequest, socket: Duplex, head: Buffer) => this.#connects.handle(this.#router, req, socket, head),
+      // WebSockets over HTTP/2 (RFC 8441) share the upgrade path's tunnels and counters.
+      extendedConnect: (req: H2ProxyRequest) => this.#tunnels.handleH2(this.#router, req),
       connection: (socket: Socket) => this.#forwarder.connectionOpened(socket),
     };
     // Node's default check interval (30 s) would let a 5 s header timeout last up to 35 s.

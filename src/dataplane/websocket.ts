@@ -15,13 +15,27 @@
 // lets a server ignore Upgrade. On a Node without that option such a request reaches this handler
 // and gets 501.
 //
+// WebSockets over HTTP/2 (RFC 8441): both HTTP/2 listeners advertise SETTINGS_ENABLE_CONNECT_PROTOCOL;
+// an extended CONNECT (`:method CONNECT`, `:protocol websocket`, `:path`, `:authority`) goes
+// through the same routing, redirects, auth, election, header rules and X-Forwarded-* as an
+// HTTP/1.1 upgrade (`handleH2`), and the member gets an ordinary HTTP/1.1 `Upgrade: websocket`
+// with a fresh Sec-WebSocket-Key (RFC 8441 §5: HTTP/2 clients send none). On 101 the stream is
+// answered 200 (without Sec-WebSocket-Accept, Upgrade, Connection) and piped both ways with the
+// member's socket (HTTP/2 flow control is the client side's backpressure); any other answer is
+// relayed as the stream's response. The stream's end is passed on as a half-close; the member's
+// close ends the stream, then resets it with NO_ERROR (RFC 9113 §8.1) so it never lingers
+// half-open. A plain CONNECT on HTTP/2 (no `:protocol`) keeps its 405; another `:protocol` is 501.
+// The two client kinds differ only in a `TunnelClient` (how to answer, accept, relay, close).
+//
 // A tunnel holds its member, not the route table: snapshot swaps never touch it, and a removed
 // member's tunnels stay open (a retired member's pools close, this socket is not theirs). The
 // member counts as busy from election until the tunnel closes. `websocket-idle-timeout` closes a
 // tunnel after that long without bytes in either direction. ProxyServer.close destroys the
 // tunnels left at the end of the shutdown grace period.
 
+import { randomBytes } from "node:crypto";
 import { request as httpRequest, STATUS_CODES, type ClientRequest, type IncomingMessage } from "node:http";
+import { type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { Socket } from "node:net";
@@ -34,6 +48,7 @@ import type { RouteStats } from "./stats/index.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import { appRootLocation } from "./mapping.js";
 import type { CompiledRoute, Router } from "./router.js";
+import type { H2ProxyRequest } from "./h2.js";
 
 function noop(): void {}
 
@@ -74,12 +89,10 @@ function answer(socket: Duplex, status: number, body: Buffer, workerId: string |
   socket.resume();
 }
 
-function answerError(socket: Duplex, error: ProxyError, workerId: string | null): void {
-  const r = ERROR_RESPONSES[error.code];
-  answer(socket, r.status, r.body, workerId);
-}
 
 const NOT_IMPLEMENTED = Buffer.from("Not Implemented\n", "latin1");
+const EMPTY = Buffer.alloc(0);
+const SEC_WEBSOCKET_KEY = ["sec-websocket-key"];
 
 /** `app-root` on an upgrade request for "/": the same 302 as a plain request gets, then the connection closes. */
 function answerRedirect(socket: Duplex, location: string, workerId: string | null): void {
@@ -93,8 +106,8 @@ function answerRedirect(socket: Duplex, location: string, workerId: string | nul
   socket.end("Found\n");
 }
 
-/** Response head lines from a member's raw headers: hop-by-hop and Connection-listed names dropped, ProxyPassReverse, then Set-Cookie, the route's response rules, the worker id. */
-function responseHead(statusLine: string, raw: string[], setCookie: string | null, route: CompiledRoute, fw: Forwarder, hostValue: string, scheme: string, member: BalancerMember, tail: string): string {
+/** Response header lines (flat [name, value, ...]) from a member's raw headers: hop-by-hop and Connection-listed names dropped, ProxyPassReverse, then Set-Cookie, the route's response rules, the worker id. */
+function responseLines(raw: string[], setCookie: string | null, route: CompiledRoute, fw: Forwarder, hostValue: string, scheme: string, member: BalancerMember): string[] {
   const workerId = fw.workerId;
   const out: string[] = [];
   let listed: string[] | null = null;
@@ -115,9 +128,230 @@ function responseHead(statusLine: string, raw: string[], setCookie: string | nul
   if (setCookie !== null) out.push("set-cookie", setCookie);
   if (route.responseRules !== null) route.responseRules.apply(out);
   if (workerId !== null) out.push("x-proxypass-worker", workerId);
+  return out;
+}
+
+/** An HTTP/1.1 response head: status line, `lines`, `tail` (already CRLF-terminated lines). */
+function http1Head(statusLine: string, lines: ReadonlyArray<string>, tail: string): string {
   let head = statusLine;
-  for (let i = 0; i < out.length; i += 2) head += `${out[i] ?? ""}: ${out[i + 1] ?? ""}\r\n`;
+  for (let i = 0; i < lines.length; i += 2) head += `${lines[i] ?? ""}: ${lines[i + 1] ?? ""}\r\n`;
   return `${head}${tail}\r\n`;
+}
+
+/** HTTP/2 response headers from `lines` (repeated names become arrays); `omit` names are left out. */
+function h2Headers(status: number, lines: ReadonlyArray<string>, omit: string | null): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = { ":status": status };
+  for (let i = 0; i < lines.length; i += 2) {
+    const name = lines[i] as string;
+    const value = lines[i + 1] as string;
+    if (name === omit) continue;
+    const prev = headers[name];
+    if (prev === undefined) headers[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else headers[name] = [String(prev), value];
+  }
+  return headers;
+}
+
+/**
+ * The client side of a tunnel: an HTTP/1.1 connection that sent `Upgrade: websocket`, or an
+ * HTTP/2 stream that sent an extended CONNECT.
+ */
+interface TunnelClient {
+  /** What is piped with the member's socket once it answered 101. */
+  readonly duplex: Duplex;
+  readonly remoteAddress: string;
+  /** HTTP/2 (RFC 8441): the member needs a Sec-WebSocket-Key and the 101 becomes 200. */
+  readonly h2: boolean;
+  /** A short plain-text answer (refusal, error), then the client side closes. */
+  answer(status: number, body: Buffer, workerId: string | null, extra: ReadonlyArray<string> | null): void;
+  /** The `app-root` redirect. */
+  redirect(location: string, workerId: string | null): void;
+  /** The member's 101 (response lines already mapped) goes to the client; `upgrade` is the member's Upgrade value. */
+  accept(lines: ReadonlyArray<string>, upgrade: string): void;
+  /** A non-101 answer, relayed with its body; the client side closes after it. */
+  relay(status: number, statusMessage: string, lines: ReadonlyArray<string>, res: IncomingMessage): void;
+  /** Joins the client side and the member's upgraded socket both ways, with backpressure. */
+  join(upstream: Socket): void;
+  /** The member's side closed: the client side closes once what it was sent is written. */
+  closeSoon(): void;
+  setIdleTimeout(ms: number, onIdle: () => void): void;
+  destroy(): void;
+  /** Bytes the client sent/received on the tunnel: its connection's (HTTP/1.1), or the upgraded member socket's since the 101 (HTTP/2). */
+  bytesIn(upstream: Socket | null): number;
+  bytesOut(upstream: Socket | null): number;
+}
+
+/** An HTTP/1.1 client connection (the server's "upgrade" event). */
+class Http1TunnelClient implements TunnelClient {
+  readonly duplex: Socket;
+  readonly remoteAddress: string;
+  readonly h2 = false;
+
+  constructor(socket: Socket) {
+    this.duplex = socket;
+    this.remoteAddress = socket.remoteAddress ?? "";
+  }
+
+  answer(status: number, body: Buffer, workerId: string | null, extra: ReadonlyArray<string> | null): void {
+    answer(this.duplex, status, body, workerId, extra);
+  }
+
+  redirect(location: string, workerId: string | null): void {
+    answerRedirect(this.duplex, location, workerId);
+  }
+
+  accept(lines: ReadonlyArray<string>, upgrade: string): void {
+    this.duplex.write(http1Head("HTTP/1.1 101 Switching Protocols\r\n", lines, `connection: upgrade\r\nupgrade: ${upgrade}\r\n`));
+  }
+
+  relay(status: number, statusMessage: string, lines: ReadonlyArray<string>, res: IncomingMessage): void {
+    const client = this.duplex;
+    // Close-delimited body (Node has de-chunked it); a Content-Length from the member stays.
+    client.write(http1Head(`HTTP/1.1 ${status} ${statusMessage}\r\n`, lines, "connection: close\r\n"));
+    res.on("error", () => client.destroy());
+    client.once("close", () => res.destroy());
+    res.pipe(client);
+  }
+
+  join(upstream: Socket): void {
+    // An end is passed on (half-close); an error destroys both.
+    pipeline(this.duplex, upstream, noop);
+    pipeline(upstream, this.duplex, noop);
+  }
+
+  closeSoon(): void {
+    this.duplex.destroySoon();
+  }
+
+  setIdleTimeout(ms: number, onIdle: () => void): void {
+    this.duplex.setTimeout(ms, onIdle);
+  }
+
+  destroy(): void {
+    this.duplex.destroy();
+  }
+
+  bytesIn(): number {
+    return this.duplex.bytesRead;
+  }
+
+  bytesOut(): number {
+    return this.duplex.bytesWritten;
+  }
+}
+
+/** An HTTP/2 stream that sent an extended CONNECT (RFC 8441). */
+class H2TunnelClient implements TunnelClient {
+  readonly duplex: ServerHttp2Stream;
+  readonly remoteAddress: string;
+  readonly h2 = true;
+  /** The member socket's counters at the 101 (its handshake is not the client's traffic). */
+  #readAt = 0;
+  #writtenAt = 0;
+
+  constructor(stream: ServerHttp2Stream, remoteAddress: string) {
+    this.duplex = stream;
+    this.remoteAddress = remoteAddress;
+  }
+
+  #respond(headers: OutgoingHttpHeaders, endStream: boolean): boolean {
+    const stream = this.duplex;
+    if (stream.destroyed || stream.closed || stream.headersSent) {
+      stream.destroy();
+      return false;
+    }
+    stream.respond(headers, { endStream });
+    return true;
+  }
+
+  answer(status: number, body: Buffer, workerId: string | null, extra: ReadonlyArray<string> | null): void {
+    const lines: string[] = ["content-type", "text/plain; charset=utf-8", "content-length", String(body.length)];
+    if (extra !== null) for (let i = 0; i < extra.length; i++) lines.push(extra[i] as string);
+    if (workerId !== null) lines.push("x-proxypass-worker", workerId);
+    if (this.#respond(h2Headers(status, lines, null), false)) this.duplex.end(body);
+    this.duplex.resume(); // what the client still sends is dropped
+  }
+
+  redirect(location: string, workerId: string | null): void {
+    const lines = ["location", location, "content-type", "text/plain; charset=utf-8", "content-length", "6"];
+    if (workerId !== null) lines.push("x-proxypass-worker", workerId);
+    if (this.#respond(h2Headers(302, lines, null), false)) this.duplex.end("Found\n");
+    this.duplex.resume();
+  }
+
+  accept(lines: ReadonlyArray<string>): void {
+    // RFC 8441 §5: 200 for the member's 101; Sec-WebSocket-Accept answers our key, not the client's.
+    this.#respond(h2Headers(200, lines, "sec-websocket-accept"), false);
+  }
+
+  /** Called once the member's socket is upgraded: its counters from here on are the tunnel's. */
+  opened(upstream: Socket): void {
+    this.#readAt = upstream.bytesRead;
+    this.#writtenAt = upstream.bytesWritten;
+  }
+
+  relay(status: number, _statusMessage: string, lines: ReadonlyArray<string>, res: IncomingMessage): void {
+    const stream = this.duplex;
+    if (!this.#respond(h2Headers(status, lines, null), false)) {
+      res.destroy();
+      return;
+    }
+    stream.resume();
+    res.on("error", () => stream.destroy());
+    stream.once("close", () => res.destroy());
+    res.pipe(stream);
+  }
+
+  join(upstream: Socket): void {
+    // pipe, not pipeline: the member's close must not destroy the stream with an error (an
+    // INTERNAL_ERROR reset); the ends are passed on, and each side's close closes the other
+    // through the tunnel's close listeners (closeSoon, destroySoon).
+    this.duplex.pipe(upstream);
+    upstream.pipe(this.duplex);
+  }
+
+  closeSoon(): void {
+    const stream = this.duplex;
+    if (stream.destroyed) return;
+    // END_STREAM after what is pending, then RST_STREAM NO_ERROR: the client need not send more.
+    if (stream.writableFinished) stream.destroy();
+    else {
+      stream.end();
+      stream.once("finish", destroyStream);
+    }
+  }
+
+  setIdleTimeout(ms: number, onIdle: () => void): void {
+    this.duplex.setTimeout(ms, onIdle);
+  }
+
+  destroy(): void {
+    // destroy() resets the stream (close(code) from a timer left it open on the client's side).
+    this.duplex.destroy();
+  }
+
+  bytesIn(upstream: Socket | null): number {
+    return upstream === null ? 0 : upstream.bytesWritten - this.#writtenAt;
+  }
+
+  bytesOut(upstream: Socket | null): number {
+    return upstream === null ? 0 : upstream.bytesRead - this.#readAt;
+  }
+}
+
+function destroyStream(this: ServerHttp2Stream): void {
+  this.destroy();
+}
+
+/** A Sec-WebSocket-Key for the member (RFC 6455 §4.1: 16 random bytes, base64). */
+function webSocketKey(): string {
+  return randomBytes(16).toString("base64");
+}
+
+/** The `:protocol` of an extended CONNECT names WebSocket (case-insensitive). */
+function isWebSocketProtocol(value: unknown): boolean {
+  return typeof value === "string" && value.length === 9 && value.toLowerCase() === "websocket";
 }
 
 /** The upgrade path of one ProxyServer: routes, elects and opens tunnels; tracks them for shutdown. */
@@ -149,9 +383,9 @@ export class TunnelProxy {
   }
 
   /** A refused upgrade request: the error's answer, then its counters and access-log line (unrouted unless `stats`). */
-  #refuse(req: IncomingMessage, socket: Duplex, error: ProxyError, start: number, host: string, scanned: Pick<RequestHead, "referer" | "userAgent">, requestId: string, stats: RouteStats | null, ingress: string | null, extra: ReadonlyArray<string> | null = null): void {
+  #refuse(req: IncomingMessage, client: TunnelClient, error: ProxyError, start: number, host: string, scanned: Pick<RequestHead, "referer" | "userAgent">, requestId: string, stats: RouteStats | null, ingress: string | null, extra: ReadonlyArray<string> | null = null): void {
     const r = ERROR_RESPONSES[error.code];
-    answer(socket, r.status, r.body, this.#fw.workerId, extra);
+    client.answer(r.status, r.body, this.#fw.workerId, extra);
     const own = stats ?? this.#fw.stats.unrouted;
     this.#fw.upgradeEnded({ req, stats: own, status: r.status, start, bytesIn: 0, bytesOut: 0, host, requestId, referer: scanned.referer, userAgent: scanned.userAgent, ingress, service: null, member: null, retries: 0, code: error.code });
   }
@@ -170,19 +404,50 @@ export class TunnelProxy {
       fw.upgradeEnded({ req, stats: fw.stats.unrouted, status: 501, start, bytesIn: 0, bytesOut: 0, host: scanned.hostValue, requestId, referer: scanned.referer, userAgent: scanned.userAgent, ingress: null, service: null, member: null, retries: 0, code: null });
       return;
     }
-    const { headers, forwardedFor, cookie, contentLength } = scanned;
-    let hostValue = scanned.hostValue;
     // A handshake has no body (RFC 6455 §4.1); bytes after the head are the tunnel's.
-    const body = scanned.transferEncoding || (contentLength !== null && contentLength !== "0");
+    const body = scanned.transferEncoding || (scanned.contentLength !== null && scanned.contentLength !== "0");
+    this.#route(router, req, new Http1TunnelClient(socket as Socket), head, start, requestId, body);
+  }
+
+  /**
+   * An HTTP/2 extended CONNECT (RFC 8441) on either listener (`:protocol` present): WebSocket is
+   * tunnelled like an HTTP/1.1 upgrade, another protocol gets 501.
+   */
+  handleH2(router: Router, req: H2ProxyRequest): void {
+    const fw = this.#fw;
+    const start = performance.now();
+    fw.upgradeStarted();
+    const stream = req.stream;
+    stream.on("error", noop);
+    const scanned = this.#head;
+    scanRequestHead(req.rawHeaders, scanned);
+    const requestId = scanned.requestId ?? fw.nextRequestId();
+    const client = new H2TunnelClient(stream, req.socket.remoteAddress ?? "");
+    if (!isWebSocketProtocol(req.headers[":protocol"])) {
+      client.answer(501, NOT_IMPLEMENTED, fw.workerId, null);
+      fw.upgradeEnded({ req: req as unknown as IncomingMessage, stats: fw.stats.unrouted, status: 501, start, bytesIn: 0, bytesOut: 0, host: scanned.hostValue, requestId, referer: scanned.referer, userAgent: scanned.userAgent, ingress: null, service: null, member: null, retries: 0, code: null });
+      return;
+    }
+    // The stream stays open for the tunnel (h2.ts marks it chunked): only a declared length counts as a body.
+    const body = scanned.contentLength !== null && scanned.contentLength !== "0";
+    this.#route(router, req as unknown as ProxyRequest, client, EMPTY, start, requestId, body);
+  }
+
+  /** Shared by both client kinds once the request is known to be a WebSocket handshake: checks, routing, redirects, auth. */
+  #route(router: Router, req: ProxyRequest, client: TunnelClient, head: Buffer, start: number, requestId: string, body: boolean): void {
+    const fw = this.#fw;
+    const scanned = this.#head;
+    const { headers, forwardedFor, cookie } = scanned;
+    let hostValue = scanned.hostValue;
     const hostCount = scanned.hostCount;
     if (body || hostCount > 1) {
-      this.#refuse(req, socket, new BadRequestError(body ? "upgrade request with a body" : "duplicate Host"), start, hostValue, scanned, requestId, null, null);
+      this.#refuse(req, client, new BadRequestError(body ? "upgrade request with a body" : "duplicate Host"), start, hostValue, scanned, requestId, null, null);
       return;
     }
     const target = this.#target;
     const targetError = resolveTarget(router, req.url ?? "/", hostValue, target);
     if (targetError !== null) {
-      this.#refuse(req, socket, targetError, start, hostValue, scanned, requestId, null, null);
+      this.#refuse(req, client, targetError, start, hostValue, scanned, requestId, null, null);
       return;
     }
     const path = target.path;
@@ -190,11 +455,11 @@ export class TunnelProxy {
     const q = path.indexOf("?");
     const route = router.route(target.host, q === -1 ? path : path.slice(0, q));
     if (route === null) {
-      this.#refuse(req, socket, new NoRouteError(), start, hostValue, scanned, requestId, null, null);
+      this.#refuse(req, client, new NoRouteError(), start, hostValue, scanned, requestId, null, null);
       return;
     }
     if (route.appRoot !== null && (q === -1 ? path.length === 1 : q === 1)) {
-      answerRedirect(socket, appRootLocation(req.forwardedProto, hostValue, route.appRoot), fw.workerId);
+      client.redirect(appRootLocation(req.forwardedProto, hostValue, route.appRoot), fw.workerId);
       return;
     }
 
@@ -204,16 +469,16 @@ export class TunnelProxy {
     const userAgent = scanned.userAgent;
     const generated = scanned.requestId === null;
     if (route.auth !== null) {
-      void this.#authorize(route.auth, req, socket, head, route, start, target.host, hostValue, path, headers, forwardedFor, cookie, requestId, generated, referer, userAgent);
+      void this.#authorize(route.auth, req, client, head, route, start, target.host, hostValue, path, headers, forwardedFor, cookie, requestId, generated, referer, userAgent);
       return;
     }
-    this.#proceed(req, socket, head, route, start, target.host, hostValue, path, headers, forwardedFor, cookie, requestId, generated, referer, userAgent);
+    this.#proceed(req, client, head, route, start, target.host, hostValue, path, headers, forwardedFor, cookie, requestId, generated, referer, userAgent);
   }
 
   async #authorize(
     auth: CompiledAuth,
     req: ProxyRequest,
-    socket: Duplex,
+    client: TunnelClient,
     head: Buffer,
     route: CompiledRoute,
     start: number,
@@ -229,25 +494,25 @@ export class TunnelProxy {
     userAgent: string | null,
   ): Promise<void> {
     const fw = this.#fw;
-    const verdict = await fw.auth.check(auth, { method: "GET", path, hostValue, proto: req.forwardedProto, port: req.forwardedPort, remote: (socket as Socket).remoteAddress ?? "", forwardedFor, headers, requestId });
-    if (socket.destroyed) {
+    const verdict = await fw.auth.check(auth, { method: "GET", path, hostValue, proto: req.forwardedProto, port: req.forwardedPort, remote: client.remoteAddress, forwardedFor, headers, requestId });
+    if (client.duplex.destroyed) {
       fw.upgradeEnded({ req, stats: route.stats, status: 499, start, bytesIn: 0, bytesOut: 0, host: hostValue, requestId, referer, userAgent, ingress: route.ingress, service: null, member: null, retries: 0, code: null });
       return;
     }
     if (verdict.status !== 0) {
       const error = verdict.status === 401 ? new AuthRequiredError() : verdict.status === 403 ? new AuthForbiddenError() : new AuthUnavailableError();
-      this.#refuse(req, socket, error, start, hostValue, { referer, userAgent }, requestId, route.stats, route.ingress, verdict.client);
+      this.#refuse(req, client, error, start, hostValue, { referer, userAgent }, requestId, route.stats, route.ingress, verdict.client);
       return;
     }
     if (verdict.replace !== null) removeNames(headers, verdict.replace as string[]);
     if (verdict.upstream !== null) for (let i = 0; i < verdict.upstream.length; i++) headers.push(verdict.upstream[i] as string);
-    this.#proceed(req, socket, head, route, start, host, hostValue, path, headers, forwardedFor, cookie, requestId, generated, referer, userAgent);
+    this.#proceed(req, client, head, route, start, host, hostValue, path, headers, forwardedFor, cookie, requestId, generated, referer, userAgent);
   }
 
   /** After the checks: side, election, upstream headers, then the tunnel's first attempt. */
   #proceed(
     req: ProxyRequest,
-    socket: Duplex,
+    client: TunnelClient,
     head: Buffer,
     route: CompiledRoute,
     start: number,
@@ -270,7 +535,7 @@ export class TunnelProxy {
     const { ingress, stickyRoute } = side;
     const stats = side.stats as RouteStats;
     if (balancer.transport.failClosed) {
-      this.#refuse(req, socket, new UpstreamTlsConfigError(), start, hostValue, { referer, userAgent }, requestId, stats, ingress);
+      this.#refuse(req, client, new UpstreamTlsConfigError(), start, hostValue, { referer, userAgent }, requestId, stats, ingress);
       return;
     }
     if (balancer.transport.ajp !== null) {
@@ -281,21 +546,26 @@ export class TunnelProxy {
     const stamp = fw.nextStamp();
     const member = balancer.pick(stickyRoute, stamp);
     if (member === null) {
-      this.#refuse(req, socket, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), start, hostValue, { referer, userAgent }, requestId, stats, ingress);
+      this.#refuse(req, client, balancer.outcome === PickOutcome.StickyRefused ? new StickyUnavailableError() : new NoMemberError(), start, hostValue, { referer, userAgent }, requestId, stats, ingress);
       return;
     }
     const setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? member.setCookie : null;
 
-    fw.appendForwarded(headers, route, hostValue, forwardedFor, (socket as Socket).remoteAddress ?? "", req.forwardedProto, req.forwardedPort);
+    fw.appendForwarded(headers, route, hostValue, forwardedFor, client.remoteAddress, req.forwardedProto, req.forwardedPort);
     if (route.mapping !== null) headers.push("x-forwarded-prefix", route.mapping.forwardedPrefix);
     if (generated) headers.push("x-request-id", requestId);
     if (route.requestRules !== null) route.requestRules.apply(headers);
     // After the rules: a rule cannot turn the handshake into something else.
     headers.push("connection", "upgrade", "upgrade", "websocket");
+    if (client.h2) {
+      // RFC 8441 §5: the HTTP/2 client sent no key; the member's HTTP/1.1 handshake needs one.
+      removeNames(headers, SEC_WEBSOCKET_KEY);
+      headers.push("sec-websocket-key", webSocketKey());
+    }
 
     if (fw.log.isLevelEnabled("debug")) fw.log.debug({ host, path, member: member.key, ingress, sticky: balancer.outcome === PickOutcome.Sticky }, "upgrade");
     const upstreamPath = route.mapping === null ? path : route.mapping.toUpstream(path);
-    const tunnel = new Tunnel(this, socket as Socket, head, route, balancer, ingress, member, stamp, stickyRoute, setCookie, upstreamPath, headers, hostValue, req.forwardedProto, new TunnelLog(req, start, hostValue, requestId, referer, userAgent, stats));
+    const tunnel = new Tunnel(this, client, head, route, balancer, ingress, member, stamp, stickyRoute, setCookie, upstreamPath, headers, hostValue, req.forwardedProto, new TunnelLog(req, start, hostValue, requestId, referer, userAgent, stats));
     this.#tunnels.add(tunnel);
     tunnel.connect();
   }
@@ -342,7 +612,7 @@ class TunnelLog {
 class Tunnel {
   readonly #proxy: TunnelProxy;
   readonly #fw: Forwarder;
-  readonly #client: Socket;
+  readonly #client: TunnelClient;
   readonly #head: Buffer;
   readonly #route: CompiledRoute;
   readonly #balancer: Balancer;
@@ -373,7 +643,7 @@ class Tunnel {
 
   constructor(
     proxy: TunnelProxy,
-    client: Socket,
+    client: TunnelClient,
     head: Buffer,
     route: CompiledRoute,
     balancer: Balancer,
@@ -404,7 +674,7 @@ class Tunnel {
     this.#headers = headers;
     this.#hostValue = hostValue;
     this.#scheme = scheme;
-    client.once("close", () => this.#clientClose());
+    client.duplex.once("close", () => this.#clientClose());
   }
 
   /** Sends the upgrade request to the current member. */
@@ -484,8 +754,9 @@ class Tunnel {
     }
     const error = classifyUpstreamError(err);
     if (fw.log.isLevelEnabled("debug")) fw.log.debug({ err, code: error.code, member: member.key, ingress: this.#ingress }, "upgrade failed");
-    this.#status = ERROR_RESPONSES[error.code].status;
-    answerError(this.#client, error, fw.workerId);
+    const r = ERROR_RESPONSES[error.code];
+    this.#status = r.status;
+    this.#client.answer(r.status, r.body, fw.workerId, null);
   }
 
   /** httpd failonstatus: a listed status puts the member in error (the answer is still relayed); any other ends its error state. */
@@ -507,16 +778,12 @@ class Tunnel {
     this.#judge(status);
     this.#status = status;
     const client = this.#client;
-    if (this.#clientClosed || !client.writable) {
+    if (this.#clientClosed || !client.duplex.writable) {
       res.destroy();
       this.#finish();
       return;
     }
-    // Close-delimited body (Node has de-chunked it); a Content-Length from the member stays.
-    client.write(responseHead(`HTTP/1.1 ${status} ${res.statusMessage ?? STATUS_CODES[status] ?? ""}\r\n`, res.rawHeaders, this.#setCookie, this.#route, this.#fw, this.#hostValue, this.#scheme, this.#member, "connection: close\r\n"));
-    res.on("error", () => client.destroy());
-    client.once("close", () => res.destroy());
-    res.pipe(client);
+    client.relay(status, res.statusMessage ?? STATUS_CODES[status] ?? "", responseLines(res.rawHeaders, this.#setCookie, this.#route, this.#fw, this.#hostValue, this.#scheme, this.#member), res);
   }
 
   #upgraded(req: ClientRequest, res: IncomingMessage, upstream: Socket, upHead: Buffer): void {
@@ -536,26 +803,27 @@ class Tunnel {
     }
     this.#upstream = upstream;
     this.#open = true;
-    this.#status = 101;
+    // The status the client got: 101, or 200 on HTTP/2 (RFC 8441).
+    this.#status = client.h2 ? 200 : 101;
     this.#proxy.opened();
     const stats = this.#log.stats;
     stats.tunnels++;
     stats.tunnelled = true;
     upstream.on("error", noop);
     upstream.once("close", () => this.#upstreamClose());
-    client.write(responseHead("HTTP/1.1 101 Switching Protocols\r\n", res.rawHeaders, this.#setCookie, this.#route, this.#fw, this.#hostValue, this.#scheme, this.#member, `connection: upgrade\r\nupgrade: ${upgrade}\r\n`));
-    if (upHead.length !== 0) client.write(upHead);
+    if (client instanceof H2TunnelClient) client.opened(upstream);
+    client.accept(responseLines(res.rawHeaders, this.#setCookie, this.#route, this.#fw, this.#hostValue, this.#scheme, this.#member), upgrade);
+    const duplex = client.duplex;
+    if (upHead.length !== 0) duplex.write(upHead);
     if (this.#head.length !== 0) upstream.write(this.#head);
     const idleMs = this.#route.websocketIdleMs;
     if (idleMs !== null) {
       // No bytes either way for idleMs: every byte is a read on one socket and a write on the other.
       const onIdle = (): void => this.destroy();
-      client.setTimeout(idleMs, onIdle);
+      client.setIdleTimeout(idleMs, onIdle);
       upstream.setTimeout(idleMs, onIdle);
     }
-    // An end is passed on (half-close); an error destroys both.
-    pipeline(client, upstream, noop);
-    pipeline(upstream, client, noop);
+    client.join(upstream);
     if (this.#fw.log.isLevelEnabled("debug")) this.#fw.log.debug({ member: this.#member.key, ingress: this.#ingress }, "tunnel open");
   }
 
@@ -575,7 +843,7 @@ class Tunnel {
   #upstreamClose(): void {
     this.#upstreamClosed = true;
     // What the member sent is written before the client connection closes.
-    if (!this.#clientClosed) this.#client.destroySoon();
+    if (!this.#clientClosed) this.#client.closeSoon();
     this.#maybeFinish();
   }
 
@@ -609,8 +877,8 @@ class Tunnel {
       stats: log.stats,
       status: this.#status,
       start: log.start,
-      bytesIn: client.bytesRead,
-      bytesOut: client.bytesWritten,
+      bytesIn: client.bytesIn(this.#upstream),
+      bytesOut: client.bytesOut(this.#upstream),
       host: log.host,
       requestId: log.requestId,
       referer: log.referer,
