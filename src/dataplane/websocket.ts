@@ -540,7 +540,8 @@ export class TunnelProxy {
     }
     if (balancer.transport.ajp !== null) {
       // AJP/1.3 has no upgrade (mod_proxy_ajp neither): WebSockets need an HTTP connector.
-      answer(socket, 501, NOT_IMPLEMENTED, fw.workerId);
+      client.answer(501, NOT_IMPLEMENTED, fw.workerId, null);
+      fw.upgradeEnded({ req, stats, status: 501, start, bytesIn: 0, bytesOut: 0, host: hostValue, requestId, referer, userAgent, ingress, service: null, member: null, retries: 0, code: null });
       return;
     }
     const stamp = fw.nextStamp();
