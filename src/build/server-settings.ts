@@ -7,9 +7,20 @@
 // `--max-header-size` is not a key: Node fixes the header limit of a server's parser when the
 // server is created, so changing it would mean a new listener.
 import { z, type ZodType } from "zod";
-import { defaultCompressionTypes, defaultServerSettings, type ServerSettings } from "../model/index.js";
+import { defaultCompressionTypes, defaultServerSettings, type HeaderRule, type ServerSettings } from "../model/index.js";
 import { parseLogLevels } from "../util/index.js";
-import { parseSslCiphers, parseSslProtocols, sslCiphersSetting, sslProtocolsSetting } from "./tls.js";
+import { parseHeaderRules } from "./annotations/headers.js";
+import {
+  hstsIncludeSubdomainsSetting,
+  hstsMaxAgeSetting,
+  hstsPreloadSetting,
+  hstsSetting,
+  parseSslCiphers,
+  parseSslProtocols,
+  sslCiphersSetting,
+  sslProtocolsSetting,
+  sslRedirectPortSetting,
+} from "./tls.js";
 
 export const accessLogSetting = "access-log";
 export const logLevelSetting = "log-level";
@@ -21,6 +32,7 @@ export const maxRequestsPerConnectionSetting = "max-requests-per-connection";
 export const compressionTypesSetting = "compression-types";
 export const compressionMinSizeSetting = "compression-min-size";
 export const maxErrorPageBytes = 65_536;
+export const globalResponseHeadersSetting = "global-response-headers";
 
 /** A media type (RFC 9110 token "/" token) or "type/*". */
 const mediaTypePattern = /^[a-z0-9!#$&^_.+-]+\/(\*|[a-z0-9!#$&^_.+-]+)$/;
@@ -49,6 +61,8 @@ const compressionTypesSchema = z.string().transform((text, ctx): ReadonlyArray<s
   }
   return types;
 });
+
+const trueFalse = z.enum(["true", "false"], 'must be "true" or "false"');
 
 /** Seconds as a decimal string with at most 3 fractional digits (as the timeout annotations). */
 const secondsPattern = /^[0-9]{1,6}(\.[0-9]{1,3})?$/;
@@ -98,6 +112,27 @@ const schemas = {
   [sslCiphersSetting]: z.string().superRefine((v, ctx) => {
     const c = parseSslCiphers(v);
     if (typeof c !== "string") ctx.addIssue({ code: "custom", message: c.error });
+  }),
+  [hstsSetting]: trueFalse,
+  [hstsMaxAgeSetting]: z
+    .string()
+    .regex(/^[0-9]{1,9}$/, "must be a whole number of seconds")
+    .transform(Number)
+    .refine((n) => n <= 315_360_000, "must be at most 315360000 (10 years)"),
+  [hstsIncludeSubdomainsSetting]: trueFalse,
+  [hstsPreloadSetting]: trueFalse,
+  [sslRedirectPortSetting]: z
+    .string()
+    .regex(/^[0-9]{1,5}$/, "must be a port number (1-65535)")
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 65535, "must be a port number (1-65535)"),
+  [globalResponseHeadersSetting]: z.string().transform((text, ctx): ReadonlyArray<HeaderRule> => {
+    const r = parseHeaderRules(text);
+    if (!r.ok) {
+      ctx.addIssue({ code: "custom", message: r.reason });
+      return z.NEVER;
+    }
+    return r.rules;
   }),
 } as const;
 
@@ -179,6 +214,23 @@ export const serverSettingDocs: ReadonlyArray<ServerSettingDoc> = [
     default: "ECDHE with AES-GCM or ChaCha20-Poly1305 (Mozilla intermediate)",
     description: "TLS 1.2 cipher suites of the TLS listener, server preference; TLS 1.3 suites are OpenSSL's; applies to new handshakes",
   },
+  { key: hstsSetting, values: '"true" / "false"', default: '"true"', description: "`Strict-Transport-Security` on every proxied response over TLS for hosts listed in some Ingress's `spec.tls`" },
+  { key: hstsMaxAgeSetting, values: "seconds, 0-315360000", default: "31536000", description: "HSTS `max-age` (one year by default); `0` tells browsers to forget the host" },
+  { key: hstsIncludeSubdomainsSetting, values: '"true" / "false"', default: '"false"', description: "adds `includeSubDomains` to HSTS (every subdomain must then serve https)" },
+  { key: hstsPreloadSetting, values: '"true" / "false"', default: '"false"', description: "adds `preload` to HSTS (for browsers' preload lists; needs includeSubDomains and a max-age of a year or more)" },
+  {
+    key: sslRedirectPortSetting,
+    values: "port, 1-65535",
+    default: "443",
+    description: "port of the https URL that ssl-redirect and force-ssl-redirect send clients to (omitted from the URL when 443): the port clients reach the TLS listener on, not `--https-port`",
+  },
+  {
+    key: globalResponseHeadersSetting,
+    values: "lines: `set|add|append NAME VALUE`, `unset NAME`",
+    default: "none",
+    description:
+      "header rules applied to every response, proxied or generated (errors, redirects), after a route's own response-headers: for security headers such as X-Content-Type-Options; the same allow-list as the response-headers annotation",
+  },
 ];
 
 /** The `error-page-<status>` values in effect, by status ("404"), sorted. */
@@ -253,7 +305,10 @@ export function toServerSettings(values: Readonly<Record<string, string>>): Serv
     compressionMinSize: read(compressionMinSizeSetting) ?? d.compressionMinSize,
   };
   const errorPages = errorPagesOf(values);
-  // Written only when some page is set, so tables without pages keep their versions.
-  if (errorPages !== null) return { settings: { ...settings, errorPages }, headerTimeoutCapped };
-  return { settings, headerTimeoutCapped };
+  const globalHeaders = read(globalResponseHeadersSetting);
+  let out: ServerSettings = settings;
+  // Each written only when set, so tables without them keep their versions.
+  if (errorPages !== null) out = { ...out, errorPages };
+  if (globalHeaders !== undefined && globalHeaders.length !== 0) out = { ...out, globalResponseHeaders: globalHeaders };
+  return { settings: out, headerTimeoutCapped };
 }

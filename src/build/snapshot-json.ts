@@ -29,10 +29,10 @@ const keys = <T>() => <const K extends ReadonlyArray<keyof T>>(k: Exactly<T, K>)
 // Sorted key lists (referenced so a model change fails the typecheck here).
 export const canonicalKeys = {
   routeTable: keys<Omit<RouteTable, "version">>()(["balancers", "defaultRoute", "server", "tls", "virtualHosts"]),
-  server: keys<ServerSettings>()(["accessLog", "clientHeaderTimeoutMs", "clientRequestTimeoutMs", "compressionMinSize", "compressionTypes", "errorPages", "keepAliveTimeoutMs", "logLevel", "maxRequestsPerConnection", "upstreamKeepAliveTimeoutMs"]),
+  server: keys<ServerSettings>()(["accessLog", "clientHeaderTimeoutMs", "clientRequestTimeoutMs", "compressionMinSize", "compressionTypes", "errorPages", "globalResponseHeaders", "keepAliveTimeoutMs", "logLevel", "maxRequestsPerConnection", "upstreamKeepAliveTimeoutMs"]),
   route: keys<Route>()(["balancer", "canary", "ingress", "options", "path", "pathType"]),
   canary: keys<CanaryConfig>()(["balancer", "byCookie", "byHeader", "ingress", "weight"]),
-  options: keys<RouteOptions>()(["appRoot", "auth", "compression", "connectPorts", "customErrorBackend", "customErrorPages", "preserveHost", "proxyPassReverse", "requestHeaders", "responseHeaders", "rewriteTarget", "timeouts", "upstreamVhost", "websocketIdleMs"]),
+  options: keys<RouteOptions>()(["appRoot", "auth", "compression", "connectPorts", "customErrorBackend", "customErrorPages", "forceSslRedirect", "preserveHost", "proxyPassReverse", "requestHeaders", "responseHeaders", "rewriteTarget", "sslRedirect", "timeouts", "upstreamVhost", "websocketIdleMs"]),
   timeouts: keys<Timeouts>()(["connectMs", "readMs"]),
   auth: keys<AuthConfig>()(["basic", "external"]),
   header: keys<HeaderRule>()(["name", "op", "value"]),
@@ -81,11 +81,11 @@ function authJson(a: AuthConfig): string {
   return `{"basic":${basic},"external":${external}}`;
 }
 
-/** `auth` is written only when set (routes without authentication have no `auth` key). */
+/** `auth`, `forceSslRedirect` and `sslRedirect` are written only when set (as the builder sets them). */
 function optionsJson(o: RouteOptions): string {
   return (
-    `{"appRoot":${str(o.appRoot)},${o.auth !== undefined && o.auth !== null ? `"auth":${authJson(o.auth)},` : ""}"compression":${str(o.compression)},"connectPorts":${o.connectPorts === null ? "null" : `[${o.connectPorts.join(",")}]`},${o.customErrorBackend !== undefined ? `"customErrorBackend":${str(o.customErrorBackend)},` : ""}${o.customErrorPages !== undefined ? `"customErrorPages":[${o.customErrorPages.join(",")}],` : ""}"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},` +
-    `"requestHeaders":${headersJson(o.requestHeaders)},"responseHeaders":${headersJson(o.responseHeaders)},"rewriteTarget":${str(o.rewriteTarget)},` +
+    `{"appRoot":${str(o.appRoot)},${o.auth !== undefined && o.auth !== null ? `"auth":${authJson(o.auth)},` : ""}"compression":${str(o.compression)},"connectPorts":${o.connectPorts === null ? "null" : `[${o.connectPorts.join(",")}]`},${o.customErrorBackend !== undefined ? `"customErrorBackend":${str(o.customErrorBackend)},` : ""}${o.customErrorPages !== undefined ? `"customErrorPages":[${o.customErrorPages.join(",")}],` : ""}${o.forceSslRedirect !== undefined ? `"forceSslRedirect":${str(o.forceSslRedirect)},` : ""}"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},` +
+    `"requestHeaders":${headersJson(o.requestHeaders)},"responseHeaders":${headersJson(o.responseHeaders)},"rewriteTarget":${str(o.rewriteTarget)},${o.sslRedirect !== undefined ? `"sslRedirect":${str(o.sslRedirect)},` : ""}` +
     `"timeouts":{"connectMs":${str(o.timeouts.connectMs)},"readMs":${str(o.timeouts.readMs)}},"upstreamVhost":${str(o.upstreamVhost)},"websocketIdleMs":${str(o.websocketIdleMs)}}`
   );
 }
@@ -170,6 +170,7 @@ export function serverSettingsJson(s: ServerSettings): string {
     `{"accessLog":${str(s.accessLog)},"clientHeaderTimeoutMs":${str(s.clientHeaderTimeoutMs)},"clientRequestTimeoutMs":${str(s.clientRequestTimeoutMs)},` +
     `"compressionMinSize":${str(s.compressionMinSize)},"compressionTypes":[${s.compressionTypes.map(str).join(",")}],` +
     (s.errorPages !== undefined ? `"errorPages":{${Object.keys(s.errorPages).map((k) => `${str(k)}:${str(s.errorPages?.[k] as string)}`).join(",")}},` : "") +
+    (s.globalResponseHeaders !== undefined ? `"globalResponseHeaders":${headersJson(s.globalResponseHeaders)},` : "") +
     `"keepAliveTimeoutMs":${str(s.keepAliveTimeoutMs)},"logLevel":${str(s.logLevel)},"maxRequestsPerConnection":${str(s.maxRequestsPerConnection)},` +
     `"upstreamKeepAliveTimeoutMs":${str(s.upstreamKeepAliveTimeoutMs)}}`
   );

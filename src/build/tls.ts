@@ -73,6 +73,11 @@ export function checkTlsSecret(secret: Secret): SecretCheck {
 /** ConfigMap keys of the TLS listener (validated with the server settings' rules, server-settings.ts). */
 export const sslProtocolsSetting = "ssl-protocols";
 export const sslCiphersSetting = "ssl-ciphers";
+export const hstsSetting = "hsts";
+export const hstsMaxAgeSetting = "hsts-max-age";
+export const hstsIncludeSubdomainsSetting = "hsts-include-subdomains";
+export const hstsPreloadSetting = "hsts-preload";
+export const sslRedirectPortSetting = "ssl-redirect-port";
 
 /** `ssl-protocols`: space-separated, from TLSv1.2 and TLSv1.3 (ingress-nginx's syntax; older versions are refused). */
 export function parseSslProtocols(value: string): ReadonlyArray<TlsProtocol> | string {
@@ -100,10 +105,25 @@ export function tlsSettingsOf(values: Readonly<Record<string, string>>): TlsSett
   const c = values[sslCiphersSetting];
   const protocols = p === undefined ? defaultTlsSettings.protocols : parseSslProtocols(p);
   const ciphers = c === undefined ? defaultTlsSettings.ciphers : parseSslCiphers(c);
+  const d = defaultTlsSettings.hsts;
+  const flag = (key: string, fallback: boolean): boolean => (values[key] === undefined ? fallback : values[key] === "true");
+  const maxAge = values[hstsMaxAgeSetting];
+  const hsts =
+    values[hstsSetting] === undefined && maxAge === undefined && values[hstsIncludeSubdomainsSetting] === undefined && values[hstsPreloadSetting] === undefined
+      ? d
+      : {
+          enabled: flag(hstsSetting, d.enabled),
+          maxAge: maxAge === undefined ? d.maxAge : Number(maxAge),
+          includeSubdomains: flag(hstsIncludeSubdomainsSetting, d.includeSubdomains),
+          preload: flag(hstsPreloadSetting, d.preload),
+        };
+  const port = values[sslRedirectPortSetting];
   return {
     protocols: typeof protocols === "string" ? defaultTlsSettings.protocols : protocols,
     ciphers: typeof ciphers === "string" ? ciphers : defaultTlsSettings.ciphers,
-    hsts: defaultTlsSettings.hsts,
+    hsts,
+    // Only when set, so tables without the key stay as they were.
+    ...(port === undefined || Number(port) === 443 ? {} : { redirectPort: Number(port) }),
   };
 }
 

@@ -33,9 +33,10 @@ import {
 import { acceptEncodingOf, addVary, chooseEncoding, createEncoder, encodeHeaders, ENCODING_NONE, isEventStream, type Encoder, type EncoderSink } from "./compress.js";
 import { cappedReadMs, encodeGrpcMessage, grpcStatusOf, grpcStatusText, GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE, isGrpcContentType, isGrpcStatusField, parseGrpcTimeout } from "./grpc.js";
 import { ErrorPageFetch, type ErrorPageOwner, type ErrorPages } from "./error-pages.js";
-import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
+import { connectionTokens, isHopByHop, removeNames, type HeaderRules } from "./headers.js";
 import { parseHost } from "./host.js";
 import { appRootLocation, ReverseContext, type ReverseMap } from "./mapping.js";
+import { httpsLocation, isAcmeChallenge, PERMANENT_REDIRECT_BODY } from "./redirect.js";
 import type { CompiledCanary, CompiledRoute, Router } from "./router.js";
 import {
   CombinedFormatter,
@@ -104,6 +105,8 @@ type UpstreamDispatchOptions = Dispatcher.DispatchOptions & { servername: string
 const TEXT_PLAIN = "text/plain; charset=utf-8";
 const FOUND_BODY = Buffer.from("Found\n", "latin1");
 const FOUND_LENGTH = String(FOUND_BODY.length);
+const PERMANENT_REDIRECT_LENGTH = String(PERMANENT_REDIRECT_BODY.length);
+const HSTS_NAME = ["strict-transport-security"] as const;
 const GRPC_CONTENT_TYPE = "application/grpc";
 
 function noop(): void {}
@@ -314,6 +317,11 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink, ErrorP
     if (this.#route.reverse !== null) this.#fw.reverseMap(this.#route.reverse, out, this.#route, this.#host, this.#req.forwardedProto, this.#member);
     if (this.#setCookie !== null) out.push("set-cookie", this.#setCookie);
     if (this.#route.responseRules !== null) this.#route.responseRules.apply(out);
+    if (this.#route.hsts !== null && this.#req.secure) {
+      // The proxy's HSTS replaces a member's (ingress-nginx's more_set_headers).
+      removeNames(out, HSTS_NAME as unknown as string[]);
+      out.push("strict-transport-security", this.#route.hsts);
+    }
     if (this.#route.compression !== null) this.#negotiate(statusCode, out);
     if (this.#fw.workerId !== null) out.push("x-proxypass-worker", this.#fw.workerId);
     this.#pendingStatus = statusCode;
@@ -616,6 +624,7 @@ class DeferredAnswer implements ErrorPageOwner {
 
   completeErrorHead(head: string[]): void {
     if (ERROR_RESPONSES[this.error.code].close) head.push("connection", "close");
+    this.fw.applyGlobalRules(head);
     if (this.fw.workerId !== null) head.push("x-proxypass-worker", this.fw.workerId);
   }
 
@@ -852,6 +861,8 @@ export class Forwarder {
   readonly #onSocketClose: () => void;
   readonly #target = new RequestTarget();
   readonly #head = new RequestHead();
+  /** The current router's `global-response-headers`, for responses the proxy writes itself (set per request from the router). */
+  #globalRules: HeaderRules | null = null;
   readonly #side = new RequestSide();
   readonly #reverse = new ReverseContext();
   /** Authentication of routes with `auth-*` (pools of auth services, verification cache, outcome counters). */
@@ -896,6 +907,11 @@ export class Forwarder {
   }
 
   /** Writes the error's short plain-text response (a gRPC status for gRPC requests), with `extra` header lines; returns its status. */
+  /** ConfigMap `global-response-headers` on the head of a response the proxy writes itself. */
+  applyGlobalRules(head: string[]): void {
+    if (this.#globalRules !== null) this.#globalRules.apply(head);
+  }
+
   sendError(res: ProxyResponse, error: ProxyError, extra: ReadonlyArray<string> | null = null): number {
     if (res.continuePending) {
       // The client waits for 100 before sending its body: answered without it, the connection closes (RFC 9110 §10.1.1).
@@ -908,6 +924,7 @@ export class Forwarder {
     if (extra !== null) for (let i = 0; i < extra.length; i++) head.push(extra[i] as string);
     // Node closes the connection after a response that says so (the request's rest is never read).
     if (r.close) head.push("connection", "close");
+    if (this.#globalRules !== null) this.#globalRules.apply(head);
     if (this.workerId !== null) head.push("x-proxypass-worker", this.workerId);
     res.writeHead(r.status, head);
     res.end(r.body);
@@ -928,10 +945,27 @@ export class Forwarder {
   /** `app-root`: 302 to the scheme, Host and path (ingress-nginx's `$scheme://$http_host<app-root>`). */
   #redirectToAppRoot(req: ProxyRequest, res: ProxyResponse, route: CompiledRoute, hostValue: string, start: number, requestId: string, referer: string | null, userAgent: string | null): void {
     const location = appRootLocation(req.forwardedProto, hostValue, route.appRoot as string);
-    if (this.workerId !== null) res.writeHead(302, ["location", location, "content-type", TEXT_PLAIN, "content-length", FOUND_LENGTH, "x-proxypass-worker", this.workerId]);
-    else res.writeHead(302, ["location", location, "content-type", TEXT_PLAIN, "content-length", FOUND_LENGTH]);
+    const head = ["location", location, "content-type", TEXT_PLAIN, "content-length", FOUND_LENGTH];
+    if (this.#globalRules !== null) this.#globalRules.apply(head);
+    if (this.workerId !== null) head.push("x-proxypass-worker", this.workerId);
+    res.writeHead(302, head);
     res.end(FOUND_BODY);
     this.#answered(req, 302, null, hostValue, start, route.stats, requestId, referer, userAgent);
+  }
+
+  /** `ssl-redirect`/`force-ssl-redirect`: 308 to the same host, path and query over https (method and body kept by the client, RFC 9110 §15.4.9). */
+  #redirectToHttps(req: ProxyRequest, res: ProxyResponse, route: CompiledRoute, host: string, hostValue: string, path: string, start: number, requestId: string, referer: string | null, userAgent: string | null): void {
+    const head = ["location", httpsLocation(host, route.sslRedirect as string, path), "content-type", TEXT_PLAIN, "content-length", PERMANENT_REDIRECT_LENGTH];
+    if (this.#globalRules !== null) this.#globalRules.apply(head);
+    if (this.workerId !== null) head.push("x-proxypass-worker", this.workerId);
+    if (res.continuePending) {
+      // The client waits for 100 before sending its body; it will send it to the https URL instead.
+      res.continuePending = false;
+      res.shouldKeepAlive = false;
+    }
+    res.writeHead(308, head);
+    res.end(PERMANENT_REDIRECT_BODY);
+    this.#answered(req, 308, null, hostValue, start, route.stats, requestId, referer, userAgent);
   }
 
   /** A gRPC error: HTTP 200, headers then trailers grpc-status and grpc-message (valid over HTTP/2 and HTTP/1.1 chunked). */
@@ -995,6 +1029,7 @@ export class Forwarder {
     const url = req.url ?? "/";
     const raw = req.rawHeaders;
 
+    this.#globalRules = router.globalResponseRules;
     const head = this.#head;
     scanRequestHead(raw, head);
     const headers = head.headers;
@@ -1032,6 +1067,10 @@ export class Forwarder {
     const route = router.route(host, q === -1 ? path : path.slice(0, q));
     if (route === null) {
       this.#reject(req, res, new NoRouteError(), hostValue, start, unrouted, requestId, referer, userAgent);
+      return;
+    }
+    if (route.sslRedirect !== null && !req.secure && host !== "" && !isAcmeChallenge(path)) {
+      this.#redirectToHttps(req, res, route, host, hostValue, path, start, requestId, referer, userAgent);
       return;
     }
     if (route.appRoot !== null && (q === -1 ? path.length === 1 : q === 1)) {

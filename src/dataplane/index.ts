@@ -2,7 +2,7 @@
 export { ProxyServer, type ProxyServerOptions, type ListenOptions } from "./proxy-server.js";
 export { WorkerPool, type WorkerPoolOptions, type WorkerStatsView, type WorkerMetrics } from "./worker-pool.js";
 export { HealthChecker, type HealthCheckerOptions, type HealthResult } from "./health/index.js";
-export { compileRoutes, Router, CompiledRoute, VirtualHostMatcher } from "./router.js";
+export { compileRoutes, Router, CompiledRoute, VirtualHostMatcher, hstsValue, tlsCovers, type SiteSecurity } from "./router.js";
 export * from "./stats/index.js";
 export { normalizeHost } from "./host.js";
 export { TunnelProxy, isWebSocketUpgrade, hasWebSocketToken } from "./websocket.js";

@@ -5,7 +5,7 @@
 // so the cost is O(path segments), independent of the number of Ingresses. Then the vhost's
 // fallback, then the table's defaultRoute, else no route (404).
 
-import { defaultBalancerSettings, defaultServerSettings, type CanaryConfig, type Route, type RouteTable, type VirtualHost } from "../model/index.js";
+import { defaultBalancerSettings, defaultServerSettings, type CanaryConfig, type HeaderRule, type HstsSettings, type Route, type RouteTable, type VirtualHost } from "../model/index.js";
 import { CompiledAuth } from "./auth.js";
 import type { Balancer, BalancerRegistry } from "./balancer/index.js";
 import { CompressionPolicy } from "./compress.js";
@@ -72,6 +72,10 @@ export class CompiledRoute {
   readonly auth: CompiledAuth | null;
   /** `custom-error-pages` (+ `custom-error-backend`): statuses answered with an error page; null = none. */
   readonly errorPages: ErrorPages | null;
+  /** `ssl-redirect`/`force-ssl-redirect`: plain-HTTP requests get 308 to https; the port suffix of the Location (":8443", "" for 443); null = served over HTTP. */
+  readonly sslRedirect: string | null;
+  /** `Strict-Transport-Security` value added to responses over TLS (the host has TLS, ConfigMap `hsts` on); null = none. */
+  readonly hsts: string | null;
 
   constructor(
     route: Route,
@@ -81,6 +85,7 @@ export class CompiledRoute {
     compression: CompressionPolicy | null = null,
     pages: ReadonlyMap<number, Buffer> | null = null,
     errorBackendOf: ((id: string) => Balancer) | null = null,
+    site: SiteSecurity = noSiteSecurity,
   ) {
     this.path = route.path;
     this.pathType = route.pathType;
@@ -90,7 +95,8 @@ export class CompiledRoute {
     this.readMs = route.options.timeouts.readMs ?? 0;
     this.upstreamHost = route.options.upstreamVhost ?? (route.options.preserveHost ? null : balancer.config.hostHeader);
     this.requestRules = HeaderRules.compile(route.options.requestHeaders);
-    this.responseRules = HeaderRules.compile(route.options.responseHeaders);
+    // ConfigMap global-response-headers apply after the route's own rules, to every route.
+    this.responseRules = HeaderRules.compile(site.responseHeaders.length === 0 ? route.options.responseHeaders : [...route.options.responseHeaders, ...site.responseHeaders]);
     this.canary = canary;
     this.stats = stats;
     this.websocketIdleMs = route.options.websocketIdleMs ?? null;
@@ -102,7 +108,39 @@ export class CompiledRoute {
     this.compression = o.compression === true ? (compression ?? CompressionPolicy.from(defaultServerSettings)) : null;
     this.auth = CompiledAuth.compile(route.options.auth);
     this.errorPages = ErrorPages.compile(o, route.ingress, pages, errorBackendOf);
+    const redirect = o.forceSslRedirect === true || (o.sslRedirect !== false && site.hasTls);
+    this.sslRedirect = redirect ? site.redirectPortSuffix : null;
+    this.hsts = site.hasTls ? site.hsts : null;
   }
+}
+
+/** What a virtual host's routes need to know about TLS and the server's response headers. */
+export interface SiteSecurity {
+  /** The host is listed in some Ingress's spec.tls (exactly, or under a wildcard entry). */
+  readonly hasTls: boolean;
+  /** ":PORT" of the https redirect, "" for 443. */
+  readonly redirectPortSuffix: string;
+  /** Strict-Transport-Security value, null when HSTS is off. */
+  readonly hsts: string | null;
+  /** ConfigMap `global-response-headers`. */
+  readonly responseHeaders: ReadonlyArray<HeaderRule>;
+}
+
+const noSiteSecurity: SiteSecurity = Object.freeze({ hasTls: false, redirectPortSuffix: "", hsts: null, responseHeaders: Object.freeze([]) });
+
+/** The Strict-Transport-Security value of the HSTS settings, or null when off (RFC 6797 §6.1). */
+export function hstsValue(h: HstsSettings): string | null {
+  if (!h.enabled) return null;
+  return `max-age=${h.maxAge}${h.includeSubdomains ? "; includeSubDomains" : ""}${h.preload ? "; preload" : ""}`;
+}
+
+/** True when a TLS host entry covers the vhost: the same name, or a one-label wildcard over an exact name. */
+export function tlsCovers(tlsHosts: ReadonlySet<string>, vhost: string): boolean {
+  if (vhost === "") return false;
+  if (tlsHosts.has(vhost)) return true;
+  if (vhost.startsWith("*.")) return false;
+  const dot = vhost.indexOf(".");
+  return dot > 0 && tlsHosts.has(`*${vhost.slice(dot)}`);
 }
 
 export class VirtualHostMatcher {
@@ -144,6 +182,8 @@ export class Router {
   readonly #wildcard: Map<string, VirtualHostMatcher>;
   readonly #any: VirtualHostMatcher | null;
   readonly defaultRoute: CompiledRoute | null;
+  /** ConfigMap `global-response-headers`, for the responses the proxy generates itself (errors, redirects); null = none. */
+  readonly globalResponseRules: HeaderRules | null;
 
   constructor(
     version: string,
@@ -151,8 +191,10 @@ export class Router {
     wildcard: Map<string, VirtualHostMatcher>,
     any: VirtualHostMatcher | null,
     defaultRoute: CompiledRoute | null,
+    globalResponseRules: HeaderRules | null = null,
   ) {
     this.version = version;
+    this.globalResponseRules = globalResponseRules;
     this.#exact = exact;
     this.#wildcard = wildcard;
     this.#any = any;
@@ -191,21 +233,21 @@ export class Router {
   }
 }
 
-function compileHost(vh: VirtualHost, compile: (r: Route) => CompiledRoute): VirtualHostMatcher {
+function compileHost(vh: VirtualHost, compile: (r: Route, site: SiteSecurity) => CompiledRoute, site: SiteSecurity): VirtualHostMatcher {
   const exact = new Map<string, CompiledRoute>();
   const prefix = new Map<string, CompiledRoute>();
   // Routes come sorted (longest first, Exact before Prefix); the first of equal key wins.
   for (const r of vh.routes) {
     const map = r.pathType === "Exact" ? exact : prefix;
-    if (!map.has(r.path)) map.set(r.path, compile(r));
+    if (!map.has(r.path)) map.set(r.path, compile(r, site));
   }
   // app-root (ingress-nginx: `if ($uri = /) { return 302 ... }` in the server block): "/" goes to a
   // route that redirects, unless an Exact "/" rule exists; the first such route in match order.
   if (!exact.has("/")) {
     const rooted = vh.routes.find((r) => r.options.appRoot != null) ?? (vh.fallback !== null && vh.fallback.options.appRoot != null ? vh.fallback : undefined);
-    if (rooted !== undefined) exact.set("/", compile(rooted));
+    if (rooted !== undefined) exact.set("/", compile(rooted, site));
   }
-  return new VirtualHostMatcher(vh.host, exact, prefix, vh.fallback === null ? null : compile(vh.fallback));
+  return new VirtualHostMatcher(vh.host, exact, prefix, vh.fallback === null ? null : compile(vh.fallback, site));
 }
 
 /**
@@ -221,22 +263,28 @@ export function compileRoutes(table: RouteTable, registry: BalancerRegistry, sta
   };
   const compression = CompressionPolicy.from(table.server ?? defaultServerSettings);
   const pages = ErrorPages.pagesOf(table.server?.errorPages);
-  const compile = (r: Route): CompiledRoute => {
+  const compile = (r: Route, site: SiteSecurity): CompiledRoute => {
     const canary = r.canary === null ? null : new CompiledCanary(r.canary, balancerOf(r.canary.balancer), stats.forRoute(r.canary.ingress, r.canary.balancer));
-    return new CompiledRoute(r, balancerOf(r.balancer), canary, stats.forRoute(r.ingress, r.balancer), compression, pages, balancerOf);
+    return new CompiledRoute(r, balancerOf(r.balancer), canary, stats.forRoute(r.ingress, r.balancer), compression, pages, balancerOf, site);
   };
+  const tlsHosts = new Set((table.tls?.hosts ?? []).map((h) => h.host));
+  const port = table.tls?.settings.redirectPort ?? 443;
+  const globalHeaders = table.server?.globalResponseHeaders ?? [];
+  const plain: SiteSecurity = { hasTls: false, redirectPortSuffix: port === 443 ? "" : `:${port}`, hsts: table.tls === undefined ? null : hstsValue(table.tls.settings.hsts), responseHeaders: globalHeaders };
+  const secured: SiteSecurity = { ...plain, hasTls: true };
+  const siteOf = (host: string): SiteSecurity => (tlsCovers(tlsHosts, host) ? secured : plain);
   const exact = new Map<string, VirtualHostMatcher>();
   const wildcard = new Map<string, VirtualHostMatcher>();
   let any: VirtualHostMatcher | null = null;
   for (const vh of table.virtualHosts) {
     const host = vh.host.toLowerCase();
-    if (host === "") any ??= compileHost(vh, compile);
+    if (host === "") any ??= compileHost(vh, compile, plain);
     else if (host.startsWith("*.")) {
       const parent = host.slice(2);
-      if (!wildcard.has(parent)) wildcard.set(parent, compileHost(vh, compile));
-    } else if (!exact.has(host)) exact.set(host, compileHost(vh, compile));
+      if (!wildcard.has(parent)) wildcard.set(parent, compileHost(vh, compile, siteOf(host)));
+    } else if (!exact.has(host)) exact.set(host, compileHost(vh, compile, siteOf(host)));
   }
   // Balancers referenced by no route still exist in the registry (endpoints may name them).
   for (const b of table.balancers) registry.ensure(b);
-  return new Router(table.version, exact, wildcard, any, table.defaultRoute === null ? null : compile(table.defaultRoute));
+  return new Router(table.version, exact, wildcard, any, table.defaultRoute === null ? null : compile(table.defaultRoute, plain), HeaderRules.compile(globalHeaders));
 }

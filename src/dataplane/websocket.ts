@@ -47,6 +47,7 @@ import { RequestHead, RequestSide, RequestTarget, resolveTarget, scanRequestHead
 import type { RouteStats } from "./stats/index.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import { appRootLocation } from "./mapping.js";
+import { httpsLocation, isAcmeChallenge } from "./redirect.js";
 import type { CompiledRoute, Router } from "./router.js";
 import type { H2ProxyRequest } from "./h2.js";
 
@@ -95,15 +96,16 @@ const EMPTY = Buffer.alloc(0);
 const SEC_WEBSOCKET_KEY = ["sec-websocket-key"];
 
 /** `app-root` on an upgrade request for "/": the same 302 as a plain request gets, then the connection closes. */
-function answerRedirect(socket: Duplex, location: string, workerId: string | null): void {
+function answerRedirect(socket: Duplex, location: string, workerId: string | null, status = 302): void {
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
     return;
   }
-  let head = `HTTP/1.1 302 Found\r\nlocation: ${location}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 6\r\nconnection: close\r\n`;
+  const body = status === 308 ? "Permanent Redirect\n" : "Found\n";
+  let head = `HTTP/1.1 ${status} ${status === 308 ? "Permanent Redirect" : "Found"}\r\nlocation: ${location}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n`;
   if (workerId !== null) head += `x-proxypass-worker: ${workerId}\r\n`;
   socket.write(`${head}\r\n`);
-  socket.end("Found\n");
+  socket.end(body);
 }
 
 /** Response header lines (flat [name, value, ...]) from a member's raw headers: hop-by-hop and Connection-listed names dropped, ProxyPassReverse, then Set-Cookie, the route's response rules, the worker id. */
@@ -456,6 +458,10 @@ export class TunnelProxy {
     const route = router.route(target.host, q === -1 ? path : path.slice(0, q));
     if (route === null) {
       this.#refuse(req, client, new NoRouteError(), start, hostValue, scanned, requestId, null, null);
+      return;
+    }
+    if (route.sslRedirect !== null && !req.secure && target.host !== "" && !isAcmeChallenge(path)) {
+      answerRedirect(socket, httpsLocation(target.host, route.sslRedirect, path), fw.workerId, 308);
       return;
     }
     if (route.appRoot !== null && (q === -1 ? path.length === 1 : q === 1)) {

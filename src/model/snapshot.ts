@@ -51,6 +51,10 @@ export interface RouteOptions {
    * (from the ConfigMap); its balancer is `errorBackendId(route.ingress, this)`. Absent = none.
    */
   readonly customErrorBackend?: string;
+  /** `ssl-redirect`: plain-HTTP requests for a host with TLS get 308 to https. Absent = true. */
+  readonly sslRedirect?: boolean;
+  /** `force-ssl-redirect`: 308 to https even when the host has no TLS here. Absent = false. */
+  readonly forceSslRedirect?: boolean;
 }
 
 /** The balancer id ("ns/service:port") of a route's `custom-error-backend` value. */
@@ -252,6 +256,8 @@ export interface ServerSettings {
   readonly compressionMinSize: number;
   /** `error-page-<status>` keys: HTML bodies by status ("404": "<html>..."), keys sorted; served for a route's `custom-error-pages`. */
   readonly errorPages?: Readonly<Record<string, string>>;
+  /** `global-response-headers`: rules applied to every response (after a route's own response-headers); absent = none. */
+  readonly globalResponseHeaders?: ReadonlyArray<HeaderRule>;
 }
 
 /** Default `compression-types`: ingress-nginx's gzip-types, plus text/html and the XML/JSON text types; sorted. */

@@ -42,6 +42,8 @@ export interface TlsSettings {
   /** `ssl-ciphers`: OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's defaults). */
   readonly ciphers: string;
   readonly hsts: HstsSettings;
+  /** `ssl-redirect-port`: port of the https URL plain-HTTP requests are redirected to; absent = 443. */
+  readonly redirectPort?: number;
 }
 
 export interface TlsTable {

@@ -22,7 +22,7 @@ describe("global settings: keys", () => {
       "lbmethod", "sticky-session", "sticky-nofailover",
       "health-check-method", "health-check-interval", "health-check-passes", "health-check-fails", "health-check-expect",
       "retry", "max-attempts", "fail-on-status", "fail-on-timeout",
-      "connect-timeout", "timeout", "preserve-host", "request-headers", "response-headers", "proxy-pass-reverse", "auth-timeout", "compression", "custom-error-pages", "custom-error-backend", "backend-tls-verify", "websocket-idle-timeout",
+      "connect-timeout", "timeout", "preserve-host", "request-headers", "response-headers", "proxy-pass-reverse", "ssl-redirect", "force-ssl-redirect", "auth-timeout", "compression", "custom-error-pages", "custom-error-backend", "backend-tls-verify", "websocket-idle-timeout",
     ]);
   });
 

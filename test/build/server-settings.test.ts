@@ -21,7 +21,7 @@ function resolve(data: Record<string, string>, previous: SettingsMemory = { foun
 
 describe("server settings: keys", () => {
   it("are the logging and limits keys, documented in this order, apart from the annotation-default keys", () => {
-    expect(serverSettingKeys).toEqual(["access-log", "log-level", "client-header-timeout", "client-request-timeout", "keep-alive-timeout", "upstream-keep-alive-timeout", "max-requests-per-connection", "compression-types", "error-page-<status>", "compression-min-size", "ssl-protocols", "ssl-ciphers"]);
+    expect(serverSettingKeys).toEqual(["access-log", "log-level", "client-header-timeout", "client-request-timeout", "keep-alive-timeout", "upstream-keep-alive-timeout", "max-requests-per-connection", "compression-types", "error-page-<status>", "compression-min-size", "ssl-protocols", "ssl-ciphers", "hsts", "hsts-max-age", "hsts-include-subdomains", "hsts-preload", "ssl-redirect-port", "global-response-headers"]);
     expect(serverSettingDocs.map((d) => d.key)).toEqual(serverSettingKeys);
     for (const key of serverSettingKeys) expect(settingKeys).not.toContain(key);
   });
@@ -69,6 +69,19 @@ describe("server settings: valid values", () => {
     { name: "compression-types: comma or space separated, lower-cased, sorted, unique", key: "compression-types", value: "Text/HTML, application/json text/* application/json", want: { compressionTypes: ["application/json", "text/*", "text/html"] } },
     { name: "compression-min-size in bytes", key: "compression-min-size", value: "0", want: { compressionMinSize: 0 } },
     { name: "error-page-503 is the page for 503", key: "error-page-503", value: "<h1>soon</h1>", want: { errorPages: { "503": "<h1>soon</h1>" } } },
+    {
+      name: "global-response-headers: header rule lines",
+      key: "global-response-headers",
+      value: "set X-Content-Type-Options nosniff\n# comment\nappend Vary Origin\nunset X-Powered-By",
+      want: {
+        globalResponseHeaders: [
+          { op: "set", name: "x-content-type-options", value: "nosniff" },
+          { op: "append", name: "vary", value: "Origin" },
+          { op: "unset", name: "x-powered-by", value: "" },
+        ],
+      },
+    },
+    { name: "global-response-headers: blank lines only set nothing", key: "global-response-headers", value: "\n# none\n", want: {} },
   ])("$name", ({ key, value, want }) => {
     expect(checkServerSetting(key, value)).toEqual({ ok: true });
     expect(checkSetting(key, value)).toEqual({ ok: true });
@@ -106,6 +119,15 @@ describe("server settings: invalid values", () => {
     { name: "compression-min-size rejects a unit", key: "compression-min-size", value: "1k", reason: /whole number of bytes/ },
     { name: "error-page rejects an empty page", key: "error-page-404", value: "", reason: /must not be empty/ },
     { name: "error-page rejects more than 64 KiB", key: "error-page-404", value: "x".repeat(65_537), reason: /at most 65536 bytes/ },
+    { name: "hsts rejects yes", key: "hsts", value: "yes", reason: /"true" or "false"/ },
+    { name: "hsts-max-age rejects a unit", key: "hsts-max-age", value: "1y", reason: /whole number of seconds/ },
+    { name: "hsts-max-age rejects more than ten years", key: "hsts-max-age", value: "999999999", reason: /at most 315360000/ },
+    { name: "hsts-preload rejects 1", key: "hsts-preload", value: "1", reason: /"true" or "false"/ },
+    { name: "ssl-redirect-port rejects 0", key: "ssl-redirect-port", value: "0", reason: /port number/ },
+    { name: "ssl-redirect-port rejects 70000", key: "ssl-redirect-port", value: "70000", reason: /port number/ },
+    { name: "global-response-headers rejects CR/LF injection", key: "global-response-headers", value: "set X-A a\rSet-Cookie: x=1", reason: /control/ },
+    { name: "global-response-headers rejects framing headers", key: "global-response-headers", value: "set Content-Length 0", reason: /cannot be changed/ },
+    { name: "global-response-headers rejects an unknown operation", key: "global-response-headers", value: "replace X-A b", reason: /expected "set NAME VALUE"/ },
   ])("$name", ({ key, value, reason }) => {
     const check = checkServerSetting(key, value);
     expect(check.ok).toBe(false);

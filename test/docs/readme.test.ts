@@ -1,34 +1,13 @@
 // The README's annotation reference is the builder's own doc table: this test fails when they drift.
-// To refresh the README after changing an annotation, paste the "expected" block this test prints.
+// To refresh the README after changing an annotation or ConfigMap key: `npm run docs:tables`.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { annotationDocs } from "../../src/build/annotations/index.js";
-import { serverSettingDocs, settingDocs } from "../../src/build/index.js";
+import { serverSettingDocs } from "../../src/build/index.js";
+import { renderAnnotationTable, renderServerSettingsTable, renderSettingsTable } from "../../src/build/doc-tables.js";
 import { rbacRules } from "../../src/kube/index.js";
 import { flagsSchema } from "../../cmd/flags.js";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-
-export function renderAnnotationTable(): string {
-  const rows = annotationDocs.map((d) => {
-    const key = d.key.replace(/^proxypass\.io\//, "");
-    const cell = (s: string): string => s.replace(/\|/g, "\\|");
-    return `| \`${key}\` | ${d.implemented ? "yes" : "not yet"} | ${cell(d.values)} | ${cell(d.default)} | ${cell(d.description.replace(/ \(not implemented yet\)$/, ""))} |`;
-  });
-  return ["| annotation | works | values | default | meaning |", "|---|---|---|---|---|", ...rows].join("\n");
-}
-
-export function renderSettingsTable(): string {
-  const cell = (s: string): string => s.replace(/\|/g, "\\|");
-  const rows = settingDocs.map((d) => `| \`${d.key}\` | ${cell(d.values)} | ${cell(d.default)} | \`${d.annotation}\` |`);
-  return ["| key | values | built-in default | default of annotation |", "|---|---|---|---|", ...rows].join("\n");
-}
-
-export function renderServerSettingsTable(): string {
-  const cell = (s: string): string => s.replace(/\|/g, "\\|");
-  const rows = serverSettingDocs.map((d) => `| \`${d.key}\` | ${cell(d.values)} | ${cell(d.default)} | ${cell(d.description)} |`);
-  return ["| key | values | built-in default | meaning |", "|---|---|---|---|", ...rows].join("\n");
-}
 
 describe("README", () => {
   it("documents every ConfigMap key exactly as the builder's settings table says", () => {

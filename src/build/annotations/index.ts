@@ -7,6 +7,7 @@ export * from "./health.js";
 export * from "./failover.js";
 export { appRootKey, checkUrlPath, proxyPassReverseKey, rewriteFamily, rewriteTargetKey } from "./rewrite.js";
 export { accessFamily } from "./access.js";
+export { forceSslRedirectKey, redirectFamily, sslRedirectKey } from "./redirect.js";
 export * from "./auth.js";
 export { bodyFamily } from "./body.js";
 export { compressionFamily, compressionKey } from "./compression.js";

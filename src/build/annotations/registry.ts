@@ -1,6 +1,7 @@
 // All annotation families, and the one parse of an Ingress's annotations into route options.
 import type { BackendProtocol, FailoverConfig, HealthCheckConfig, LbMethod, RouteOptions, StickyConfig } from "../../model/index.js";
 import { accessFamily } from "./access.js";
+import { redirectFamily } from "./redirect.js";
 import { authFamily, type AuthValue } from "./auth.js";
 import { ajpFamily, ajpKeys, type AjpValue } from "./ajp.js";
 import { balancerFamily, type CanaryValue, type HotStandbyRef } from "./balancer.js";
@@ -16,7 +17,7 @@ import { rewriteFamily } from "./rewrite.js";
 import { timeoutsFamily, toTimeouts } from "./timeouts.js";
 
 /** The families of STYLE.md, in README order (then ajp, the AJP member settings, and connect). */
-export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, authFamily, bodyFamily, compressionFamily, protocolFamily, ajpFamily, connectFamily] as const;
+export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, redirectFamily, authFamily, bodyFamily, compressionFamily, protocolFamily, ajpFamily, connectFamily] as const;
 
 /** Every recognised `proxypass.io/` key. */
 export const knownAnnotationKeys: ReadonlySet<string> = new Set(annotationFamilies.flatMap((f) => f.keys));
@@ -74,9 +75,10 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
   const connect = connectFamily.parse(effective);
   const compression = compressionFamily.parse(effective);
   const auth = authFamily.parse(effective);
+  const redirect = redirectFamily.parse(effective);
   const findings: AnnotationFinding[] = [];
   // Warnings ("ignored") only about keys the Ingress sets itself, not about global defaults.
-  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...ajp.diagnostics, ...rewrite.diagnostics, ...connect.diagnostics, ...compression.diagnostics, ...auth.diagnostics]) {
+  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...ajp.diagnostics, ...rewrite.diagnostics, ...connect.diagnostics, ...compression.diagnostics, ...auth.diagnostics, ...redirect.diagnostics]) {
     if (f.severity === "error" || Object.hasOwn(annotations, f.key)) findings.push(f);
   }
   // Only the ConfigMap (the cluster admin) may name another namespace's Service as the error backend.
@@ -109,6 +111,9 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
     // Only when set, so routes without it keep their snapshot JSON (and table versions).
     ...(compression.value.customErrorPages.length > 0 ? { customErrorPages: compression.value.customErrorPages } : {}),
     ...(compression.value.customErrorBackend !== null ? { customErrorBackend: compression.value.customErrorBackend } : {}),
+    // Only when not the default, so snapshots of Ingresses without these keys stay as they were.
+    ...(redirect.value.sslRedirect ? {} : { sslRedirect: false }),
+    ...(redirect.value.forceSslRedirect ? { forceSslRedirect: true } : {}),
   };
   const settings: BalancerSettingsValue = {
     lbmethod: balancer.value.lbmethod,
