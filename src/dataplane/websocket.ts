@@ -167,8 +167,8 @@ interface TunnelClient {
   readonly h2: boolean;
   /** A short plain-text answer (refusal, error), then the client side closes. */
   answer(status: number, body: Buffer, workerId: string | null, extra: ReadonlyArray<string> | null): void;
-  /** The `app-root` redirect. */
-  redirect(location: string, workerId: string | null): void;
+  /** The `app-root` redirect (302), or ssl-redirect's (308). */
+  redirect(location: string, workerId: string | null, status?: 302 | 308): void;
   /** The member's 101 (response lines already mapped) goes to the client; `upgrade` is the member's Upgrade value. */
   accept(lines: ReadonlyArray<string>, upgrade: string): void;
   /** A non-101 answer, relayed with its body; the client side closes after it. */
@@ -199,8 +199,8 @@ class Http1TunnelClient implements TunnelClient {
     answer(this.duplex, status, body, workerId, extra);
   }
 
-  redirect(location: string, workerId: string | null): void {
-    answerRedirect(this.duplex, location, workerId);
+  redirect(location: string, workerId: string | null, status: 302 | 308 = 302): void {
+    answerRedirect(this.duplex, location, workerId, status);
   }
 
   accept(lines: ReadonlyArray<string>, upgrade: string): void {
@@ -275,10 +275,11 @@ class H2TunnelClient implements TunnelClient {
     this.duplex.resume(); // what the client still sends is dropped
   }
 
-  redirect(location: string, workerId: string | null): void {
-    const lines = ["location", location, "content-type", "text/plain; charset=utf-8", "content-length", "6"];
+  redirect(location: string, workerId: string | null, status: 302 | 308 = 302): void {
+    const body = status === 308 ? "Permanent Redirect\n" : "Found\n";
+    const lines = ["location", location, "content-type", "text/plain; charset=utf-8", "content-length", String(body.length)];
     if (workerId !== null) lines.push("x-proxypass-worker", workerId);
-    if (this.#respond(h2Headers(302, lines, null), false)) this.duplex.end("Found\n");
+    if (this.#respond(h2Headers(status, lines, null), false)) this.duplex.end(body);
     this.duplex.resume();
   }
 
@@ -461,7 +462,7 @@ export class TunnelProxy {
       return;
     }
     if (route.sslRedirect !== null && !req.secure && target.host !== "" && !isAcmeChallenge(path)) {
-      answerRedirect(socket, httpsLocation(target.host, route.sslRedirect, path), fw.workerId, 308);
+      client.redirect(httpsLocation(target.host, route.sslRedirect, path), fw.workerId, 308);
       return;
     }
     if (route.appRoot !== null && (q === -1 ? path.length === 1 : q === 1)) {
