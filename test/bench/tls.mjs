@@ -95,10 +95,13 @@ function makeCertificate() {
 async function startOrigin() {
   const port = await freePort();
   writeFileSync(join(dir, "1m.bin"), Buffer.alloc(1024, 0x61));
+  mkdirSync(join(dir, "origin-tmp"), { recursive: true });
   writeFileSync(join(dir, "origin.conf"), configs.originNginx({ dir, port, workers: 1 }));
-  procs.start("origin", need("nginx", "nginx"), ["-c", join(dir, "origin.conf"), "-g", "daemon off;"]);
-  const ok = await waitFor(`http://127.0.0.2:${port}/`, { timeoutMs: 10_000 });
-  if (!ok.ok) throw new Error("origin nginx did not start");
+  const origin = procs.start("origin", need("nginx", "nginx"), ["-p", dir, "-c", join(dir, "origin.conf"), "-e", join(dir, "origin-error.log"), "-g", "daemon off;"]);
+  for (const m of configs.members) {
+    const ok = await waitFor(`http://${m}:${port}/`, { timeoutMs: 10_000, alive: () => !origin.entry.exited });
+    if (!ok.ok) throw new Error(`origin nginx did not start: ${readFileSync(origin.log, "utf8").slice(-1000)}`);
+  }
   return port;
 }
 
@@ -124,8 +127,7 @@ http {
     keepalive 256;
   }
   server {
-    listen 127.0.0.1:${port} ssl;
-    http2 on;
+    listen 127.0.0.1:${port} ssl http2;
     ssl_certificate ${pem.cert};
     ssl_certificate_key ${pem.key};
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -144,9 +146,12 @@ http {
 }
 `,
   );
-  procs.start("nginx", need("nginx", "nginx"), ["-c", conf, "-g", "daemon off;"]);
-  await sleep(300);
-  return port;
+  const p = procs.start("nginx", need("nginx", "nginx"), ["-p", dir, "-c", conf, "-e", join(dir, "nginx-error.log"), "-g", "daemon off;"]);
+  for (let i = 0; i < 50 && !p.entry.exited; i++) {
+    if ((await run("openssl", ["s_client", "-connect", `127.0.0.1:${port}`, "-brief"], 5)).includes("Protocol version")) return port;
+    await sleep(100);
+  }
+  throw new Error(`nginx (TLS) did not start: ${readFileSync(p.log, "utf8").slice(-1000)}`);
 }
 
 async function startProxypass(originPort, pem) {
