@@ -7,6 +7,7 @@
 //   /big.jsp?n=N  streams N bytes ("0123456789" repeated), flushing as it goes
 //   /slow.jsp?ms= sleeps, then answers (for "member stopped mid-request")
 //   /headers.jsp  sets many response headers (coded and not), status from ?status=
+//   /hello.txt    a small static file (DefaultServlet; the AJP benchmark's request)
 // A machine without Tomcat makes `startTomcat` throw with what to install: the tests fail, never skip.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
@@ -23,12 +24,22 @@ export interface TomcatOptions {
   readonly secret: string | null;
   /** AJP packetSize (default 8192). */
   readonly packetSize?: number;
+  /** Also an HTTP/1.1 connector on 127.0.0.1 (the benchmark's reference row); default false. */
+  readonly httpConnector?: boolean;
+  /** JVM tuning flags instead of the tests' small-heap, fast-start ones (the benchmark's). */
+  readonly jvmArgs?: ReadonlyArray<string>;
+  /** The JVM in its own process group (a benchmark's watchdog kills the group); default false. */
+  readonly detached?: boolean;
 }
 
 export interface Tomcat {
   readonly jvmRoute: string;
   readonly port: number;
+  /** The HTTP connector's port; null without `httpConnector`. */
+  readonly httpPort: number | null;
   readonly base: string;
+  /** The JVM process. */
+  readonly process: ChildProcess;
   /** SIGKILL (a crash: connections reset, nothing answered). */
   kill(): Promise<void>;
   /** Stops the JVM and removes CATALINA_BASE. */
@@ -59,13 +70,13 @@ export function tomcatMissing(): string | null {
   return null;
 }
 
-const serverXml = (port: number, o: TomcatOptions): string => `<?xml version="1.0" encoding="UTF-8"?>
+const serverXml = (port: number, httpPort: number | null, o: TomcatOptions): string => `<?xml version="1.0" encoding="UTF-8"?>
 <Server port="-1" shutdown="SHUTDOWN">
   <Service name="Catalina">
     <Connector protocol="AJP/1.3" address="127.0.0.1" port="${port}" redirectPort="8443"
                secretRequired="${o.secret === null ? "false" : "true"}"${o.secret === null ? "" : ` secret="${o.secret}"`}
                packetSize="${o.packetSize ?? 8192}" maxParameterCount="1000" connectionTimeout="60000" />
-    <Engine name="Catalina" defaultHost="localhost" jvmRoute="${o.jvmRoute}">
+${httpPort === null ? "" : `    <Connector protocol="HTTP/1.1" address="127.0.0.1" port="${httpPort}" maxKeepAliveRequests="-1" connectionTimeout="60000" />\n`}    <Engine name="Catalina" defaultHost="localhost" jvmRoute="${o.jvmRoute}">
       <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false" />
     </Engine>
   </Service>
@@ -159,6 +170,7 @@ function writeApp(base: string, jvmRoute: string): void {
   mkdirSync(join(root, "WEB-INF"), { recursive: true });
   const files: Record<string, string> = { "echo.jsp": echoJsp, "session.jsp": sessionJsp, "big.jsp": bigJsp, "slow.jsp": slowJsp, "headers.jsp": headersJsp };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(root, name), text.replaceAll("${JVM_ROUTE}", jvmRoute));
+  writeFileSync(join(root, "hello.txt"), `hello from Tomcat ${jvmRoute}\n`);
   writeFileSync(join(root, "index.jsp"), `<%@ page session="false" contentType="text/plain" %>root ${jvmRoute}`);
   writeFileSync(
     join(root, "WEB-INF", "web.xml"),
@@ -188,17 +200,15 @@ async function tryStart(options: TomcatOptions): Promise<Tomcat> {
   const base = mkdtempSync(join(tmpdir(), `tomcat-${options.jvmRoute}-`));
   for (const dir of ["conf", "logs", "temp", "work", "lib", "webapps"]) mkdirSync(join(base, dir), { recursive: true });
   const port = await freePort();
-  writeFileSync(join(base, "conf", "server.xml"), serverXml(port, options));
+  const httpPort = options.httpConnector === true ? await freePort() : null;
+  writeFileSync(join(base, "conf", "server.xml"), serverXml(port, httpPort, options));
   // JSP servlet and mappings (Debian's global web.xml); Jasper compiles with ECJ from lib/.
   copyFileSync("/etc/tomcat10/web.xml", join(base, "conf", "web.xml"));
   writeFileSync(join(base, "conf", "logging.properties"), "handlers = java.util.logging.ConsoleHandler\n.level = WARNING\njava.util.logging.ConsoleHandler.level = WARNING\n");
   symlinkSync(ECJ, join(base, "lib", "ecj.jar"));
   writeApp(base, options.jvmRoute);
   const args = [
-    "-Xss512k",
-    "-Xmx192m",
-    "-XX:TieredStopAtLevel=1",
-    "-XX:+UseSerialGC",
+    ...(options.jvmArgs ?? ["-Xss512k", "-Xmx192m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]),
     "-Djava.awt.headless=true",
     `-Dcatalina.home=${CATALINA_HOME}`,
     `-Dcatalina.base=${base}`,
@@ -210,7 +220,7 @@ async function tryStart(options: TomcatOptions): Promise<Tomcat> {
     "org.apache.catalina.startup.Bootstrap",
     "start",
   ];
-  const child: ChildProcess = spawn(javaBinary(), args, { stdio: ["ignore", "pipe", "pipe"], cwd: base });
+  const child: ChildProcess = spawn(javaBinary(), args, { stdio: ["ignore", "pipe", "pipe"], cwd: base, detached: options.detached === true });
   let output = "";
   const keep = (d: Buffer): void => {
     output = (output + d.toString()).slice(-8_000);
@@ -235,7 +245,7 @@ async function tryStart(options: TomcatOptions): Promise<Tomcat> {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { jvmRoute: options.jvmRoute, port, base, kill, stop };
+  return { jvmRoute: options.jvmRoute, port, httpPort, base, process: child, kill, stop };
 }
 
 /** Starts a Tomcat with its AJP connector on 127.0.0.1 (one retry when the picked port was taken meanwhile). */
