@@ -64,6 +64,7 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
       settings: tlsSettingsOf(global.global.values),
       prevChecks: caches.prev?.tlsChecks ?? null,
       nextChecks: caches.next.tlsChecks,
+      now: settings.now ?? null,
     },
     diagnostics,
   );

@@ -139,6 +139,14 @@ export interface TlsInput {
   readonly settings: TlsSettings;
   readonly prevChecks: SecretChecks | null;
   readonly nextChecks: SecretChecks;
+  /** The build's clock (BuildSettings.now): certificates whose notAfter is not after it are refused as expired; null = not judged. */
+  readonly now?: number | null;
+}
+
+/** The expiry of a certificate at `now`, as a reason, or null while it is valid (or `now` is unknown). */
+function expired(certificate: TlsCertificate, now: number | null | undefined): string | null {
+  if (now === undefined || now === null) return null;
+  return Date.parse(certificate.notAfter) <= now ? `certificate expired at ${certificate.notAfter}` : null;
 }
 
 export function buildTlsTable(input: TlsInput, diagnostics: DiagnosticList): TlsTable {
@@ -162,7 +170,11 @@ export function buildTlsTable(input: TlsInput, diagnostics: DiagnosticList): Tls
         const result = check(secretRef);
         if (result === null) diagnostics.ingress(ref, "error", "TLSSecretNotFound", `spec.tls[${i}]: Secret ${secretRef} not found; its hosts are served with the default certificate`);
         else if (!result.ok) diagnostics.ingress(ref, "error", "InvalidTLSSecret", `spec.tls[${i}]: Secret ${secretRef}: ${result.reason}; its hosts are served with the default certificate`);
-        else secret = secretRef;
+        else {
+          const why = expired(result.certificate, input.now);
+          if (why !== null) diagnostics.ingress(ref, "error", "TLSCertificateExpired", `spec.tls[${i}]: Secret ${secretRef}: ${why}; its hosts are served with the default certificate`);
+          else secret = secretRef;
+        }
       }
       for (const [j, raw] of entry.hosts.entries()) {
         const checked = checkRuleHost(raw);
@@ -186,7 +198,11 @@ export function buildTlsTable(input: TlsInput, diagnostics: DiagnosticList): Tls
     const object = input.defaultCertificate;
     if (result === null) diagnostics.add({ severity: "error", kind: "Secret", object, reason: "DefaultCertificateNotFound", message: `--default-ssl-certificate: Secret ${object} not found; the self-signed certificate is the default` });
     else if (!result.ok) diagnostics.add({ severity: "error", kind: "Secret", object, reason: "InvalidDefaultCertificate", message: `--default-ssl-certificate: Secret ${object}: ${result.reason}; the self-signed certificate is the default` });
-    else defaultCertificate = input.defaultCertificate;
+    else {
+      const why = expired(result.certificate, input.now);
+      if (why !== null) diagnostics.add({ severity: "error", kind: "Secret", object, reason: "DefaultCertificateExpired", message: `--default-ssl-certificate: Secret ${object}: ${why}; the self-signed certificate is the default` });
+      else defaultCertificate = input.defaultCertificate;
+    }
   }
   // Only certificates something uses.
   const used = new Set<string>();

@@ -40,7 +40,12 @@ export interface ReconcilerOptions {
   readonly onServerSettings?: (settings: ServerSettings) => void;
   /** Told how long each publish took (build, swap, and convergence from the first change it includes); for metrics. */
   readonly onPublish?: (timing: PublishTiming) => void;
+  /** Wall clock handed to each build (certificate expiry); default Date.now. */
+  readonly clock?: () => number;
 }
+
+/** setTimeout's largest delay (about 24.8 days); a later expiry is looked at again then. */
+const maxTimerMs = 2 ** 31 - 1;
 
 /**
  * The reconcile loop: source events only mark the state dirty; one loop rebuilds the whole snapshot
@@ -68,6 +73,9 @@ export class Reconciler {
   readonly #observers: ReadonlyArray<BuildObserver>;
   readonly #onServerSettings: ((settings: ServerSettings) => void) | null;
   readonly #onPublish: ((timing: PublishTiming) => void) | null;
+  readonly #clock: () => number;
+  /** Rebuilds when the next served certificate expires, so its hosts move to the default certificate with an Event. */
+  #expiryTimer: NodeJS.Timeout | null = null;
   /** performance.now() of the first change the running reconcile includes; null = none (the first build). */
   #changedAt: number | null = null;
 
@@ -105,6 +113,7 @@ export class Reconciler {
     this.#observers = options.observers ?? [];
     this.#onServerSettings = options.onServerSettings ?? null;
     this.#onPublish = options.onPublish ?? null;
+    this.#clock = options.clock ?? Date.now;
   }
 
   /** True once the first complete snapshot runs in the whole data plane. */
@@ -169,6 +178,8 @@ export class Reconciler {
     this.#draining = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#expiryTimer !== null) clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = null;
   }
 
   /** Marks the controller unready (shutdown), without stopping the data plane. */
@@ -266,7 +277,7 @@ export class Reconciler {
     let result: BuildResult;
     const buildStart = performance.now();
     try {
-      result = this.#build(view, this.#memory, this.#settings);
+      result = this.#build(view, this.#memory, { ...this.#settings, now: this.#clock() });
     } catch (err) {
       // The builder throws only on programmer bugs; keep serving the last snapshot.
       this.#log.error({ err }, "builder failed; last good snapshot stays live");
@@ -305,7 +316,24 @@ export class Reconciler {
     }
     const memory = this.#memory;
     if (this.#published !== null) this.#ledger.reset(this.#published.endpoints, (entry) => cachedMembersBytes(memory, entry));
+    this.#scheduleExpiry(next.routes);
     this.#notify({ view, diagnostics, accepted: result.accepted, snapshotVersion: next.version });
+  }
+
+  /** A full rebuild just after the earliest notAfter of the certificates the table serves. */
+  #scheduleExpiry(routes: RouteTable): void {
+    if (this.#expiryTimer !== null) clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = null;
+    if (this.#closed) return;
+    let next = Infinity;
+    for (const b of routes.tls?.bundles ?? []) next = Math.min(next, Date.parse(b.notAfter));
+    if (!Number.isFinite(next)) return;
+    const delay = Math.min(maxTimerMs, Math.max(0, next - this.#clock()) + 1000);
+    this.#expiryTimer = setTimeout(() => {
+      this.#expiryTimer = null;
+      this.markDirty();
+    }, delay);
+    this.#expiryTimer.unref();
   }
 
   /** Reports a publish that just went live (build from `buildStart`, swap from `swapStart`). */

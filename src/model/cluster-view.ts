@@ -33,6 +33,12 @@ export interface BuildSettings {
   readonly zone: string | null;
   /** `--default-ssl-certificate NS/NAME`: the TLS listener's default certificate; absent/null = the self-signed one made at start. */
   readonly defaultCertificate?: { readonly namespace: string; readonly name: string } | null;
+  /**
+   * Wall-clock time of this build (ms since the epoch), given by the caller: the only clock the
+   * builder sees, used to judge certificate expiry. Absent = expiry not judged (the data plane
+   * still serves the default certificate for an expired one).
+   */
+  readonly now?: number;
 }
 
 export const defaultBuildSettings: BuildSettings = Object.freeze({
