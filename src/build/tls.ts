@@ -140,13 +140,14 @@ export interface TlsInput {
   readonly prevChecks: SecretChecks | null;
   readonly nextChecks: SecretChecks;
   /** The build's clock (BuildSettings.now): certificates whose notAfter is not after it are refused as expired; null = not judged. */
-  readonly now?: number | null;
+  readonly now?: string | null;
 }
 
 /** The expiry of a certificate at `now`, as a reason, or null while it is valid (or `now` is unknown). */
-function expired(certificate: TlsCertificate, now: number | null | undefined): string | null {
+function expired(certificate: TlsCertificate, now: string | null | undefined): string | null {
   if (now === undefined || now === null) return null;
-  return Date.parse(certificate.notAfter) <= now ? `certificate expired at ${certificate.notAfter}` : null;
+  // Both are toISOString() text (fixed width, UTC): string order is time order.
+  return certificate.notAfter <= now ? `certificate expired at ${certificate.notAfter}` : null;
 }
 
 export function buildTlsTable(input: TlsInput, diagnostics: DiagnosticList): TlsTable {

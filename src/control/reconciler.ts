@@ -277,7 +277,7 @@ export class Reconciler {
     let result: BuildResult;
     const buildStart = performance.now();
     try {
-      result = this.#build(view, this.#memory, { ...this.#settings, now: this.#clock() });
+      result = this.#build(view, this.#memory, { ...this.#settings, now: new Date(this.#clock()).toISOString() });
     } catch (err) {
       // The builder throws only on programmer bugs; keep serving the last snapshot.
       this.#log.error({ err }, "builder failed; last good snapshot stays live");

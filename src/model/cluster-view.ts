@@ -34,11 +34,12 @@ export interface BuildSettings {
   /** `--default-ssl-certificate NS/NAME`: the TLS listener's default certificate; absent/null = the self-signed one made at start. */
   readonly defaultCertificate?: { readonly namespace: string; readonly name: string } | null;
   /**
-   * Wall-clock time of this build (ms since the epoch), given by the caller: the only clock the
-   * builder sees, used to judge certificate expiry. Absent = expiry not judged (the data plane
+   * Wall-clock time of this build as `Date.prototype.toISOString` writes it (UTC, milliseconds),
+   * given by the caller: the only clock the builder sees, used to judge certificate expiry (ISO
+   * strings of that one format compare in time order). Absent = expiry not judged (the data plane
    * still serves the default certificate for an expired one).
    */
-  readonly now?: number;
+  readonly now?: string;
 }
 
 export const defaultBuildSettings: BuildSettings = Object.freeze({

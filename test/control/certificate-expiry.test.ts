@@ -60,10 +60,10 @@ const reasons = (ds: ReadonlyArray<Diagnostic>): string[] => ds.map((d) => `${d.
 describe("certificate expiry in the builder", () => {
   it("valid at now: served; expired at now: the host falls back to the default certificate with an error on the Ingress", async () => {
     const c = await certs();
-    const before = buildSnapshot(view(c.shop, c.fallback), emptyBuildMemory, { ...settings, now: t0 });
+    const before = buildSnapshot(view(c.shop, c.fallback), emptyBuildMemory, { ...settings, now: new Date(t0).toISOString() });
     expect(reasons(before.diagnostics)).toEqual([]);
     expect(before.snapshot.routes.tls?.hosts).toEqual([{ host: "shop.test", bundle: "default/shop" }]);
-    const after = buildSnapshot(view(c.shop, c.fallback), before.memory, { ...settings, now: t0 + day + 1 });
+    const after = buildSnapshot(view(c.shop, c.fallback), before.memory, { ...settings, now: new Date(t0 + day + 1).toISOString() });
     expect(reasons(after.diagnostics)).toEqual(["error default/shop TLSCertificateExpired"]);
     expect(after.diagnostics[0]?.message).toMatch(/Secret default\/shop: certificate expired at 2026-06-02T00:00:00.000Z; its hosts are served with the default certificate/);
     expect(after.snapshot.routes.tls?.hosts).toEqual([{ host: "shop.test", bundle: null }]);
@@ -74,7 +74,7 @@ describe("certificate expiry in the builder", () => {
 
   it("an expired --default-ssl-certificate: the self-signed one is the default, an error on the Secret", async () => {
     const c = await certs();
-    const r = buildSnapshot(view(c.shop, c.fallback), emptyBuildMemory, { ...settings, now: t0 + 3 * day });
+    const r = buildSnapshot(view(c.shop, c.fallback), emptyBuildMemory, { ...settings, now: new Date(t0 + 3 * day).toISOString() });
     expect(reasons(r.diagnostics)).toEqual(["error default/shop TLSCertificateExpired", "error default/fallback DefaultCertificateExpired"]);
     expect(r.snapshot.routes.tls?.defaultCertificate).toBeNull();
   });
