@@ -14,16 +14,14 @@
 // peers interleaved over `--rounds` rounds after a warm-up of each; medians over the rounds.
 // Everything on loopback; every process (the JVM too) is killed on exit.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Processes, findTool, sleep } from "./lib/procs.mjs";
 import { waitFor } from "./lib/http-check.mjs";
+import { freePort, median, startProxypass as launchProxypass } from "./lib/side.mjs";
 import { runWrk } from "./lib/wrk.mjs";
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values: opts } = parseArgs({
   options: {
     duration: { type: "string", default: "10" },
@@ -61,28 +59,12 @@ const HOST_HTTP = "http.bench.test";
 const dir = mkdtempSync(join(tmpdir(), "ppi-bench-ajp-"));
 chmodSync(dir, 0o755); // httpd drops to nobody when started as root
 const procs = new Processes(dir);
-const node = process.execPath;
 const log = (line) => process.stdout.write(`${line}\n`);
 
 class NotAvailable extends Error {}
 let tomcatInstance = null;
 
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolvePort(port));
-    });
-  });
-}
 
-/** NODE_OPTIONS of the container image (Dockerfile ENV), as the controller ships. */
-function imageNodeOptions() {
-  const m = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(join(repo, "Dockerfile"), "utf8"));
-  return m === null ? "" : m[1];
-}
 
 async function startTomcat() {
   // The tests' Tomcat support (TypeScript, run by Node's type stripping).
@@ -148,10 +130,6 @@ ProxyPass "/" "ajp://127.0.0.1:${ajpPort}/" secret=${SECRET}
 }
 
 async function startProxypass(tomcat) {
-  const entry = join(repo, "dist/cmd/proxypass-ingress.js");
-  if (!existsSync(entry)) throw new Error(`${entry} missing: npm run build first`);
-  const mdir = join(dir, "manifests");
-  mkdirSync(mdir, { recursive: true });
   const meta = (name, extra = {}) => ({ name, namespace: "bench", creationTimestamp: "2024-01-01T00:00:00Z", ...extra });
   const ingress = (name, host, service, annotations) => ({
     apiVersion: "networking.k8s.io/v1",
@@ -178,24 +156,14 @@ async function startProxypass(tomcat) {
     "slice-ajp.json": slice("tomcat-ajp", tomcat.port),
     "slice-http.json": slice("tomcat-http", tomcat.httpPort),
   };
-  for (const [name, obj] of Object.entries(files)) writeFileSync(join(mdir, name), JSON.stringify(obj));
-  const port = await freePort();
-  const admin = await freePort();
-  const args = [entry, "--manifests", mdir, "--http-port", String(port), "--admin-port", String(admin), "--https-port", String(await freePort()), "--bind-address", "127.0.0.1", "--workers", "1", "--access-log=false", "--log-level", "warn", "--shutdown-delay", "0", "--shutdown-grace", "1"];
-  const p = procs.start("proxypass", node, args, { cwd: repo, env: { ...process.env, NODE_OPTIONS: imageNodeOptions() } });
-  const ready = await waitFor(`http://127.0.0.1:${admin}/readyz`, { timeoutMs: 60_000, alive: () => !p.entry.exited });
-  if (!ready.ok) throw new Error(`proxypass not ready: ${readFileSync(p.log, "utf8").slice(-2000)}`);
+  const { port, alive } = await launchProxypass({ procs, dir, files });
   for (const host of [HOST_AJP, HOST_HTTP]) {
-    const served = await waitFor(`http://127.0.0.1:${port}${opts.path}`, { timeoutMs: 30_000, alive: () => !p.entry.exited, headers: { host } });
+    const served = await waitFor(`http://127.0.0.1:${port}${opts.path}`, { timeoutMs: 30_000, alive, headers: { host } });
     if (!served.ok) throw new Error(`proxypass does not serve ${host}${opts.path}: ${JSON.stringify(served.last)}`);
   }
   return port;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
-};
 
 async function main() {
   procs.startWatchdog();

@@ -14,18 +14,16 @@
 // The origin is nginx on 127.0.0.2-4 (as `npm run bench`); everything on loopback; every process
 // is killed on exit. Tools: nginx, wrk, h2load (Debian nghttp2-client), openssl.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as configs from "./lib/configs.mjs";
 import { waitFor } from "./lib/http-check.mjs";
 import { Processes, findTool, sleep } from "./lib/procs.mjs";
 import { runWrk } from "./lib/wrk.mjs";
+import { freePort, median, startProxypass as launchProxypass } from "./lib/side.mjs";
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values: opts } = parseArgs({
   options: {
     duration: { type: "string", default: "5" },
@@ -57,26 +55,10 @@ const connections = Number(opts.connections);
 
 const dir = mkdtempSync(join(tmpdir(), "ppi-bench-tls-"));
 const procs = new Processes(dir);
-const node = process.execPath;
 const log = (line) => process.stdout.write(`${line}\n`);
 const host = "tls.bench.test";
 
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolvePort(port));
-    });
-  });
-}
 
-/** NODE_OPTIONS of the container image (Dockerfile ENV), as the controller ships. */
-function imageNodeOptions() {
-  const m = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(join(repo, "Dockerfile"), "utf8"));
-  return m === null ? "" : m[1];
-}
 
 function need(name, pkg) {
   const path = findTool(name);
@@ -155,10 +137,6 @@ http {
 }
 
 async function startProxypass(originPort, pem) {
-  const entry = join(repo, "dist/cmd/proxypass-ingress.js");
-  if (!existsSync(entry)) throw new Error(`${entry} missing: npm run build first`);
-  const mdir = join(dir, "manifests");
-  mkdirSync(mdir, { recursive: true });
   const files = configs.manifests({ originPort });
   // The same certificate, as the default (SNI-less wrk, h2load and s_time get it like nginx's).
   files["secret.json"] = {
@@ -168,27 +146,7 @@ async function startProxypass(originPort, pem) {
     metadata: { name: "tls", namespace: "bench" },
     data: { "tls.crt": readFileSync(pem.cert).toString("base64"), "tls.key": readFileSync(pem.key).toString("base64") },
   };
-  for (const [name, obj] of Object.entries(files)) writeFileSync(join(mdir, name), JSON.stringify(obj));
-  const port = await freePort();
-  const admin = await freePort();
-  const args = [
-    entry,
-    "--manifests", mdir,
-    "--http-port", String(await freePort()),
-    "--https-port", String(port),
-    "--admin-port", String(admin),
-    "--default-ssl-certificate", "bench/tls",
-    "--bind-address", "127.0.0.1",
-    "--workers", "1",
-    "--access-log=false",
-    "--log-level", "warn",
-    "--shutdown-delay", "0",
-    "--shutdown-grace", "1",
-  ];
-  const p = procs.start("proxypass", node, args, { cwd: repo, env: { ...process.env, NODE_OPTIONS: imageNodeOptions() } });
-  const ready = await waitFor(`http://127.0.0.1:${admin}/readyz`, { timeoutMs: 60_000, alive: () => !p.entry.exited });
-  if (!ready.ok) throw new Error(`proxypass not ready: ${readFileSync(p.log, "utf8").slice(-2000)}`);
-  return port;
+  return (await launchProxypass({ procs, dir, files, extraArgs: ["--default-ssl-certificate", "bench/tls"] })).httpsPort;
 }
 
 /** Runs a command to completion (killed after `seconds` + 20), returns its stdout+stderr. */
@@ -262,10 +220,6 @@ const scenarios = [
   { id: `resumed TLS 1.2 handshakes/s (s_time -reuse ×${opts.stime})`, run: (port, s) => stime(port, "-reuse", s) },
 ];
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
-};
 
 async function main() {
   procs.startWatchdog();

@@ -8,18 +8,15 @@
 // message, wait for its echo, send the next) for `--duration` seconds; it reports messages echoed
 // and the latency of every round trip. Peers are interleaved over `--rounds` rounds after a
 // warm-up; medians over the rounds. Everything on loopback; every process is killed on exit.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Processes, findTool, sleep } from "./lib/procs.mjs";
-import { waitFor } from "./lib/http-check.mjs";
+import { freePort, median, repo, singleServiceManifests, startProxypass as launchProxypass } from "./lib/side.mjs";
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values: opts } = parseArgs({
   options: {
     duration: { type: "string", default: "5" },
@@ -51,22 +48,7 @@ const procs = new Processes(dir);
 const node = process.execPath;
 const log = (line) => process.stdout.write(`${line}\n`);
 
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolvePort(port));
-    });
-  });
-}
 
-/** NODE_OPTIONS of the container image (Dockerfile ENV), as the controller ships. */
-function imageNodeOptions() {
-  const m = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(join(repo, "Dockerfile"), "utf8"));
-  return m === null ? "" : m[1];
-}
 
 const ORIGIN = `
 import { WebSocketServer } from "ws";
@@ -168,31 +150,9 @@ http {
 }
 
 async function startProxypass(originPort) {
-  const entry = join(repo, "dist/cmd/proxypass-ingress.js");
-  if (!existsSync(entry)) throw new Error(`${entry} missing: npm run build first`);
-  const mdir = join(dir, "manifests");
-  mkdirSync(mdir, { recursive: true });
-  const meta = (name, extra = {}) => ({ name, namespace: "bench", creationTimestamp: "2024-01-01T00:00:00Z", ...extra });
-  const files = {
-    "class.json": { apiVersion: "networking.k8s.io/v1", kind: "IngressClass", metadata: { name: "proxypass", annotations: { "ingressclass.kubernetes.io/is-default-class": "true" } }, spec: { controller: "proxypass.io/ingress-controller" } },
-    "ingress.json": { apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: meta("ws"), spec: { ingressClassName: "proxypass", rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "origin", port: { name: "http" } } } }] } }] } },
-    "service.json": { apiVersion: "v1", kind: "Service", metadata: meta("origin"), spec: { type: "ClusterIP", clusterIP: "10.96.0.10", ports: [{ name: "http", port: 80, targetPort: originPort, protocol: "TCP" }] } },
-    "slice.json": { apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", metadata: meta("origin-1", { labels: { "kubernetes.io/service-name": "origin" } }), addressType: "IPv4", endpoints: [{ addresses: ["127.0.0.2"], conditions: { ready: true }, targetRef: { kind: "Pod", name: "origin-0", namespace: "bench" } }], ports: [{ name: "http", port: originPort, protocol: "TCP" }] },
-  };
-  for (const [name, obj] of Object.entries(files)) writeFileSync(join(mdir, name), JSON.stringify(obj));
-  const port = await freePort();
-  const admin = await freePort();
-  const args = [entry, "--manifests", mdir, "--http-port", String(port), "--admin-port", String(admin), "--https-port", String(await freePort()), "--bind-address", "127.0.0.1", "--workers", "1", "--access-log=false", "--log-level", "warn", "--shutdown-delay", "0", "--shutdown-grace", "1"];
-  const p = procs.start("proxypass", node, args, { cwd: repo, env: { ...process.env, NODE_OPTIONS: imageNodeOptions() } });
-  const ready = await waitFor(`http://127.0.0.1:${admin}/readyz`, { timeoutMs: 60_000, alive: () => !p.entry.exited });
-  if (!ready.ok) throw new Error(`proxypass not ready: ${readFileSync(p.log, "utf8").slice(-2000)}`);
-  return port;
+  return (await launchProxypass({ procs, dir, files: singleServiceManifests({ originPort, name: "ws" }) })).port;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
-};
 
 async function main() {
   procs.startWatchdog();
