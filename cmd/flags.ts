@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { parseLogLevels } from "../src/util/index.js";
 import { AdminCidrError, parseCidrs } from "../src/admin/index.js";
+import { CidrError, parseCidrList } from "../src/util/index.js";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().min(0).max(3600);
@@ -23,6 +24,16 @@ const cidrList = z.string().transform((v, ctx) => {
     return parseCidrs(v);
   } catch (err) {
     ctx.addIssue({ code: "custom", message: err instanceof AdminCidrError ? err.message : "must be comma-separated CIDRs" });
+    return z.NEVER;
+  }
+});
+
+/** `--trusted-proxies`: canonical CIDR texts. */
+const trustedList = z.string().transform((v, ctx) => {
+  try {
+    return parseCidrList(v).map((c) => c.text);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: err instanceof CidrError ? err.message : "must be comma-separated CIDRs" });
     return z.NEVER;
   }
 });
@@ -50,6 +61,7 @@ export const flagsSchema = z.object({
   "shutdown-grace": seconds.default(30),
   "cluster-domain": name.default("cluster.local"),
   "admin-allow-cidrs": cidrList.optional(),
+  "trusted-proxies": trustedList.optional(),
   "admin-token-file": z.string().min(1).optional(),
   "runtime-configmap": namespacedName.optional(),
   "state-file": z.string().min(1).optional(),
@@ -105,6 +117,9 @@ export const usage = `usage: proxypass-ingress [--manifests PATH | --kubeconfig 
   --access-log BOOL           one line per request (true)
   --access-log-format FORMAT  json (pino, default) or combined (httpd's combined + %D + balancer worker)
   --max-header-size BYTES     larger request headers get 431 (16384)
+  --trusted-proxies CIDRS     peers (load balancers) whose X-Forwarded-For names the client: the
+                              right-most entry not in these CIDRs is the client address (default:
+                              none, the peer is the client)
   --shutdown-delay S          on SIGTERM, keep serving while unready this long (5)
   --shutdown-grace S          then let in-flight requests finish for at most this long (30)
   --cluster-domain NAME       cluster DNS domain for Service host names (cluster.local)

@@ -109,6 +109,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     accessLog: flags["access-log"],
     accessLogFormat: flags["access-log-format"],
     maxHeaderSize: flags["max-header-size"],
+    trustedProxies: flags["trusted-proxies"] ?? [],
     logger: loggerFor("proxy"),
     healthLogger: loggerFor("health"),
   });

@@ -61,6 +61,8 @@ const compressionTypesSchema = z.string().transform((text, ctx): ReadonlyArray<s
   }
   return types;
 });
+export const clientBodyTimeoutSetting = "client-body-timeout";
+export const maxConnectionsPerWorkerSetting = "max-connections-per-worker";
 
 const trueFalse = z.enum(["true", "false"], 'must be "true" or "false"');
 
@@ -82,6 +84,7 @@ function seconds(min: number, max: number, zeroDisables: boolean): ZodType<numbe
 }
 
 const maxRequests = 1_000_000;
+const maxWorkerConnections = 1_000_000;
 
 /** The zod schema of each key's value (a ConfigMap value is a string). */
 const schemas = {
@@ -134,6 +137,12 @@ const schemas = {
     }
     return r.rules;
   }),
+  [clientBodyTimeoutSetting]: seconds(0.1, 3600, true),
+  [maxConnectionsPerWorkerSetting]: z
+    .string()
+    .regex(/^[0-9]{1,7}$/, 'must be a whole number; "0" for unlimited')
+    .transform(Number)
+    .refine((n) => n <= maxWorkerConnections, `must be at most ${maxWorkerConnections}; "0" for unlimited`),
 } as const;
 
 type ServerSettingKey = keyof typeof schemas;
@@ -231,6 +240,18 @@ export const serverSettingDocs: ReadonlyArray<ServerSettingDoc> = [
     description:
       "header rules applied to every response, proxied or generated (errors, redirects), after a route's own response-headers: for security headers such as X-Content-Type-Options; the same allow-list as the response-headers annotation",
   },
+  {
+    key: clientBodyTimeoutSetting,
+    values: 'seconds, 0.1-3600; "0" disables',
+    default: "60",
+    description: "longest wait for the next bytes of a request body (nginx client_body_timeout), against slow-loris uploads; exceeded -> 408 (if the response has not started), upstream request aborted, connection closed",
+  },
+  {
+    key: maxConnectionsPerWorkerSetting,
+    values: `0-${maxWorkerConnections}`,
+    default: "16384",
+    description: 'open client connections per worker (net.Server maxConnections); further connections are closed at once and counted in proxypass_connections_dropped_total; "0" for unlimited',
+  },
 ];
 
 /** The `error-page-<status>` values in effect, by status ("404"), sorted. */
@@ -303,6 +324,8 @@ export function toServerSettings(values: Readonly<Record<string, string>>): Serv
     maxRequestsPerConnection: read(maxRequestsPerConnectionSetting) ?? d.maxRequestsPerConnection,
     compressionTypes: read(compressionTypesSetting) ?? d.compressionTypes,
     compressionMinSize: read(compressionMinSizeSetting) ?? d.compressionMinSize,
+    clientBodyTimeoutMs: values[clientBodyTimeoutSetting] === undefined ? d.clientBodyTimeoutMs : (read(clientBodyTimeoutSetting) ?? null),
+    maxConnectionsPerWorker: read(maxConnectionsPerWorkerSetting) ?? d.maxConnectionsPerWorker,
   };
   const errorPages = errorPagesOf(values);
   const globalHeaders = read(globalResponseHeadersSetting);

@@ -29,10 +29,46 @@ const keys = <T>() => <const K extends ReadonlyArray<keyof T>>(k: Exactly<T, K>)
 // Sorted key lists (referenced so a model change fails the typecheck here).
 export const canonicalKeys = {
   routeTable: keys<Omit<RouteTable, "version">>()(["balancers", "defaultRoute", "server", "tls", "virtualHosts"]),
-  server: keys<ServerSettings>()(["accessLog", "clientHeaderTimeoutMs", "clientRequestTimeoutMs", "compressionMinSize", "compressionTypes", "errorPages", "globalResponseHeaders", "keepAliveTimeoutMs", "logLevel", "maxRequestsPerConnection", "upstreamKeepAliveTimeoutMs"]),
+  server: keys<ServerSettings>()([
+    "accessLog",
+    "clientBodyTimeoutMs",
+    "clientHeaderTimeoutMs",
+    "clientRequestTimeoutMs",
+    "compressionMinSize",
+    "compressionTypes",
+    "errorPages",
+    "globalResponseHeaders",
+    "keepAliveTimeoutMs",
+    "logLevel",
+    "maxConnectionsPerWorker",
+    "maxRequestsPerConnection",
+    "upstreamKeepAliveTimeoutMs",
+  ]),
   route: keys<Route>()(["balancer", "canary", "ingress", "options", "path", "pathType"]),
   canary: keys<CanaryConfig>()(["balancer", "byCookie", "byHeader", "ingress", "weight"]),
-  options: keys<RouteOptions>()(["appRoot", "auth", "compression", "connectPorts", "customErrorBackend", "customErrorPages", "forceSslRedirect", "preserveHost", "proxyPassReverse", "requestHeaders", "responseHeaders", "rewriteTarget", "sslRedirect", "timeouts", "upstreamVhost", "websocketIdleMs"]),
+  options: keys<RouteOptions>()([
+    "allowCidrs",
+    "appRoot",
+    "auth",
+    "compression",
+    "connectPorts",
+    "customErrorBackend",
+    "customErrorPages",
+    "denyCidrs",
+    "forceSslRedirect",
+    "limitConnections",
+    "maxBodyBytes",
+    "preserveHost",
+    "proxyPassReverse",
+    "rateLimit",
+    "requestHeaders",
+    "responseHeaders",
+    "rewriteTarget",
+    "sslRedirect",
+    "timeouts",
+    "upstreamVhost",
+    "websocketIdleMs",
+  ]),
   timeouts: keys<Timeouts>()(["connectMs", "readMs"]),
   auth: keys<AuthConfig>()(["basic", "external"]),
   header: keys<HeaderRule>()(["name", "op", "value"]),
@@ -81,10 +117,19 @@ function authJson(a: AuthConfig): string {
   return `{"basic":${basic},"external":${external}}`;
 }
 
+function stringsJson(list: ReadonlyArray<string> | null): string {
+  if (list === null) return "null";
+  let out = "[";
+  for (let i = 0; i < list.length; i++) out += (i > 0 ? "," : "") + str(list[i] as string);
+  return `${out}]`;
+}
+
 /** `auth`, `forceSslRedirect` and `sslRedirect` are written only when set (as the builder sets them). */
 function optionsJson(o: RouteOptions): string {
   return (
-    `{"appRoot":${str(o.appRoot)},${o.auth !== undefined && o.auth !== null ? `"auth":${authJson(o.auth)},` : ""}"compression":${str(o.compression)},"connectPorts":${o.connectPorts === null ? "null" : `[${o.connectPorts.join(",")}]`},${o.customErrorBackend !== undefined ? `"customErrorBackend":${str(o.customErrorBackend)},` : ""}${o.customErrorPages !== undefined ? `"customErrorPages":[${o.customErrorPages.join(",")}],` : ""}${o.forceSslRedirect !== undefined ? `"forceSslRedirect":${str(o.forceSslRedirect)},` : ""}"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},` +
+    `{"allowCidrs":${stringsJson(o.allowCidrs)},"appRoot":${str(o.appRoot)},${o.auth !== undefined && o.auth !== null ? `"auth":${authJson(o.auth)},` : ""}"compression":${str(o.compression)},"connectPorts":${o.connectPorts === null ? "null" : `[${o.connectPorts.join(",")}]`},${o.customErrorBackend !== undefined ? `"customErrorBackend":${str(o.customErrorBackend)},` : ""}${o.customErrorPages !== undefined ? `"customErrorPages":[${o.customErrorPages.join(",")}],` : ""}"denyCidrs":${stringsJson(o.denyCidrs)},${o.forceSslRedirect !== undefined ? `"forceSslRedirect":${str(o.forceSslRedirect)},` : ""}` +
+    `"limitConnections":${str(o.limitConnections)},"maxBodyBytes":${str(o.maxBodyBytes)},"preserveHost":${str(o.preserveHost)},"proxyPassReverse":${str(o.proxyPassReverse)},` +
+    `"rateLimit":${o.rateLimit === null ? "null" : `{"burst":${str(o.rateLimit.burst)},"rps":${str(o.rateLimit.rps)}}`},` +
     `"requestHeaders":${headersJson(o.requestHeaders)},"responseHeaders":${headersJson(o.responseHeaders)},"rewriteTarget":${str(o.rewriteTarget)},${o.sslRedirect !== undefined ? `"sslRedirect":${str(o.sslRedirect)},` : ""}` +
     `"timeouts":{"connectMs":${str(o.timeouts.connectMs)},"readMs":${str(o.timeouts.readMs)}},"upstreamVhost":${str(o.upstreamVhost)},"websocketIdleMs":${str(o.websocketIdleMs)}}`
   );
@@ -167,11 +212,11 @@ export function balancerConfigJson(b: BalancerConfig): string {
 /** canonicalJson(server settings), written directly. */
 export function serverSettingsJson(s: ServerSettings): string {
   return (
-    `{"accessLog":${str(s.accessLog)},"clientHeaderTimeoutMs":${str(s.clientHeaderTimeoutMs)},"clientRequestTimeoutMs":${str(s.clientRequestTimeoutMs)},` +
+    `{"accessLog":${str(s.accessLog)},"clientBodyTimeoutMs":${str(s.clientBodyTimeoutMs)},"clientHeaderTimeoutMs":${str(s.clientHeaderTimeoutMs)},"clientRequestTimeoutMs":${str(s.clientRequestTimeoutMs)},` +
     `"compressionMinSize":${str(s.compressionMinSize)},"compressionTypes":[${s.compressionTypes.map(str).join(",")}],` +
     (s.errorPages !== undefined ? `"errorPages":{${Object.keys(s.errorPages).map((k) => `${str(k)}:${str(s.errorPages?.[k] as string)}`).join(",")}},` : "") +
     (s.globalResponseHeaders !== undefined ? `"globalResponseHeaders":${headersJson(s.globalResponseHeaders)},` : "") +
-    `"keepAliveTimeoutMs":${str(s.keepAliveTimeoutMs)},"logLevel":${str(s.logLevel)},"maxRequestsPerConnection":${str(s.maxRequestsPerConnection)},` +
+    `"keepAliveTimeoutMs":${str(s.keepAliveTimeoutMs)},"logLevel":${str(s.logLevel)},"maxConnectionsPerWorker":${str(s.maxConnectionsPerWorker)},"maxRequestsPerConnection":${str(s.maxRequestsPerConnection)},` +
     `"upstreamKeepAliveTimeoutMs":${str(s.upstreamKeepAliveTimeoutMs)}}`
   );
 }

@@ -19,8 +19,9 @@ import type { IncomingMessage } from "node:http";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { pipeline, type Duplex } from "node:stream";
 import type { Balancer, BalancerMember } from "./balancer/index.js";
-import { ERROR_RESPONSES, NoMemberError, classifyUpstreamError, type ProxyError } from "./errors.js";
-import type { Forwarder } from "./forward.js";
+import { ERROR_RESPONSES, NoMemberError, RateLimitedError, classifyUpstreamError, type ProxyError } from "./errors.js";
+import { ProxyRequest, type Forwarder } from "./forward.js";
+import { clientAddress, limitKey } from "./perimeter.js";
 import type { CompiledRoute, Router } from "./router.js";
 
 function noop(): void {}
@@ -47,7 +48,9 @@ function refuse(socket: Duplex, answer: string): void {
 
 function answerError(socket: Duplex, error: ProxyError): void {
   const r = ERROR_RESPONSES[error.code];
-  refuse(socket, refusal(r.status, r.body.toString("latin1").trim()));
+  let answer = refusal(r.status, r.body.toString("latin1").trim());
+  if (error instanceof RateLimitedError) answer = answer.replace("\r\n", `\r\nretry-after: ${error.retryAfter}\r\n`);
+  refuse(socket, answer);
 }
 
 /** `host:port` of an authority-form target; host lower-case without brackets; null when malformed. */
@@ -114,11 +117,22 @@ export class ConnectProxy {
       refuse(socket, NOT_ALLOWED);
       return;
     }
+    const fw = this.#fw;
+    // Perimeter (issue #11: access control applies to CONNECT too): allow/deny CIDRs (403),
+    // limit-rps (429), limit-connections (429; an open tunnel holds its slot), before the port check.
+    const peer = fw.peerAddress(socket as Socket);
+    const forwarded = req.headers["x-forwarded-for"];
+    const client = fw.trustedProxies === null ? peer : clientAddress(peer, typeof forwarded === "string" ? forwarded : null, fw.trustedProxies);
+    if (req instanceof ProxyRequest) req.client = client;
+    const denied = fw.admit(route, client, performance.now());
+    if (denied !== null) {
+      answerError(socket, denied);
+      return;
+    }
     if (!route.connectPorts.includes(target.port)) {
       refuse(socket, FORBIDDEN);
       return;
     }
-    const fw = this.#fw;
     const balancer = route.balancer;
     const stamp = fw.nextStamp();
     const member = balancer.pick(null, stamp);
@@ -128,6 +142,10 @@ export class ConnectProxy {
     }
     if (fw.log.isLevelEnabled("debug")) fw.log.debug({ host: target.host, port: target.port, member: member.key, ingress: route.ingress }, "connect");
     const tunnel = new ConnectTunnel(this, socket as Socket, head, route, balancer, member, stamp);
+    if (route.limitConnections !== null && route.limiter !== null) {
+      tunnel.slotKey = limitKey(client);
+      route.limiter.acquire(tunnel.slotKey);
+    }
     this.#tunnels.add(tunnel);
     tunnel.connect();
   }
@@ -163,6 +181,8 @@ class ConnectTunnel {
   #clientClosed = false;
   #upstreamClosed = false;
   #done = false;
+  /** `limit-connections`: the client key whose slot this tunnel holds until it closes; null = none. */
+  slotKey: string | null = null;
 
   constructor(proxy: ConnectProxy, client: Socket, head: Buffer, route: CompiledRoute, balancer: Balancer, member: BalancerMember, stamp: number) {
     this.#proxy = proxy;
@@ -292,6 +312,7 @@ class ConnectTunnel {
     // Bytes the member got from the client (after the CONNECT head) and sent back.
     if (this.#open && up !== null) this.#member.addTraffic(up.bytesWritten, up.bytesRead);
     this.#member.release();
+    if (this.slotKey !== null) this.#route.limiter?.release(this.slotKey);
     this.#proxy.closed(this, this.#open);
   }
 }

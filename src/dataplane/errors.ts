@@ -153,9 +153,12 @@ export class ForbiddenError extends ProxyError {
 }
 /** Over `limit-rps`/`limit-burst` or `limit-connections`: 429 with Retry-After. */
 export class RateLimitedError extends ProxyError {
-  constructor() {
+  /** Seconds (Retry-After). */
+  readonly retryAfter: number;
+  constructor(retryAfter: number) {
     super("PPI_ERR_RATE_LIMITED", "rate limit exceeded");
     this.name = "RateLimitedError";
+    this.retryAfter = retryAfter;
   }
 }
 /** Authentication: no, malformed or wrong credentials (basic auth), or the auth service said 401. */

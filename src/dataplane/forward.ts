@@ -6,8 +6,9 @@
 
 import { IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
-import type { Logger } from "../util/index.js";
+import type { CidrMatcher, Logger } from "../util/index.js";
 import { ajpRequestInfo, type AjpRequestInfo } from "./ajp/index.js";
+import { clientAddress, limitKey } from "./perimeter.js";
 import { PickOutcome, cookieValue, stickyRouteOf, type Balancer, type BalancerMember } from "./balancer/index.js";
 import { AuthGate, type CompiledAuth } from "./auth.js";
 import {
@@ -23,6 +24,10 @@ import {
   StickyUnavailableError,
   TransferCodingError,
   UpstreamTlsConfigError,
+  BodyTimeoutError,
+  BodyTooLargeError,
+  ForbiddenError,
+  RateLimitedError,
   classifyUpstreamError,
   isConnectFailure,
   isPoolClosed,
@@ -68,10 +73,69 @@ export class ProxyRequest extends IncomingMessage {
   declare forwardedPort: string;
   /** True on the TLS listener. */
   declare secure: boolean;
+
+  /** The client address (perimeter.ts clientAddress), set when the request arrives. */
+  client = "";
+  /** `max-body-size` for a chunked body, counted as it arrives; -1 = none. */
+  bodyLimit = -1;
+  bodyBytes = 0;
+  /** `client-body-timeout`: refreshed by every body chunk; null = not armed. */
+  bodyTimer: NodeJS.Timeout | null = null;
+  /** The body broke a rule: later chunks are dropped (the exchange is aborted). */
+  bodyRejected = false;
+  /** The exchange reading this body, for body errors. */
+  exchange: Exchange | null = null;
+
+  /** Node's parser pushes each body chunk here: counted against the limit, refreshing the body timer. */
+  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk === null) {
+      if (this.bodyTimer !== null) {
+        clearTimeout(this.bodyTimer);
+        this.bodyTimer = null;
+      }
+    } else {
+      if (this.bodyRejected) return true;
+      if (this.bodyTimer !== null) this.bodyTimer.refresh();
+      if (this.bodyLimit >= 0) {
+        this.bodyBytes += (chunk as Buffer).length;
+        if (this.bodyBytes > this.bodyLimit) {
+          bodyFailed(this, new BodyTooLargeError());
+          return true;
+        }
+      }
+    }
+    return super.push(chunk, encoding);
+  }
+
+  /** Arms `client-body-timeout` for a body still arriving. */
+  armBodyTimer(ms: number): void {
+    this.bodyTimer = setTimeout(onBodyTimeout, ms, this);
+  }
 }
 ProxyRequest.prototype.forwardedProto = "http";
 ProxyRequest.prototype.forwardedPort = "";
 ProxyRequest.prototype.secure = false;
+/** Fails the exchange of a request whose body broke a perimeter rule (too large, too slow). */
+function bodyFailed(req: ProxyRequest, error: ProxyError): void {
+  req.bodyRejected = true;
+  if (req.bodyTimer !== null) {
+    clearTimeout(req.bodyTimer);
+    req.bodyTimer = null;
+  }
+  const ex = req.exchange;
+  if (ex !== null) ex.bodyError(error);
+}
+
+function onBodyTimeout(req: ProxyRequest): void {
+  // Our side is the bottleneck (the member reads slowly): not the client's fault, wait again.
+  if (req.isPaused() || req.readableLength > 0) {
+    req.bodyTimer?.refresh();
+    return;
+  }
+  req.bodyTimer = null;
+  bodyFailed(req, new BodyTimeoutError());
+}
+
 
 export class ProxyResponse extends ServerResponse<ProxyRequest> {
   exchange: Exchange | null = null;
@@ -186,6 +250,10 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink, ErrorP
   #bytes = 0;
   #done = false;
   #clientGone = false;
+  /** A body rule (max-body-size, client-body-timeout) failed: the attempt is aborted with it. */
+  #bodyError: ProxyError | null = null;
+  /** `limit-connections`: the client key holding a slot of the route's limiter; null = none. */
+  readonly #slotKey: string | null;
   /**
    * The member's response head, held until its first body byte or its end (Node buffers a head
    * until then anyway): a framing error before any body byte (a bad first chunk) still gets a 502
@@ -222,7 +290,9 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink, ErrorP
     requestId: string,
     referer: string | null,
     userAgent: string | null,
+    slotKey: string | null = null,
   ) {
+    this.#slotKey = slotKey;
     this.#fw = fw;
     this.#req = req;
     this.#res = res;
@@ -256,11 +326,19 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink, ErrorP
     this.#connectedAt = performance.now();
     this.#stats.connect.observe(seconds(this.#dispatchedAt, this.#connectedAt));
     if (this.#clientGone) controller.abort(new ClientAbortError());
+    else if (this.#bodyError !== null) controller.abort(this.#bodyError);
     else if (this.#res.continuePending) {
       // RFC 9110 §10.1.1: the proxy answers the client's 100-continue itself once a member takes the request (undici sends no Expect).
       this.#res.continuePending = false;
       this.#res.writeContinue();
     }
+  }
+
+  /** The request body broke max-body-size or client-body-timeout: abort the upstream attempt with that error (413/408, or a cut response). */
+  bodyError(error: ProxyError): void {
+    if (this.#done || this.#bodyError !== null) return;
+    this.#bodyError = error;
+    if (this.#controller !== null) this.#controller.abort(error);
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
@@ -554,6 +632,13 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink, ErrorP
   #finish(status: number): void {
     if (this.#done) return;
     this.#done = true;
+    const req0 = this.#req;
+    req0.exchange = null;
+    if (req0.bodyTimer !== null) {
+      clearTimeout(req0.bodyTimer);
+      req0.bodyTimer = null;
+    }
+    if (this.#slotKey !== null) this.#route.limiter?.release(this.#slotKey);
     const member = this.#member;
     member.addTraffic(this.#controller !== null ? this.#requestBytes : 0, this.#bytes);
     member.release();
@@ -570,7 +655,7 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink, ErrorP
       if (!fw.accessLog.isLevelEnabled("info")) return;
       fw.combined.write(
         fw.formatter.line(
-          { remote: req.socket.remoteAddress ?? "", method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status, bytes: sent, referer: this.#referer, userAgent: this.#userAgent, durationUs: (end - this.#start) * 1000, worker: member.upstream.origin },
+          { remote: req.client, method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status, bytes: sent, referer: this.#referer, userAgent: this.#userAgent, durationUs: (end - this.#start) * 1000, worker: member.upstream.origin },
           Date.now(),
         ),
       );
@@ -579,7 +664,7 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink, ErrorP
     fw.accessLog.info(
       {
         requestId: this.#requestId,
-        remote: req.socket.remoteAddress,
+        remote: req.client,
         method: req.method,
         host: this.#host,
         path: req.url,
@@ -820,6 +905,11 @@ export class RequestSide {
   stickyRoute: string | null = null;
 }
 
+/** The client address of a request (perimeter.ts clientAddress, set on arrival), else the socket's peer. */
+function clientOf(req: IncomingMessage): string {
+  return req instanceof ProxyRequest && req.client !== "" ? req.client : (req.socket.remoteAddress ?? "");
+}
+
 /** What `Forwarder.upgradeEnded` records about one upgrade request. */
 export interface UpgradeEnd {
   readonly req: IncomingMessage;
@@ -867,6 +957,12 @@ export class Forwarder {
   readonly #reverse = new ReverseContext();
   /** Authentication of routes with `auth-*` (pools of auth services, verification cache, outcome counters). */
   readonly auth: AuthGate;
+  /** `--trusted-proxies`: peers whose X-Forwarded-For names the client; null = the peer is the client. */
+  trustedProxies: CidrMatcher | null = null;
+  /** `client-body-timeout` in ms (server settings, set live); null = off. */
+  clientBodyTimeoutMs: number | null = null;
+  /** `--proxy-protocol`: the PROXY header's source address of a connection, else undefined (set by ProxyServer). */
+  peerOf: ((socket: import("node:net").Socket) => string | undefined) | null = null;
 
   constructor(options: ForwarderOptions) {
     this.log = options.log;
@@ -925,6 +1021,7 @@ export class Forwarder {
     // Node closes the connection after a response that says so (the request's rest is never read).
     if (r.close) head.push("connection", "close");
     if (this.#globalRules !== null) this.#globalRules.apply(head);
+    if (error instanceof RateLimitedError) head.push("retry-after", String(error.retryAfter));
     if (this.workerId !== null) head.push("x-proxypass-worker", this.workerId);
     res.writeHead(r.status, head);
     res.end(r.body);
@@ -1010,14 +1107,14 @@ export class Forwarder {
       if (!this.accessLog.isLevelEnabled("info")) return;
       this.combined.write(
         this.formatter.line(
-          { remote: req.socket.remoteAddress ?? "", method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status, bytes: 0, referer, userAgent, durationUs: (end - start) * 1000, worker: null },
+          { remote: req.client, method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status, bytes: 0, referer, userAgent, durationUs: (end - start) * 1000, worker: null },
           Date.now(),
         ),
       );
       return;
     }
     this.accessLog.info(
-      { requestId, remote: req.socket.remoteAddress, method: req.method, host, path: req.url, status, bytes: 0, durationMs: roundMs(end - start), ingress: stats === this.stats.unrouted ? null : `${stats.namespace}/${stats.ingress}`, service: null, member: null, code: error === null ? null : error.code },
+      { requestId, remote: req.client, method: req.method, host, path: req.url, status, bytes: 0, durationMs: roundMs(end - start), ingress: stats === this.stats.unrouted ? null : `${stats.namespace}/${stats.ingress}`, service: null, member: null, code: error === null ? null : error.code },
       "request",
     );
   }
@@ -1041,6 +1138,9 @@ export class Forwarder {
     if (requestId === null) requestId = this.#ids.next();
     const unrouted = this.stats.unrouted;
     if (head.grpc) res.grpc = true;
+    const peer = this.peerAddress(req.socket);
+    const client = this.trustedProxies === null ? peer : clientAddress(peer, forwardedFor, this.trustedProxies);
+    req.client = client;
     if (head.transferCoding !== 0 || (head.transferEncoding && req.httpVersionMinor === 0 && req.httpVersionMajor === 1)) {
       // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing; §6.3: chunked not last -> 400.
       const error = head.transferCoding === 501 ? new TransferCodingError() : new BadRequestError("bad Transfer-Encoding");
@@ -1078,6 +1178,12 @@ export class Forwarder {
       return;
     }
 
+    // Perimeter: allow/deny CIDRs (403), rate limits (429); then authentication, then (in #proceed) the body limit (413).
+    const refusal = this.admit(route, client, start);
+    if (refusal !== null) {
+      this.#reject(req, res, refusal, hostValue, start, route.stats, requestId, referer, userAgent);
+      return;
+    }
     // Authentication (auth.ts), asynchronous: the request goes on in #proceed once admitted.
     if (route.auth !== null) {
       void this.#authorize(route.auth, req, res, route, start, host, hostValue, path, headers, forwardedFor, contentLength, cookie, hasBody, requestId, generated, referer, userAgent, head.grpc ? head.grpcTimeout : undefined);
@@ -1107,7 +1213,7 @@ export class Forwarder {
     userAgent: string | null,
     grpcTimeout: string | null | undefined,
   ): Promise<void> {
-    const verdict = await this.auth.check(auth, { method: req.method ?? "GET", path, hostValue, proto: req.forwardedProto, port: req.forwardedPort, remote: req.socket.remoteAddress ?? "", forwardedFor, headers, requestId });
+    const verdict = await this.auth.check(auth, { method: req.method ?? "GET", path, hostValue, proto: req.forwardedProto, port: req.forwardedPort, remote: this.peerAddress(req.socket), forwardedFor: this.upstreamForwardedFor(this.peerAddress(req.socket), forwardedFor), headers, requestId });
     if (res.destroyed || req.socket.destroyed) {
       // The client left while it was being authenticated.
       this.account(route.stats, req.method, 499, performance.now() - start, 0, 0);
@@ -1144,6 +1250,16 @@ export class Forwarder {
     /** The request's grpc-timeout when it is a gRPC request (copied out of the reused head scan); undefined = not gRPC. */
     grpcTimeout: string | null | undefined,
   ): void {
+    // Request body limit (413 by Content-Length now, or counted as the body streams).
+    if (route.maxBodyBytes !== null && hasBody) {
+      if (contentLength !== null) {
+        if (Number(contentLength) > route.maxBodyBytes) {
+          this.#reject(req, res, new BodyTooLargeError(), hostValue, start, route.stats, requestId, referer, userAgent);
+          return;
+        }
+      } else req.bodyLimit = route.maxBodyBytes;
+    }
+
     // Side (canary split), sticky route, election.
     const side = this.#side;
     this.chooseSide(route, path, headers, cookie, side);
@@ -1174,7 +1290,8 @@ export class Forwarder {
     // httpd's Set-Cookie recipe (env=BALANCER_ROUTE_CHANGED): a new or moved session gets the member's cookie.
     const setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? member.setCookie : null;
 
-    this.appendForwarded(headers, route, hostValue, forwardedFor, req.socket.remoteAddress ?? "", req.forwardedProto, req.forwardedPort);
+    const peer = this.peerAddress(req.socket);
+    this.appendForwarded(headers, route, hostValue, this.upstreamForwardedFor(peer, forwardedFor), peer, req.forwardedProto, req.forwardedPort);
     if (generated) headers.push("x-request-id", requestId);
     if (route.mapping !== null) headers.push("x-forwarded-prefix", route.mapping.forwardedPrefix);
     if (route.requestRules !== null) route.requestRules.apply(headers);
@@ -1195,8 +1312,18 @@ export class Forwarder {
     // AJP members: the forward request's client facts come from the connection, never from headers.
     if (transport.ajp !== null) options.ajp = ajpRequestInfo(req, req.socket.remoteAddress ?? "", host, Number(req.forwardedPort), stickyRoute);
     const requestBytes = contentLength === null ? 0 : Number(contentLength) || 0;
-    const exchange = new Exchange(this, req, res, route, balancer, ingress, member, start, hostValue, stamp, stickyRoute, setCookie, options, hasBody, requestBytes, stats, requestId, referer, userAgent);
+    let slotKey: string | null = null;
+    if (route.limitConnections !== null && route.limiter !== null) {
+      slotKey = limitKey(req.client);
+      route.limiter.acquire(slotKey);
+    }
+    const exchange = new Exchange(this, req, res, route, balancer, ingress, member, start, hostValue, stamp, stickyRoute, setCookie, options, hasBody, requestBytes, stats, requestId, referer, userAgent, slotKey);
     res.exchange = exchange;
+    if (hasBody) {
+      req.exchange = exchange;
+      // HTTP/2 streams (H2ProxyRequest) have neither the timer nor the chunk counter (README: not done).
+      if (this.clientBodyTimeoutMs !== null && !req.complete && req instanceof ProxyRequest) req.armBodyTimer(this.clientBodyTimeoutMs);
+    }
     res.on("drain", onResponseDrain);
     res.on("close", onResponseClose);
     if (hasBody) req.on("error", noop);
@@ -1205,6 +1332,39 @@ export class Forwarder {
       this.log.debug({ host, path, member: member.key, ingress, sticky: balancer.outcome === PickOutcome.Sticky }, "forwarding");
     }
     exchange.dispatch();
+  }
+
+  /** The connection's peer: the PROXY protocol source when `--proxy-protocol` is on, else the socket's. */
+  peerAddress(socket: import("node:net").Socket): string {
+    if (this.peerOf !== null) {
+      const p = this.peerOf(socket);
+      if (p !== undefined) return p;
+    }
+    return socket.remoteAddress ?? "";
+  }
+
+  /**
+   * X-Forwarded-For received, as it may go upstream (the peer is appended after it): kept when no
+   * `--trusted-proxies` are set (httpd's behaviour) or the peer is trusted; dropped (forged) when
+   * the peer is not a trusted proxy.
+   */
+  upstreamForwardedFor(peer: string, forwardedFor: string | null): string | null {
+    if (forwardedFor === null || this.trustedProxies === null) return forwardedFor;
+    return this.trustedProxies.contains(peer) ? forwardedFor : null;
+  }
+
+  /**
+   * The perimeter checks of a routed request (and upgrade) by client address, in order: allow/deny
+   * CIDRs (403), `limit-rps`/`limit-burst` (429), `limit-connections` (429). null = admitted.
+   */
+  admit(route: CompiledRoute, client: string, now: number): ProxyError | null {
+    if (route.access !== null && !route.access.allows(client)) return new ForbiddenError();
+    const limiter = route.limiter;
+    if (limiter === null) return null;
+    const key = limitKey(client);
+    if (route.rateLimit !== null && !limiter.take(key, route.rateLimit, now)) return new RateLimitedError(limiter.retryAfter);
+    if (route.limitConnections !== null && limiter.inFlight(key) >= route.limitConnections) return new RateLimitedError(1);
+    return null;
   }
 
   /**
@@ -1265,7 +1425,7 @@ export class Forwarder {
       if (!this.accessLog.isLevelEnabled("info")) return;
       this.combined.write(
         this.formatter.line(
-          { remote: req.socket.remoteAddress ?? "", method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status: end.status, bytes: end.bytesOut, referer: end.referer, userAgent: end.userAgent, durationUs: (now - end.start) * 1000, worker: end.member === null ? null : end.member.upstream.origin },
+          { remote: clientOf(req), method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, status: end.status, bytes: end.bytesOut, referer: end.referer, userAgent: end.userAgent, durationUs: (now - end.start) * 1000, worker: end.member === null ? null : end.member.upstream.origin },
           Date.now(),
         ),
       );
@@ -1274,7 +1434,7 @@ export class Forwarder {
     this.accessLog.info(
       {
         requestId: end.requestId,
-        remote: req.socket.remoteAddress,
+        remote: clientOf(req),
         method: req.method,
         host: end.host,
         path: req.url,

@@ -273,6 +273,12 @@ export class PlainFrontend {
     this.#sessions.idleMs = s.keepAliveTimeout;
   }
 
+  /** `max-connections-per-worker`: net.Server maxConnections (over it a new connection is closed at once and "drop" emitted). */
+  setMaxConnections(max: number, onDrop: () => void): void {
+    this.#net.maxConnections = max;
+    if (this.#net.listenerCount("drop") === 0) this.#net.on("drop", onDrop);
+  }
+
   listen(on: ListenOn): Promise<AddressInfo> {
     return listenOn(this.#net, on).then((address) => {
       this.#request.prototype.forwardedPort = String(address.port);
@@ -362,6 +368,12 @@ export class TlsFrontend {
   /** The server (for tests and ticket keys). */
   get server(): Http2SecureServer<typeof ProxyRequest, typeof ProxyResponse, typeof H2ProxyRequest, typeof H2ProxyResponse> {
     return this.#server;
+  }
+
+  /** `max-connections-per-worker`: net.Server maxConnections (over it a new connection is closed at once and "drop" emitted). */
+  setMaxConnections(max: number, onDrop: () => void): void {
+    this.#server.maxConnections = max;
+    if (this.#server.listenerCount("drop") === 0) this.#server.on("drop", onDrop);
   }
 
   /** Replaces the default context's options (default certificate, protocols, ciphers) for new handshakes. */

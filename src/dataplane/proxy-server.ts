@@ -12,7 +12,7 @@
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { defaultServerSettings, type BalancerStateReader, type BalancerView, type ClearableFlag, type EndpointDelta, type EndpointTable, type RouteTable, type RuntimeState, type ServerSettings, type SnapshotSink } from "../model/index.js";
-import type { LogLevelControl, Logger } from "../util/index.js";
+import { CidrMatcher, type LogLevelControl, type Logger } from "../util/index.js";
 import { BalancerRegistry, RuntimeOverrides, Scoreboard, SlotAllocator, describeBalancers, type SlotAssignment } from "./balancer/index.js";
 import { createDefaultCertificate, type PemPair } from "./certificates.js";
 import { Forwarder, type ProxyRequest, type ProxyResponse } from "./forward.js";
@@ -21,6 +21,7 @@ import type { H2ProxyRequest, H2ProxyResponse } from "./h2.js";
 import { TlsContexts, createTicketKeys } from "./tls.js";
 import { HealthChecker } from "./health/index.js";
 import { compileRoutes, type Router } from "./router.js";
+import { LimiterRegistry } from "./perimeter.js";
 import { DEFAULT_UPSTREAM_OPTIONS, type LiveUpstreamOptions, type UpstreamOptions } from "./upstream.js";
 import { WorkerStats, type AccessLogFormat, type AccessLogSink, type RouteStatsRegistry } from "./stats/index.js";
 import { TunnelProxy } from "./websocket.js";
@@ -58,6 +59,8 @@ export interface ProxyServerOptions {
   readonly accessSink?: AccessLogSink | null;
   /** This worker's label in generated request ids (default "0"). */
   readonly requestIdPrefix?: string;
+  /** `--trusted-proxies`: canonical CIDRs of proxies whose X-Forwarded-For names the client; empty/undefined = none. */
+  readonly trustedProxies?: ReadonlyArray<string>;
   /**
    * TLS listener material: the certificate presented when no `--default-ssl-certificate` is in the
    * route table, and the session ticket keys (48 bytes). Worker mode: made once by the primary and
@@ -82,7 +85,9 @@ function sameServerSettings(a: ServerSettings, b: ServerSettings): boolean {
     a.clientRequestTimeoutMs === b.clientRequestTimeoutMs &&
     a.keepAliveTimeoutMs === b.keepAliveTimeoutMs &&
     a.upstreamKeepAliveTimeoutMs === b.upstreamKeepAliveTimeoutMs &&
-    a.maxRequestsPerConnection === b.maxRequestsPerConnection
+    a.maxRequestsPerConnection === b.maxRequestsPerConnection &&
+    a.clientBodyTimeoutMs === b.clientBodyTimeoutMs &&
+    a.maxConnectionsPerWorker === b.maxConnectionsPerWorker
   );
 }
 
@@ -98,6 +103,13 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   #routes: RouteTable = EMPTY_ROUTES;
   readonly #registry: BalancerRegistry;
   readonly #forwarder: Forwarder;
+  /** Rate and connection limits per Ingress, kept across snapshots. */
+  readonly #limiters = new LimiterRegistry();
+  /** Client connections closed at once because of `max-connections-per-worker`. */
+  #dropped = 0;
+  readonly #onDrop = (): void => {
+    this.#dropped++;
+  };
   /** Upgrade requests and open WebSocket tunnels. */
   readonly #tunnels: TunnelProxy;
   /** CONNECT tunnels (allow-connect). */
@@ -145,7 +157,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     this.#accessLogFlag = options.accessLog ?? true;
     this.#logLevels = options.logLevels ?? null;
     this.#registry = new BalancerRegistry(this.#board, this.#upstream, options.busyLedger === undefined ? null : new Int32Array(options.busyLedger));
-    this.#router = compileRoutes(EMPTY_ROUTES, this.#registry);
+    this.#router = compileRoutes(EMPTY_ROUTES, this.#registry, undefined, this.#limiters);
     const workerStats = new WorkerStats(options.statsRegion);
     workerStats.started(Date.now());
     this.#forwarder = new Forwarder({
@@ -157,6 +169,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
       accessSink: options.accessSink ?? null,
       requestIdPrefix: options.requestIdPrefix ?? "0",
     });
+    if (options.trustedProxies !== undefined && options.trustedProxies.length !== 0) this.#forwarder.trustedProxies = new CidrMatcher(options.trustedProxies);
     this.#tunnels = new TunnelProxy(this.#forwarder);
     this.#connects = new ConnectProxy(this.#forwarder);
     this.#handlers = {
@@ -204,6 +217,11 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   /** Authentication outcome counters (proxypass_auth_requests_total), indexed like AUTH_OUTCOMES. */
   get authOutcomes(): Float64Array {
     return this.#forwarder.auth.outcomes;
+  }
+
+  /** Client connections closed at once because `max-connections-per-worker` was reached (proxypass_connections_dropped_total). */
+  get droppedConnections(): number {
+    return this.#dropped;
   }
 
   /** This server's totals (server-status). */
@@ -280,12 +298,13 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   applyAssignedRoutes(routes: RouteTable, endpoints: EndpointTable, slots: SlotAssignment): void {
     this.#applyServerSettings(routes.server ?? this.#baseSettings);
     this.#applyTls(routes);
-    const router = compileRoutes(routes, this.#registry, this.#forwarder.stats);
+    const router = compileRoutes(routes, this.#registry, this.#forwarder.stats, this.#limiters);
     this.#registry.applyEndpoints(endpoints, slots);
     this.#router = router;
     this.#registry.prune(routes);
     this.#forwarder.stats.prune();
     this.#forwarder.auth.prune(routes);
+    this.#limiters.prune();
     this.#forwarder.workerStats.swapped(Date.now());
     this.#routesVersion = routes.version;
     this.#endpointsVersion = endpoints.version;
@@ -304,6 +323,11 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     const h1 = http1Settings(settings);
     this.#plain.applySettings(h1);
     this.#tls?.applySettings(h1);
+    // net.Server drops connections over this at once ("drop", counted); 0 = unlimited.
+    const maxConnections = settings.maxConnectionsPerWorker === 0 ? Infinity : settings.maxConnectionsPerWorker;
+    this.#plain.setMaxConnections(maxConnections, this.#onDrop);
+    this.#tls?.setMaxConnections(maxConnections, this.#onDrop);
+    this.#forwarder.clientBodyTimeoutMs = settings.clientBodyTimeoutMs;
     this.#upstream.keepAliveTimeoutMs = settings.upstreamKeepAliveTimeoutMs;
     this.#forwarder.accessLog = (settings.accessLog ?? this.#accessLogFlag) ? this.#accessLogger : null;
     if (this.#logLevels !== null && !this.#logLevels.setLevels(settings.logLevel)) this.#log.warn({ logLevel: settings.logLevel }, "invalid log level ignored");
@@ -382,6 +406,8 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
     this.#contexts = contexts;
     const tls = new TlsFrontend(this.#handlers, { ...this.#frontendOptions, settings: http1Settings(this.serverSettings), secure: contexts.defaultOptions(), SNICallback: contexts.sniCallback });
     this.#tls = tls;
+    const max = this.serverSettings.maxConnectionsPerWorker;
+    tls.setMaxConnections(max === 0 ? Infinity : max, this.#onDrop);
     return tls.listen(options);
   }
 

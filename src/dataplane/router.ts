@@ -5,13 +5,14 @@
 // so the cost is O(path segments), independent of the number of Ingresses. Then the vhost's
 // fallback, then the table's defaultRoute, else no route (404).
 
-import { defaultBalancerSettings, defaultServerSettings, type CanaryConfig, type HeaderRule, type HstsSettings, type Route, type RouteTable, type VirtualHost } from "../model/index.js";
+import { defaultBalancerSettings, defaultServerSettings, type CanaryConfig, type HeaderRule, type HstsSettings, type RateLimit, type Route, type RouteTable, type VirtualHost } from "../model/index.js";
 import { CompiledAuth } from "./auth.js";
 import type { Balancer, BalancerRegistry } from "./balancer/index.js";
 import { CompressionPolicy } from "./compress.js";
 import { ErrorPages } from "./error-pages.js";
 import { HeaderRules } from "./headers.js";
 import { PathMapping, ReverseMap } from "./mapping.js";
+import { CompiledAccess, LimiterRegistry, type IngressLimiter } from "./perimeter.js";
 import { RouteStatsRegistry, type RouteStats } from "./stats/index.js";
 
 /** A canary split compiled for the hot path (`Route.canary`). */
@@ -77,12 +78,24 @@ export class CompiledRoute {
   /** `Strict-Transport-Security` value added to responses over TLS (the host has TLS, ConfigMap `hsts` on); null = none. */
   readonly hsts: string | null;
 
+  /** `max-body-size` in bytes; null = unlimited. */
+  readonly maxBodyBytes: number | null;
+  /** `allow-cidrs` / `deny-cidrs` on the client address; null = everyone. */
+  readonly access: CompiledAccess | null;
+  /** `limit-rps` / `limit-burst`; null = none. */
+  readonly rateLimit: RateLimit | null;
+  /** `limit-connections`; null = none. */
+  readonly limitConnections: number | null;
+  /** This Ingress's limits state in this worker (kept across snapshots); null when no limit is set. */
+  readonly limiter: IngressLimiter | null;
+
   constructor(
     route: Route,
     balancer: Balancer,
     canary: CompiledCanary | null,
     stats: RouteStats,
     compression: CompressionPolicy | null = null,
+    limiter: IngressLimiter | null = null,
     pages: ReadonlyMap<number, Buffer> | null = null,
     errorBackendOf: ((id: string) => Balancer) | null = null,
     site: SiteSecurity = noSiteSecurity,
@@ -111,6 +124,11 @@ export class CompiledRoute {
     const redirect = o.forceSslRedirect === true || (o.sslRedirect !== false && site.hasTls);
     this.sslRedirect = redirect ? site.redirectPortSuffix : null;
     this.hsts = site.hasTls ? site.hsts : null;
+    this.maxBodyBytes = o.maxBodyBytes ?? null;
+    this.access = o.allowCidrs == null && o.denyCidrs == null ? null : CompiledAccess.compile(o);
+    this.rateLimit = o.rateLimit ?? null;
+    this.limitConnections = o.limitConnections ?? null;
+    this.limiter = limiter;
   }
 }
 
@@ -255,7 +273,7 @@ function compileHost(vh: VirtualHost, compile: (r: Route, site: SiteSecurity) =>
  * pools and scoreboard slots) across snapshots; call `registry.prune(table)` once the result is live.
  * Request counters come from `stats` by (Ingress, balancer); call `stats.prune()` once the result is live.
  */
-export function compileRoutes(table: RouteTable, registry: BalancerRegistry, stats: RouteStatsRegistry = new RouteStatsRegistry()): Router {
+export function compileRoutes(table: RouteTable, registry: BalancerRegistry, stats: RouteStatsRegistry = new RouteStatsRegistry(), limiters: LimiterRegistry = new LimiterRegistry()): Router {
   const configs = new Map(table.balancers.map((b) => [b.id, b] as const));
   const balancerOf = (id: string): Balancer => {
     const config = configs.get(id);
@@ -265,7 +283,7 @@ export function compileRoutes(table: RouteTable, registry: BalancerRegistry, sta
   const pages = ErrorPages.pagesOf(table.server?.errorPages);
   const compile = (r: Route, site: SiteSecurity): CompiledRoute => {
     const canary = r.canary === null ? null : new CompiledCanary(r.canary, balancerOf(r.canary.balancer), stats.forRoute(r.canary.ingress, r.canary.balancer));
-    return new CompiledRoute(r, balancerOf(r.balancer), canary, stats.forRoute(r.ingress, r.balancer), compression, pages, balancerOf, site);
+    return new CompiledRoute(r, balancerOf(r.balancer), canary, stats.forRoute(r.ingress, r.balancer), compression, limiters.forRoute(r.ingress, r.options), pages, balancerOf, site);
   };
   const tlsHosts = new Set((table.tls?.hosts ?? []).map((h) => h.host));
   const port = table.tls?.settings.redirectPort ?? 443;

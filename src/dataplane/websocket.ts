@@ -42,9 +42,10 @@ import type { Socket } from "node:net";
 import { pipeline, type Duplex } from "node:stream";
 import { PickOutcome, type Balancer, type BalancerMember } from "./balancer/index.js";
 import type { CompiledAuth } from "./auth.js";
-import { AuthForbiddenError, AuthRequiredError, AuthUnavailableError, BadRequestError, ConnectTimeoutError, ERROR_RESPONSES, NoMemberError, NoRouteError, ReadTimeoutError, StickyUnavailableError, UpstreamTlsConfigError, classifyUpstreamError, isConnectFailure, type ProxyError } from "./errors.js";
+import { AuthForbiddenError, AuthRequiredError, AuthUnavailableError, BadRequestError, ConnectTimeoutError, ERROR_RESPONSES, NoMemberError, NoRouteError, RateLimitedError, ReadTimeoutError, StickyUnavailableError, UpstreamTlsConfigError, classifyUpstreamError, isConnectFailure, type ProxyError } from "./errors.js";
 import { RequestHead, RequestSide, RequestTarget, resolveTarget, scanRequestHead, type Forwarder, type ProxyRequest } from "./forward.js";
 import type { RouteStats } from "./stats/index.js";
+import { clientAddress, limitKey } from "./perimeter.js";
 import { connectionTokens, isHopByHop, removeNames } from "./headers.js";
 import { appRootLocation } from "./mapping.js";
 import { httpsLocation, isAcmeChallenge } from "./redirect.js";
@@ -190,9 +191,10 @@ class Http1TunnelClient implements TunnelClient {
   readonly remoteAddress: string;
   readonly h2 = false;
 
-  constructor(socket: Socket) {
+  /** `remoteAddress`: the peer (the PROXY protocol source with --proxy-protocol). */
+  constructor(socket: Socket, remoteAddress: string) {
     this.duplex = socket;
-    this.remoteAddress = socket.remoteAddress ?? "";
+    this.remoteAddress = remoteAddress;
   }
 
   answer(status: number, body: Buffer, workerId: string | null, extra: ReadonlyArray<string> | null): void {
@@ -409,7 +411,7 @@ export class TunnelProxy {
     }
     // A handshake has no body (RFC 6455 §4.1); bytes after the head are the tunnel's.
     const body = scanned.transferEncoding || (scanned.contentLength !== null && scanned.contentLength !== "0");
-    this.#route(router, req, new Http1TunnelClient(socket as Socket), head, start, requestId, body);
+    this.#route(router, req, new Http1TunnelClient(socket as Socket, fw.peerAddress(socket as Socket)), head, start, requestId, body);
   }
 
   /**
@@ -425,7 +427,7 @@ export class TunnelProxy {
     const scanned = this.#head;
     scanRequestHead(req.rawHeaders, scanned);
     const requestId = scanned.requestId ?? fw.nextRequestId();
-    const client = new H2TunnelClient(stream, req.socket.remoteAddress ?? "");
+    const client = new H2TunnelClient(stream, fw.peerAddress(req.socket as Socket));
     if (!isWebSocketProtocol(req.headers[":protocol"])) {
       client.answer(501, NOT_IMPLEMENTED, fw.workerId, null);
       fw.upgradeEnded({ req: req as unknown as IncomingMessage, stats: fw.stats.unrouted, status: 501, start, bytesIn: 0, bytesOut: 0, host: scanned.hostValue, requestId, referer: scanned.referer, userAgent: scanned.userAgent, ingress: null, service: null, member: null, retries: 0, code: null });
@@ -441,6 +443,8 @@ export class TunnelProxy {
     const fw = this.#fw;
     const scanned = this.#head;
     const { headers, forwardedFor, cookie } = scanned;
+    const address = fw.trustedProxies === null ? client.remoteAddress : clientAddress(client.remoteAddress, forwardedFor, fw.trustedProxies);
+    req.client = address;
     let hostValue = scanned.hostValue;
     const hostCount = scanned.hostCount;
     if (body || hostCount > 1) {
@@ -467,6 +471,13 @@ export class TunnelProxy {
     }
     if (route.appRoot !== null && (q === -1 ? path.length === 1 : q === 1)) {
       client.redirect(appRootLocation(req.forwardedProto, hostValue, route.appRoot), fw.workerId);
+      return;
+    }
+
+    // Perimeter: allow/deny CIDRs (403), limit-rps (429), limit-connections (429; a tunnel holds its slot while open), before authentication.
+    const refusal = fw.admit(route, address, performance.now());
+    if (refusal !== null) {
+      this.#refuse(req, client, refusal, start, hostValue, scanned, requestId, route.stats, route.ingress, refusal instanceof RateLimitedError ? ["retry-after", String(refusal.retryAfter)] : null);
       return;
     }
 
@@ -501,7 +512,7 @@ export class TunnelProxy {
     userAgent: string | null,
   ): Promise<void> {
     const fw = this.#fw;
-    const verdict = await fw.auth.check(auth, { method: "GET", path, hostValue, proto: req.forwardedProto, port: req.forwardedPort, remote: client.remoteAddress, forwardedFor, headers, requestId });
+    const verdict = await fw.auth.check(auth, { method: "GET", path, hostValue, proto: req.forwardedProto, port: req.forwardedPort, remote: client.remoteAddress, forwardedFor: fw.upstreamForwardedFor(client.remoteAddress, forwardedFor), headers, requestId });
     if (client.duplex.destroyed) {
       fw.upgradeEnded({ req, stats: route.stats, status: 499, start, bytesIn: 0, bytesOut: 0, host: hostValue, requestId, referer, userAgent, ingress: route.ingress, service: null, member: null, retries: 0, code: null });
       return;
@@ -559,7 +570,7 @@ export class TunnelProxy {
     }
     const setCookie = balancer.config.sticky !== null && balancer.outcome !== PickOutcome.Sticky ? member.setCookie : null;
 
-    fw.appendForwarded(headers, route, hostValue, forwardedFor, client.remoteAddress, req.forwardedProto, req.forwardedPort);
+    fw.appendForwarded(headers, route, hostValue, fw.upstreamForwardedFor(client.remoteAddress, forwardedFor), client.remoteAddress, req.forwardedProto, req.forwardedPort);
     if (route.mapping !== null) headers.push("x-forwarded-prefix", route.mapping.forwardedPrefix);
     if (generated) headers.push("x-request-id", requestId);
     if (route.requestRules !== null) route.requestRules.apply(headers);
@@ -574,6 +585,10 @@ export class TunnelProxy {
     if (fw.log.isLevelEnabled("debug")) fw.log.debug({ host, path, member: member.key, ingress, sticky: balancer.outcome === PickOutcome.Sticky }, "upgrade");
     const upstreamPath = route.mapping === null ? path : route.mapping.toUpstream(path);
     const tunnel = new Tunnel(this, client, head, route, balancer, ingress, member, stamp, stickyRoute, setCookie, upstreamPath, headers, hostValue, req.forwardedProto, new TunnelLog(req, start, hostValue, requestId, referer, userAgent, stats));
+    if (route.limitConnections !== null && route.limiter !== null) {
+      tunnel.slotKey = limitKey(req.client);
+      route.limiter.acquire(tunnel.slotKey);
+    }
     this.#tunnels.add(tunnel);
     tunnel.connect();
   }
@@ -639,6 +654,8 @@ class Tunnel {
   /** The status the client got: 101, a relayed answer's, an error's; 499 while none (client gone first). */
   #status = 499;
   #request: ClientRequest | null = null;
+  /** `limit-connections`: the client key whose slot this tunnel holds until it closes; null = none. */
+  slotKey: string | null = null;
   #upstream: Socket | null = null;
   #timer: NodeJS.Timeout | null = null;
   #retries = 0;
@@ -876,6 +893,7 @@ class Tunnel {
     this.#done = true;
     this.#clearTimer();
     this.#member.release();
+    if (this.slotKey !== null) this.#route.limiter?.release(this.slotKey);
     this.#proxy.closed(this, this.#open);
     const log = this.#log;
     if (this.#open) log.stats.tunnels--;

@@ -45,6 +45,8 @@ export interface WorkerPoolOptions {
   readonly maxHeaderSize?: number;
   /** `--access-log-format` (default json). */
   readonly accessLogFormat?: AccessLogFormat;
+  /** `--trusted-proxies` (canonical CIDRs). */
+  readonly trustedProxies?: ReadonlyArray<string>;
 }
 
 /** One worker's totals for server-status, read from its stats region (no messaging). */
@@ -390,6 +392,7 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
       busyLedger: slot.ledger.buffer,
       stats: slot.stats.buffer,
       accessLogFormat: this.#options.accessLogFormat ?? "json",
+      trustedProxies: this.#options.trustedProxies ?? [],
       initial: this.#current,
       __entry: this.#entry.href,
     };

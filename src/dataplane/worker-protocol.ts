@@ -33,6 +33,8 @@ export interface WorkerInit {
   /** This worker's totals region (WorkerStats), kept by the primary across respawns and read by it for server-status. */
   readonly stats: SharedArrayBuffer;
   readonly accessLogFormat: AccessLogFormat;
+  /** `--trusted-proxies` (canonical CIDRs; empty = none). */
+  readonly trustedProxies: ReadonlyArray<string>;
   /** The current snapshot (respawn, or applies made before the worker started); null = none yet. */
   readonly initial: WorkerSnapshot | null;
 }

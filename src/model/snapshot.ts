@@ -22,6 +22,12 @@ export interface Timeouts {
   readonly readMs: number | null;
 }
 
+/** `limit-rps` with `limit-burst`. */
+export interface RateLimit {
+  readonly rps: number;
+  readonly burst: number;
+}
+
 export interface RouteOptions {
   readonly timeouts: Timeouts;
   /** `preserve-host` (default true): send the client's Host; false sends the balancer's `hostHeader`. */
@@ -55,6 +61,16 @@ export interface RouteOptions {
   readonly sslRedirect?: boolean;
   /** `force-ssl-redirect`: 308 to https even when the host has no TLS here. Absent = false. */
   readonly forceSslRedirect?: boolean;
+  /** `max-body-size`: request bodies above this many bytes get 413; null = unlimited. */
+  readonly maxBodyBytes: number | null;
+  /** `allow-cidrs`: canonical CIDRs of the only client addresses served (others 403); null = all. */
+  readonly allowCidrs: ReadonlyArray<string> | null;
+  /** `deny-cidrs`: canonical CIDRs of client addresses refused with 403; null = none. */
+  readonly denyCidrs: ReadonlyArray<string> | null;
+  /** `limit-rps` / `limit-burst`: token bucket per client address (capacity rps + burst, refill rps/s); null = none. */
+  readonly rateLimit: RateLimit | null;
+  /** `limit-connections`: requests and tunnels in flight per client address; null = none. */
+  readonly limitConnections: number | null;
 }
 
 /** The balancer id ("ns/service:port") of a route's `custom-error-backend` value. */
@@ -258,6 +274,10 @@ export interface ServerSettings {
   readonly errorPages?: Readonly<Record<string, string>>;
   /** `global-response-headers`: rules applied to every response (after a route's own response-headers); absent = none. */
   readonly globalResponseHeaders?: ReadonlyArray<HeaderRule>;
+  /** `client-body-timeout`: longest wait for the next bytes of a request body; exceeded -> 408, closed; null = disabled. */
+  readonly clientBodyTimeoutMs: number | null;
+  /** `max-connections-per-worker`: open client connections per worker (net.Server maxConnections); over -> closed at once; 0 = unlimited. */
+  readonly maxConnectionsPerWorker: number;
 }
 
 /** Default `compression-types`: ingress-nginx's gzip-types, plus text/html and the XML/JSON text types; sorted. */
@@ -300,6 +320,8 @@ export const defaultServerSettings: ServerSettings = Object.freeze({
   maxRequestsPerConnection: 0,
   compressionTypes: defaultCompressionTypes,
   compressionMinSize: 1024,
+  clientBodyTimeoutMs: 60_000,
+  maxConnectionsPerWorker: 16_384,
 });
 
 export interface RouteTable {

@@ -22,7 +22,9 @@ describe("global settings: keys", () => {
       "lbmethod", "sticky-session", "sticky-nofailover",
       "health-check-method", "health-check-interval", "health-check-passes", "health-check-fails", "health-check-expect",
       "retry", "max-attempts", "fail-on-status", "fail-on-timeout",
-      "connect-timeout", "timeout", "preserve-host", "request-headers", "response-headers", "proxy-pass-reverse", "ssl-redirect", "force-ssl-redirect", "auth-timeout", "compression", "custom-error-pages", "custom-error-backend", "backend-tls-verify", "websocket-idle-timeout",
+      "connect-timeout", "timeout", "preserve-host", "request-headers", "response-headers", "proxy-pass-reverse",
+      "max-body-size", "allow-cidrs", "deny-cidrs", "limit-rps", "limit-burst", "limit-connections",
+      "ssl-redirect", "force-ssl-redirect", "auth-timeout", "compression", "custom-error-pages", "custom-error-backend", "backend-tls-verify", "websocket-idle-timeout",
     ]);
   });
 
@@ -116,10 +118,10 @@ describe("global settings: resolveGlobalSettings", () => {
     },
     {
       name: "unknown keys are warnings and ignored",
-      data: { "proxy-read-timeout": "20", "max-body-size": "1m" },
+      data: { "proxy-read-timeout": "20" },
       previous: { found: false, values: {} },
       values: {},
-      reasons: ["SettingNotImplemented", "UnknownSetting"],
+      reasons: ["UnknownSetting"],
     },
     {
       name: "rewrite-target and app-root are refused with an error each",

@@ -21,7 +21,7 @@ function resolve(data: Record<string, string>, previous: SettingsMemory = { foun
 
 describe("server settings: keys", () => {
   it("are the logging and limits keys, documented in this order, apart from the annotation-default keys", () => {
-    expect(serverSettingKeys).toEqual(["access-log", "log-level", "client-header-timeout", "client-request-timeout", "keep-alive-timeout", "upstream-keep-alive-timeout", "max-requests-per-connection", "compression-types", "error-page-<status>", "compression-min-size", "ssl-protocols", "ssl-ciphers", "hsts", "hsts-max-age", "hsts-include-subdomains", "hsts-preload", "ssl-redirect-port", "global-response-headers"]);
+    expect(serverSettingKeys).toEqual(["access-log", "log-level", "client-header-timeout", "client-request-timeout", "keep-alive-timeout", "upstream-keep-alive-timeout", "max-requests-per-connection", "compression-types", "error-page-<status>", "compression-min-size", "ssl-protocols", "ssl-ciphers", "hsts", "hsts-max-age", "hsts-include-subdomains", "hsts-preload", "ssl-redirect-port", "global-response-headers", "client-body-timeout", "max-connections-per-worker"]);
     expect(serverSettingDocs.map((d) => d.key)).toEqual(serverSettingKeys);
     for (const key of serverSettingKeys) expect(settingKeys).not.toContain(key);
   });
@@ -42,7 +42,27 @@ describe("server settings: keys", () => {
       maxRequestsPerConnection: 0,
       compressionTypes: defaultCompressionTypes,
       compressionMinSize: 1024,
+      clientBodyTimeoutMs: 60_000,
+      maxConnectionsPerWorker: 16_384,
     });
+  });
+
+  it.each([
+    { name: "client-body-timeout in seconds", values: { "client-body-timeout": "2.5" }, want: { clientBodyTimeoutMs: 2_500 } },
+    { name: 'client-body-timeout "0" disables it', values: { "client-body-timeout": "0" }, want: { clientBodyTimeoutMs: null } },
+    { name: "max-connections-per-worker", values: { "max-connections-per-worker": "100" }, want: { maxConnectionsPerWorker: 100 } },
+    { name: 'max-connections-per-worker "0" is unlimited', values: { "max-connections-per-worker": "0" }, want: { maxConnectionsPerWorker: 0 } },
+  ])("$name", ({ values, want }) => {
+    expect(toServerSettings(values as unknown as Record<string, string>).settings).toMatchObject(want);
+  });
+
+  it.each([
+    { key: "client-body-timeout", value: "forever" },
+    { key: "client-body-timeout", value: "7200" },
+    { key: "max-connections-per-worker", value: "-1" },
+    { key: "max-connections-per-worker", value: "2000000" },
+  ])("$key=$value is refused", ({ key, value }) => {
+    expect(checkServerSetting(key, value).ok).toBe(false);
   });
 });
 

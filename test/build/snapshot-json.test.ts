@@ -21,6 +21,11 @@ const options: RouteOptions = {
   connectPorts: [443, 8443],
   compression: true,
   customErrorPages: [404, 503],
+  maxBodyBytes: 1024,
+  allowCidrs: ["10.0.0.0/8", "::1/128"],
+  denyCidrs: null,
+  rateLimit: { rps: 5, burst: 2 },
+  limitConnections: 3,
 };
 const route: Route = { path: "/ü\"x", pathType: "Exact", ingress: "ns/a", balancer: "ns/s:80", options, canary: { ingress: "ns/c", balancer: "ns/c:80", weight: 7, byHeader: "x-c\"", byCookie: null } };
 
@@ -67,7 +72,7 @@ describe("snapshot JSON", () => {
     { name: "built-in server settings (flags decide logging)", server: defaultServerSettings },
     {
       name: "every server setting set, request timeout disabled, a quoted log level",
-      server: { accessLog: false, logLevel: 'info,proxy="debug"', clientHeaderTimeoutMs: 1500, clientRequestTimeoutMs: null, keepAliveTimeoutMs: 100, upstreamKeepAliveTimeoutMs: 2500, maxRequestsPerConnection: 7, compressionTypes: ["a/b", 'x/"y'], compressionMinSize: 0, errorPages: { "404": '<p>"gone"</p>\n', "503": "x" } },
+      server: { accessLog: false, logLevel: 'info,proxy="debug"', clientHeaderTimeoutMs: 1500, clientRequestTimeoutMs: null, keepAliveTimeoutMs: 100, upstreamKeepAliveTimeoutMs: 2500, maxRequestsPerConnection: 7, compressionTypes: ["a/b", 'x/"y'], compressionMinSize: 0, clientBodyTimeoutMs: null, maxConnectionsPerWorker: 9, errorPages: { "404": '<p>"gone"</p>\n', "503": "x" } },
     },
   ])("writes server settings as canonicalJson does: $name", ({ server }) => {
     expect(serverSettingsJson(server)).toBe(canonicalJson(server));

@@ -32,6 +32,11 @@ export const defaultOptions: RouteOptions = {
   proxyPassReverse: false,
   connectPorts: null,
   compression: false,
+  maxBodyBytes: null,
+  allowCidrs: null,
+  denyCidrs: null,
+  rateLimit: null,
+  limitConnections: null,
 };
 
 export function route(path: string, pathType: "Exact" | "Prefix", balancer: string, options: Partial<RouteOptions> = {}, ingress = "default/ing", canary: CanaryConfig | null = null): Route {

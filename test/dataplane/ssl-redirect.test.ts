@@ -58,6 +58,11 @@ describe("compile: which routes redirect and send HSTS", () => {
     proxyPassReverse: false,
     connectPorts: null,
     compression: false,
+    maxBodyBytes: null,
+    allowCidrs: null,
+    denyCidrs: null,
+    rateLimit: null,
+    limitConnections: null,
     ...extra,
   });
   const route = (ingress: string, extra: Partial<RouteOptions> = {}): Route => ({ path: "/", pathType: "Prefix", ingress, balancer: "b", options: options(extra), canary: null });

@@ -1,4 +1,5 @@
-// Request body annotations (issue #5). Compression and error pages (issue #6) are in compression.ts.
-import { notImplementedFamily, plannedDoc } from "./family.js";
+// Request body annotations: max-body-size moved to perimeter.ts (issue #5); compression and error
+// pages are in compression.ts (issue #6). No key is left here.
+import { notImplementedFamily } from "./family.js";
 
-export const bodyFamily = notImplementedFamily("body", "issue #5", [plannedDoc("max-body-size", "bytes, k/m suffixes", "none", "larger request bodies -> 413 (LimitRequestBody)")]);
+export const bodyFamily = notImplementedFamily("body", "issue #5", []);

@@ -71,7 +71,7 @@ function parseRuleLine(line: string): HeaderRule | string {
   if (name === undefined) return `"${opText}" needs a header name`;
   if (!tokenPattern.test(name)) return `header name ${JSON.stringify(name)} is not an RFC 9110 token`;
   const lower = name.toLowerCase();
-  const why = forbiddenNames.get(lower);
+  const why = forbiddenNames.get(lower) ?? (lower.startsWith("proxy-") ? "proxy-* headers are hop-by-hop (Proxy-Authorization, Proxy-Connection...) and managed by the proxy" : undefined);
   if (why !== undefined) return `header ${lower} cannot be changed: ${why}`;
   if (opText === "unset" && match?.[3] !== undefined) return `"unset" takes only a header name`;
   if (opText !== "unset" && match?.[3] === undefined) return `"${opText}" needs a value (use "" for an empty one)`;

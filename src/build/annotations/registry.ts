@@ -8,6 +8,7 @@ import { balancerFamily, type CanaryValue, type HotStandbyRef } from "./balancer
 import { bodyFamily } from "./body.js";
 import { connectFamily } from "./connect.js";
 import { compressionFamily, customErrorBackendKey } from "./compression.js";
+import { perimeterFamily } from "./perimeter.js";
 import { failoverFamily } from "./failover.js";
 import { annotationPrefix, invalidAnnotation, type AnnotationDoc, type AnnotationFinding, type Annotations } from "./family.js";
 import { headersFamily } from "./headers.js";
@@ -17,7 +18,7 @@ import { rewriteFamily } from "./rewrite.js";
 import { timeoutsFamily, toTimeouts } from "./timeouts.js";
 
 /** The families of STYLE.md, in README order (then ajp, the AJP member settings, and connect). */
-export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, accessFamily, redirectFamily, authFamily, bodyFamily, compressionFamily, protocolFamily, ajpFamily, connectFamily] as const;
+export const annotationFamilies = [balancerFamily, healthFamily, failoverFamily, timeoutsFamily, headersFamily, rewriteFamily, perimeterFamily, accessFamily, redirectFamily, authFamily, bodyFamily, compressionFamily, protocolFamily, ajpFamily, connectFamily] as const;
 
 /** Every recognised `proxypass.io/` key. */
 export const knownAnnotationKeys: ReadonlySet<string> = new Set(annotationFamilies.flatMap((f) => f.keys));
@@ -76,9 +77,10 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
   const compression = compressionFamily.parse(effective);
   const auth = authFamily.parse(effective);
   const redirect = redirectFamily.parse(effective);
+  const perimeter = perimeterFamily.parse(effective);
   const findings: AnnotationFinding[] = [];
   // Warnings ("ignored") only about keys the Ingress sets itself, not about global defaults.
-  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...ajp.diagnostics, ...rewrite.diagnostics, ...connect.diagnostics, ...compression.diagnostics, ...auth.diagnostics, ...redirect.diagnostics]) {
+  for (const f of [...timeouts.diagnostics, ...headers.diagnostics, ...balancer.diagnostics, ...health.diagnostics, ...failover.diagnostics, ...protocol.diagnostics, ...ajp.diagnostics, ...rewrite.diagnostics, ...connect.diagnostics, ...compression.diagnostics, ...auth.diagnostics, ...perimeter.diagnostics, ...redirect.diagnostics]) {
     if (f.severity === "error" || Object.hasOwn(annotations, f.key)) findings.push(f);
   }
   // Only the ConfigMap (the cluster admin) may name another namespace's Service as the error backend.
@@ -114,6 +116,11 @@ export function parseAnnotations(annotations: Annotations, defaults: Annotations
     // Only when not the default, so snapshots of Ingresses without these keys stay as they were.
     ...(redirect.value.sslRedirect ? {} : { sslRedirect: false }),
     ...(redirect.value.forceSslRedirect ? { forceSslRedirect: true } : {}),
+    maxBodyBytes: perimeter.value.maxBodyBytes,
+    allowCidrs: perimeter.value.allowCidrs,
+    denyCidrs: perimeter.value.denyCidrs,
+    rateLimit: perimeter.value.limitRps === null ? null : { rps: perimeter.value.limitRps, burst: perimeter.value.limitBurst ?? 0 },
+    limitConnections: perimeter.value.limitConnections,
   };
   const settings: BalancerSettingsValue = {
     lbmethod: balancer.value.lbmethod,

@@ -102,6 +102,8 @@ export interface WorkerGauges {
   readonly heapUsed?: () => number;
   /** Authentication outcome counters (ProxyServer.authOutcomes) and their labels, index by index. */
   readonly authOutcomes?: () => { readonly counts: Float64Array; readonly labels: ReadonlyArray<{ readonly type: string; readonly outcome: string }> };
+  /** Client connections closed at once by `max-connections-per-worker` (ProxyServer.droppedConnections). */
+  readonly droppedConnections?: () => number;
 }
 
 /** Names of the request metrics every worker exports (README lists them; a docs test checks). */
@@ -115,6 +117,7 @@ export const WORKER_METRIC_NAMES = [
   "proxypass_websocket_open_tunnels",
   "proxypass_worker_heap_used_bytes",
   "proxypass_auth_requests_total",
+  "proxypass_connections_dropped_total",
 ] as const;
 
 /** A registry over the worker's route statistics (no default process metrics: the primary exports those once). */
@@ -176,6 +179,14 @@ export function createWorkerRegistry(stats: RouteStatsRegistry, gauges: WorkerGa
           const l = labels[i];
           if (n !== 0 && l !== undefined) out.push({ labels: { type: l.type, outcome: l.outcome }, value: n });
         }
+      }),
+    );
+  }
+  const dropped = gauges.droppedConnections;
+  if (dropped !== undefined) {
+    collectors.push(
+      counter("proxypass_connections_dropped_total", "Client connections closed at once because the worker had max-connections-per-worker open.", (out) => {
+        out.push({ labels: {}, value: dropped() });
       }),
     );
   }

@@ -84,6 +84,11 @@ describe("header rule lines", () => {
     { name: "Trailer cannot be changed", text: "set Trailer X", reason: /hop-by-hop/ },
     { name: "Proxy-Connection cannot be changed", text: "set Proxy-Connection close", reason: /hop-by-hop/ },
     { name: "forbidden names match case-insensitively", text: "set CONTENT-length 1", reason: /content-length/ },
+    { name: "Proxy-Authorization cannot be changed (any proxy-* header)", text: "set Proxy-Authorization Basic eA==", reason: /proxy-authorization cannot be changed: proxy-\* headers/ },
+    { name: "Proxy-Authenticate cannot be unset", text: "unset Proxy-Authenticate", reason: /proxy-authenticate cannot be changed/ },
+    { name: "CR alone in a value is rejected", text: "set X-A a\rb", reason: /U\+000D/ },
+    { name: "LF splits lines: a second header smuggled on the next line is not a rule", text: "set X-A a\nContent-Length: 0", reason: /^line 2:/ },
+    { name: "Host cannot be unset either", text: "unset Host", reason: /upstream-vhost/ },
     { name: "more than 64 rules are rejected", text: Array.from({ length: 65 }, (_, i) => `set X-${i} v`).join("\n"), reason: /at most 64 rules/ },
     { name: "values over 4096 characters are rejected", text: `set X-A ${"a".repeat(4097)}`, reason: /longer than 4096/ },
   ])("$name", ({ text, reason }) => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { notImplementedFamily, plannedDoc } from "../../../src/build/annotations/family.js";
 import { annotationDocs, annotationFamilies, knownAnnotationKeys, parseAnnotations, type AnnotationFinding } from "../../../src/build/index.js";
 
 /** Every key of CONTRACT.md's annotation table. */
@@ -21,7 +22,7 @@ const none: Readonly<Record<string, string>> = {};
 
 describe("annotation registry", () => {
   it("has the families of STYLE.md, then ajp and connect", () => {
-    expect([...new Set(annotationFamilies.map((f) => f.name))]).toEqual(["balancer", "health", "failover", "timeouts", "headers", "rewrite", "access", "auth", "body", "protocol", "ajp", "connect"]);
+    expect([...new Set(annotationFamilies.map((f) => f.name))]).toEqual(["balancer", "health", "failover", "timeouts", "headers", "rewrite", "perimeter", "access", "auth", "body", "protocol", "ajp", "connect"]);
     expect(annotationFamilies.filter((f) => f.name === "protocol" || f.name === "ajp" || f.name === "connect").map((f) => f.implemented)).toEqual([true, true, true]);
   });
 
@@ -39,7 +40,6 @@ describe("annotation registry", () => {
     { name: "no annotations: default options, no findings", annotations: none, findings: [] },
     { name: "foreign prefixes are ignored", annotations: { "nginx.ingress.kubernetes.io/rewrite-target": "/", "kubernetes.io/ingress.class": "x" }, findings: [] },
     { name: "an unknown proxypass.io/ key is a warning", annotations: { "proxypass.io/lb-method": "x" }, findings: [{ severity: "warning", reason: "UnknownAnnotation", key: "proxypass.io/lb-method" }] },
-    { name: "a not-implemented key is a warning", annotations: { "proxypass.io/allow-cidrs": "10.0.0.0/8" }, findings: [{ severity: "warning", reason: "AnnotationNotImplemented", key: "proxypass.io/allow-cidrs" }] },
     { name: "an implemented balancer key gives no finding", annotations: { "proxypass.io/lbmethod": "random2" }, findings: [] },
     { name: "an invalid balancer key is an error", annotations: { "proxypass.io/lbmethod": "roundrobin" }, findings: [{ severity: "error", reason: "InvalidAnnotation", key: "proxypass.io/lbmethod" }] },
     { name: "a health setting without health-check-uri is ignored with a warning", annotations: { "proxypass.io/health-check-interval": "5" }, findings: [{ severity: "warning", reason: "AnnotationIgnored", key: "proxypass.io/health-check-interval" }] },
@@ -96,6 +96,11 @@ describe("annotation registry", () => {
       proxyPassReverse: true,
       connectPorts: null,
       compression: false,
+      maxBodyBytes: null,
+      allowCidrs: null,
+      denyCidrs: null,
+      rateLimit: null,
+      limitConnections: null,
     });
   });
 
@@ -121,5 +126,11 @@ describe("annotation registry", () => {
     const used = parseAnnotations({ "proxypass.io/backend-protocol": "ajp", "proxypass.io/ajp-packet-size": "16384", "proxypass.io/ajp-secret": "tomcat-ajp", "proxypass.io/ajp-ping": "500ms" });
     expect(used.findings).toEqual([]);
     expect(used.balancer).toMatchObject({ protocol: "ajp", ajp: { secret: "tomcat-ajp", packetSize: 16384, pingMs: 500 } });
+  });
+
+  it("a planned family's keys are warnings (AnnotationNotImplemented); every key of the contract is implemented now", () => {
+    const planned = notImplementedFamily("later", "issue #0", [plannedDoc("some-key", "text", "none", "a later key")]);
+    expect(planned.parse({ "proxypass.io/some-key": "1" }).diagnostics.map((d) => [d.severity, d.reason, d.key])).toEqual([["warning", "AnnotationNotImplemented", "proxypass.io/some-key"]]);
+    expect(annotationFamilies.filter((f) => !f.implemented).flatMap((f) => f.keys)).toEqual([]);
   });
 });

@@ -67,8 +67,9 @@ describe("RouteStatsRegistry", () => {
     reg.unrouted.record(methodIndex("GET"), 404, 0.0001, 0, 0);
     s.tunnels = 3;
     s.tunnelled = true;
-    const json = await createWorkerRegistry(reg, { worker: "1", heapUsed: () => 4096, authOutcomes: () => ({ counts: Float64Array.of(2, 1, 0, 0, 0, 3), labels: AUTH_OUTCOMES }) }).getMetricsAsJSON();
+    const json = await createWorkerRegistry(reg, { worker: "1", heapUsed: () => 4096, authOutcomes: () => ({ counts: Float64Array.of(2, 1, 0, 0, 0, 3), labels: AUTH_OUTCOMES }), droppedConnections: () => 2 }).getMetricsAsJSON();
     expect(json.map((m) => m.name)).toEqual([...WORKER_METRIC_NAMES]);
+    expect(json.find((m) => m.name === "proxypass_connections_dropped_total")?.values).toEqual([{ labels: {}, value: 2 }]);
     expect(json.find((m) => m.name === "proxypass_worker_heap_used_bytes")?.values).toEqual([{ labels: { worker: "1" }, value: 4096 }]);
     // Only routes that ever had a tunnel have a series (the unrouted stats never do).
     expect(json.find((m) => m.name === "proxypass_websocket_open_tunnels")?.values).toEqual([{ labels: { namespace: "shop", ingress: "web", service: "web:80" }, value: 3 }]);
