@@ -273,15 +273,22 @@ class H2TunnelClient implements TunnelClient {
     const lines: string[] = ["content-type", "text/plain; charset=utf-8", "content-length", String(body.length)];
     if (extra !== null) for (let i = 0; i < extra.length; i++) lines.push(extra[i] as string);
     if (workerId !== null) lines.push("x-proxypass-worker", workerId);
-    if (this.#respond(h2Headers(status, lines, null), false)) this.duplex.end(body);
+    if (this.#respond(h2Headers(status, lines, null), false)) this.#endThenReset(body);
     this.duplex.resume(); // what the client still sends is dropped
+  }
+
+  /** Ends the response, then resets the stream with NO_ERROR (RFC 9113 §8.1): a client that keeps its side open cannot hold it. */
+  #endThenReset(body: Buffer | string): void {
+    const stream = this.duplex;
+    stream.once("finish", destroyStream);
+    stream.end(body);
   }
 
   redirect(location: string, workerId: string | null, status: 302 | 308 = 302): void {
     const body = status === 308 ? "Permanent Redirect\n" : "Found\n";
     const lines = ["location", location, "content-type", "text/plain; charset=utf-8", "content-length", String(body.length)];
     if (workerId !== null) lines.push("x-proxypass-worker", workerId);
-    if (this.#respond(h2Headers(status, lines, null), false)) this.duplex.end(body);
+    if (this.#respond(h2Headers(status, lines, null), false)) this.#endThenReset(body);
     this.duplex.resume();
   }
 
@@ -303,6 +310,7 @@ class H2TunnelClient implements TunnelClient {
       return;
     }
     stream.resume();
+    stream.once("finish", destroyStream);
     res.on("error", () => stream.destroy());
     stream.once("close", () => res.destroy());
     res.pipe(stream);

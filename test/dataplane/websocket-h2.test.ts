@@ -286,6 +286,9 @@ describe("WebSocket over HTTP/2: refusals and relays", () => {
     });
     expect(body).toBe("not for you\n");
     expect(proxy.openTunnels).toBe(0);
+    // The client never ended its side: the proxy closes the stream after the response (NO_ERROR).
+    await ws.untilClosed();
+    expect(ws.stream.rstCode ?? 0).toBe(0);
   });
 
   it("auth applies: 401 without credentials (member never asked), tunnel with them", async () => {
@@ -296,6 +299,8 @@ describe("WebSocket over HTTP/2: refusals and relays", () => {
     expect(refused.status).toBe(401);
     expect(String(refused.headers["www-authenticate"])).toContain("Basic");
     expect(a.upgrades.length).toBe(before);
+    refused.stream.resume();
+    await refused.untilClosed();
     const ok = await connectWs(session, "/private/room", { authorization: `Basic ${Buffer.from("amy:secret").toString("base64")}` });
     expect(ok.status).toBe(200);
     ok.send("in");
