@@ -28,6 +28,8 @@ export function resolveBalancers(
   diagnostics: DiagnosticList,
   caches: { readonly prev: BuildCache | null; readonly next: BuildCache },
   secrets: SecretLookup,
+  /** The ConfigMap's error backend for requests no route matches (ServerSettings.notFoundPage), or null. */
+  notFoundBackend: string | null = null,
 ): UsedBalancer[] {
   const users = balancerUsers(merged);
   const age = new Map(admitted.map((a, i) => [a.ref, i]));
@@ -51,7 +53,7 @@ export function resolveBalancers(
     reportConflicts(id, winner, refs.slice(1), byRef, textOf, diagnostics);
     out.push(withSettings(resolved, winner, balancers, diagnostics, caches, secrets));
   }
-  addErrorBackends(merged, out, balancers, age, diagnostics);
+  addErrorBackends(merged, out, balancers, age, diagnostics, notFoundBackend);
   return out;
 }
 
@@ -61,8 +63,9 @@ export function resolveBalancers(
  * route's settings). A missing Service or port is a warning: its balancer has no members, and the
  * routes fall back to the ConfigMap page or the built-in one.
  */
-function addErrorBackends(merged: MergedRoutes, out: UsedBalancer[], balancers: BalancerSet, age: ReadonlyMap<string, number>, diagnostics: DiagnosticList): void {
-  let wanted: Map<string, Set<string>> | null = null;
+function addErrorBackends(merged: MergedRoutes, out: UsedBalancer[], balancers: BalancerSet, age: ReadonlyMap<string, number>, diagnostics: DiagnosticList, notFoundBackend: string | null): void {
+  // By id, the Ingresses naming it ("" = the ConfigMap, for requests no route matches).
+  let wanted: Map<string, Set<string>> | null = notFoundBackend === null ? null : new Map([[notFoundBackend, new Set([""])]]);
   const visit = (route: Route | null): void => {
     if (route === null || route.options.customErrorBackend === undefined) return;
     const id = errorBackendId(route.ingress, route.options.customErrorBackend);
@@ -94,7 +97,7 @@ function addErrorBackends(merged: MergedRoutes, out: UsedBalancer[], balancers: 
     const problems = resolution.ok ? resolution.backend.problems : [{ message: resolution.message }];
     for (const p of problems) {
       const why = p.message.split(";")[0] ?? p.message;
-      for (const ref of refs) diagnostics.ingress(ref, "warning", "CustomErrorBackendNotFound", `custom-error-backend ${id}: ${why}; error pages come from the ConfigMap or the built-in ones until it has ready endpoints`);
+      for (const ref of refs) if (ref !== "") diagnostics.ingress(ref, "warning", "CustomErrorBackendNotFound", `custom-error-backend ${id}: ${why}; error pages come from the ConfigMap or the built-in ones until it has ready endpoints`);
     }
     if (!resolution.ok || used.has(id)) continue;
     // The id as written (a port name stays a name), which is how routes name it (errorBackendId).

@@ -53,7 +53,7 @@ export function buildSnapshot(view: ClusterView, memory: BuildMemory, settings: 
   const admitted = resolveAuth(admitIngresses(selection.ours, memory.ingresses, global.annotationDefaults, diagnostics, caches.prev, caches.next), view.secrets, diagnostics, caches.prev, caches.next);
   const balancers = new BalancerSet(indexServices(view), settings, caches.prev, caches.next);
   const merged = mergeRoutes(admitted, balancers, diagnostics, caches);
-  const used = resolveBalancers(merged, admitted, balancers, diagnostics, caches, new SecretLookup(view));
+  const used = resolveBalancers(merged, admitted, balancers, diagnostics, caches, new SecretLookup(view), global.global.server.notFoundPage?.backend ?? null);
   const secrets = new Map<string, Secret>(view.secrets.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s] as const));
   const defaultCert = settings.defaultCertificate ?? null;
   const tls = buildTlsTable(

@@ -180,7 +180,18 @@ function resolved(configMap: string | null, values: Readonly<Record<string, stri
       `key ${clientHeaderTimeoutSetting}: longer than ${clientRequestTimeoutSetting}, which covers the headers too; ${request / 1000} seconds apply`,
     );
   }
-  return { global: { configMap, values, routeDefaults, server: server.settings }, annotationDefaults, memory };
+  return { global: { configMap, values, routeDefaults, server: withNotFoundPage(server.settings, routeDefaults) }, annotationDefaults, memory };
+}
+
+/**
+ * The ConfigMap's `custom-error-pages` with 404 also covers requests no route matches, when there is
+ * something to serve: a `custom-error-backend` that names its namespace, or an `error-page-404`.
+ */
+function withNotFoundPage(server: ServerSettings, defaults: RouteOptions): ServerSettings {
+  if (defaults.customErrorPages === undefined || !defaults.customErrorPages.includes(404)) return server;
+  const backend = defaults.customErrorBackend !== undefined && defaults.customErrorBackend.includes("/") ? defaults.customErrorBackend : null;
+  if (backend === null && server.errorPages?.["404"] === undefined) return server;
+  return { ...server, notFoundPage: { backend } };
 }
 
 function add(diagnostics: DiagnosticList, ref: string, severity: Diagnostic["severity"], reason: string, message: string): void {

@@ -42,6 +42,7 @@ export const canonicalKeys = {
     "logLevel",
     "maxConnectionsPerWorker",
     "maxRequestsPerConnection",
+    "notFoundPage",
     "upstreamKeepAliveTimeoutMs",
   ]),
   route: keys<Route>()(["balancer", "canary", "ingress", "options", "path", "pathType"]),
@@ -217,6 +218,7 @@ export function serverSettingsJson(s: ServerSettings): string {
     (s.errorPages !== undefined ? `"errorPages":{${Object.keys(s.errorPages).map((k) => `${str(k)}:${str(s.errorPages?.[k] as string)}`).join(",")}},` : "") +
     (s.globalResponseHeaders !== undefined ? `"globalResponseHeaders":${headersJson(s.globalResponseHeaders)},` : "") +
     `"keepAliveTimeoutMs":${str(s.keepAliveTimeoutMs)},"logLevel":${str(s.logLevel)},"maxConnectionsPerWorker":${str(s.maxConnectionsPerWorker)},"maxRequestsPerConnection":${str(s.maxRequestsPerConnection)},` +
+    (s.notFoundPage !== undefined ? `"notFoundPage":{"backend":${str(s.notFoundPage.backend)}},` : "") +
     `"upstreamKeepAliveTimeoutMs":${str(s.upstreamKeepAliveTimeoutMs)}}`
   );
 }

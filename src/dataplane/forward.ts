@@ -1166,7 +1166,9 @@ export class Forwarder {
     const q = path.indexOf("?");
     const route = router.route(host, q === -1 ? path : path.slice(0, q));
     if (route === null) {
-      this.#reject(req, res, new NoRouteError(), hostValue, start, unrouted, requestId, referer, userAgent);
+      const notFound = router.notFoundPages;
+      if (notFound !== null && notFound.applies(404, req.method, res.grpc)) this.#rejectWithPage(req, res, new NoRouteError(), notFound, hostValue, start, unrouted, requestId, referer, userAgent, "");
+      else this.#reject(req, res, new NoRouteError(), hostValue, start, unrouted, requestId, referer, userAgent);
       return;
     }
     if (route.sslRedirect !== null && !req.secure && host !== "" && !isAcmeChallenge(path)) {

@@ -202,6 +202,8 @@ export class Router {
   readonly defaultRoute: CompiledRoute | null;
   /** ConfigMap `global-response-headers`, for the responses the proxy generates itself (errors, redirects); null = none. */
   readonly globalResponseRules: HeaderRules | null;
+  /** The ConfigMap's `custom-error-pages` with 404: the error page of requests no route matches; null = off. */
+  readonly notFoundPages: ErrorPages | null;
 
   constructor(
     version: string,
@@ -210,9 +212,11 @@ export class Router {
     any: VirtualHostMatcher | null,
     defaultRoute: CompiledRoute | null,
     globalResponseRules: HeaderRules | null = null,
+    notFoundPages: ErrorPages | null = null,
   ) {
     this.version = version;
     this.globalResponseRules = globalResponseRules;
+    this.notFoundPages = notFoundPages;
     this.#exact = exact;
     this.#wildcard = wildcard;
     this.#any = any;
@@ -304,5 +308,12 @@ export function compileRoutes(table: RouteTable, registry: BalancerRegistry, sta
   }
   // Balancers referenced by no route still exist in the registry (endpoints may name them).
   for (const b of table.balancers) registry.ensure(b);
-  return new Router(table.version, exact, wildcard, any, table.defaultRoute === null ? null : compile(table.defaultRoute, plain), HeaderRules.compile(globalHeaders));
+  return new Router(table.version, exact, wildcard, any, table.defaultRoute === null ? null : compile(table.defaultRoute, plain), HeaderRules.compile(globalHeaders), notFoundPagesOf(table, pages, balancerOf));
+}
+
+/** ServerSettings.notFoundPage: status 404 with the ConfigMap's page and error backend (no Ingress: X-Namespace and X-Ingress-Name are empty). */
+function notFoundPagesOf(table: RouteTable, pages: ReadonlyMap<number, Buffer>, balancerOf: (id: string) => Balancer): ErrorPages | null {
+  const page = table.server?.notFoundPage;
+  if (page === undefined) return null;
+  return new ErrorPages([404], pages, page.backend === null ? null : balancerOf(page.backend), "/");
 }

@@ -278,6 +278,12 @@ export interface ServerSettings {
   readonly clientBodyTimeoutMs: number | null;
   /** `max-connections-per-worker`: open client connections per worker (net.Server maxConnections); over -> closed at once; 0 = unlimited. */
   readonly maxConnectionsPerWorker: number;
+  /**
+   * The ConfigMap's `custom-error-pages` lists 404: requests no route matches get the error page too
+   * (ingress-nginx's default backend). `backend`: the ConfigMap's `custom-error-backend` when it names
+   * a namespace ("ns/service:port"), else null (the `error-page-404` page). Absent = off.
+   */
+  readonly notFoundPage?: { readonly backend: string | null };
 }
 
 /** Default `compression-types`: ingress-nginx's gzip-types, plus text/html and the XML/JSON text types; sorted. */

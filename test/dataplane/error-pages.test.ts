@@ -236,3 +236,48 @@ describe("custom-error-pages from the custom-error-backend Service", () => {
     expect(errors.arrivals.length).toBe(before);
   });
 });
+
+describe("requests no route matches (the ConfigMap's custom-error-pages lists 404)", () => {
+  async function serveNotFound(backend: string | null, pages = true): Promise<void> {
+    const base = routeTable([vhost("example.com", [route("/", "Prefix", B)])]);
+    const server = { ...defaultServerSettings, ...(pages ? { errorPages: { "404": PAGE_404 } } : {}), notFoundPage: { backend } };
+    await proxy.applyRoutes({ ...base, balancers: [...base.balancers, balancerConfig(E)], server }, endpointTable({ [B]: [member(u.port)], [E]: [member(errors.port)] }));
+  }
+
+  it("an unknown host: the error backend's page with 404, asked without an Ingress or Service", async () => {
+    mode = "page";
+    await serveNotFound(E);
+    const before = errors.arrivals.length;
+    const reply = await send(port, { path: "/nowhere", headers: { host: "unknown.test" } });
+    expect(reply.status).toBe(404);
+    expect(reply.body.toString()).toBe("<h1>error 404 for /nowhere</h1>");
+    expect(errors.arrivals[before]?.headers).toMatchObject({ "x-code": "404", "x-original-uri": "/nowhere", "x-namespace": "", "x-ingress-name": "", "x-service-name": "", "x-service-port": "", host: "unknown.test" });
+    // a served host is not affected
+    expect((await send(port, { path: "/200" })).status).toBe(200);
+  });
+
+  it("without an error backend: the ConfigMap's error-page-404", async () => {
+    await serveNotFound(null);
+    const reply = await send(port, { path: "/", headers: { host: "unknown.test" } });
+    expect(reply.status).toBe(404);
+    expect(reply.body.toString()).toBe(PAGE_404);
+  });
+
+  it("HEAD for an unknown host: the plain 404, the backend not asked", async () => {
+    await serveNotFound(E);
+    const before = errors.arrivals.length;
+    const reply = await send(port, { method: "HEAD", path: "/", headers: { host: "unknown.test" } });
+    expect(reply.status).toBe(404);
+    expect(reply.headers["content-type"]).toBe("text/plain; charset=utf-8");
+    expect(errors.arrivals.length).toBe(before);
+  });
+
+  it("without notFoundPage an unknown host gets the plain 404", async () => {
+    await serve({ customErrorPages: [404], customErrorBackend: "error-pages:80" });
+    const before = errors.arrivals.length;
+    const reply = await send(port, { path: "/", headers: { host: "unknown.test" } });
+    expect(reply.status).toBe(404);
+    expect(reply.headers["content-type"]).toBe("text/plain; charset=utf-8");
+    expect(errors.arrivals.length).toBe(before);
+  });
+});

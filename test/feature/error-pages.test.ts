@@ -71,7 +71,7 @@ beforeAll(async () => {
         "kind: ConfigMap",
         "metadata: { name: proxypass, namespace: ingress }",
         "data:",
-        '  custom-error-pages: "503"',
+        '  custom-error-pages: "404,503"',
         "  custom-error-backend: ingress/error-pages:80",
         "  error-page-503: |",
         "    <!doctype html><title>maintenance</title>",
@@ -115,8 +115,8 @@ describe("custom error pages through the controller binary", () => {
   });
 
   it("a member's status that the ConfigMap does not list is relayed unchanged", async () => {
-    const reply = await send(ctl.httpPort, { path: "/404", headers: { host: "site.test" } });
-    expect(reply.status).toBe(404);
+    const reply = await send(ctl.httpPort, { path: "/410", headers: { host: "site.test" } });
+    expect(reply.status).toBe(410);
     expect(reply.headers["x-internal"]).toBe("yes");
   });
 
@@ -127,6 +127,14 @@ describe("custom error pages through the controller binary", () => {
     expect(reply.body.toString()).toBe("<h1>shop says 404</h1>");
     const ok = await send(ctl.httpPort, { path: "/200", headers: { host: "shop.test" } });
     expect(JSON.parse(ok.body.toString())).toEqual({ status: 200, trace: "at app.js:42" });
+  });
+
+  it("a host no Ingress serves: the ConfigMap's error Service page with 404 (ingress-nginx's default backend)", async () => {
+    const before = asked.length;
+    const reply = await send(ctl.httpPort, { path: "/x", headers: { host: "unknown.test" } });
+    expect(reply.status).toBe(404);
+    expect(reply.body.toString()).toBe("<h1>404</h1><p>/ :</p>");
+    expect(asked[before]).toMatchObject({ "x-code": "404", "x-original-uri": "/x", "x-namespace": "", "x-ingress-name": "" });
   });
 
   it("an error Service without endpoints: the ConfigMap page", async () => {
