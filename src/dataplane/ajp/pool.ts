@@ -591,6 +591,7 @@ export class AjpPool {
   /** Idle connections, most recently used last (LIFO: the warmest is reused first). */
   readonly #idle: AjpConnection[] = [];
   readonly #all = new Set<AjpConnection>();
+  #opened = 0;
   #closed = false;
   #drained: (() => void) | null = null;
 
@@ -609,6 +610,11 @@ export class AjpPool {
 
   get idleConnections(): number {
     return this.#idle.length;
+  }
+
+  /** Connections opened since the pool was made (reuse shows as fewer than requests). */
+  get opened(): number {
+    return this.#opened;
   }
 
   get closed(): boolean {
@@ -633,6 +639,7 @@ export class AjpPool {
 
   #open(): AjpConnection {
     const conn = new AjpConnection(this, this.#host, this.#port, this.#connectMs);
+    this.#opened++;
     this.#all.add(conn);
     return conn;
   }

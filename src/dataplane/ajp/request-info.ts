@@ -16,10 +16,21 @@ export function cipherKeyBits(name: string): number | null {
   return null;
 }
 
+/** The ssl_* facts per TLS connection: read once (the session DER, the peer certificate), not per request. */
+const factsByConnection = new WeakMap<object, AjpTls>();
+
 /** The ssl_* facts of a TLS client connection, or null for plain TCP. */
 export function tlsFacts(socket: IncomingMessage["socket"]): AjpTls | null {
   const tls = socket as TLSSocket;
   if (tls.encrypted !== true || typeof tls.getCipher !== "function") return null;
+  const known = factsByConnection.get(tls);
+  if (known !== undefined) return known;
+  const facts = readTlsFacts(tls);
+  factsByConnection.set(tls, facts);
+  return facts;
+}
+
+function readTlsFacts(tls: TLSSocket): AjpTls {
   const cipher = tls.getCipher();
   const session = tls.getSession?.();
   const peer = typeof tls.getPeerX509Certificate === "function" ? tls.getPeerX509Certificate() : undefined;
@@ -65,13 +76,15 @@ function sessionId(der: Buffer): string | null {
 /** The forward request's client facts for one request. `remoteAddr`: the client address the proxy uses (its access log's). */
 export function ajpRequestInfo(req: IncomingMessage, remoteAddr: string, serverName: string, serverPort: number, route: string | null): AjpRequestInfo {
   const socket = req.socket;
+  // HTTP/2 (compat API): req.socket is a new proxy per stream; the connection's own socket keys the TLS facts.
+  const connection = (req as { stream?: { session?: { socket?: IncomingMessage["socket"] } } }).stream?.session?.socket ?? socket;
   return {
     remoteAddr,
     remotePort: socket.remotePort ?? 0,
     localAddr: socket.localAddress ?? "",
     serverName,
     serverPort,
-    tls: tlsFacts(socket),
+    tls: tlsFacts(connection),
     route,
   };
 }

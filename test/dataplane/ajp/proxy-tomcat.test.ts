@@ -158,15 +158,17 @@ describe("AJP members through the proxy", () => {
 
   it("connections to Tomcat are reused across requests", async () => {
     await send(port, { path: "/index.jsp", headers: shop });
-    const pools = (): number => {
+    const opened = (): number => {
       const bal = proxy.registry.get(B);
       let n = 0;
-      for (const m of bal?.list ?? []) n += (m.upstream.pool(5_000, bal?.transport) as unknown as { connections: number }).connections;
+      for (const m of bal?.list ?? []) n += (m.upstream.pool(5_000, bal?.transport) as unknown as { opened: number }).opened;
       return n;
     };
-    const before = pools();
-    for (let i = 0; i < 10; i++) await send(port, { path: "/index.jsp", headers: shop });
-    expect(pools()).toBe(before);
+    const before = opened();
+    for (let i = 0; i < 10; i++) expect((await send(port, { path: "/index.jsp", headers: shop })).status).toBe(200);
+    // Ten sequential requests over two members: without reuse, ten new connections. (Not "zero":
+    // an idle connection may time out on a loaded machine and be replaced.)
+    expect(opened() - before).toBeLessThanOrEqual(4);
   }, 60_000);
 
   it("a WebSocket upgrade to an AJP balancer is 501 (AJP has no upgrade)", async () => {
