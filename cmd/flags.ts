@@ -62,6 +62,7 @@ export const flagsSchema = z.object({
   "cluster-domain": name.default("cluster.local"),
   "admin-allow-cidrs": cidrList.optional(),
   "trusted-proxies": trustedList.optional(),
+  "proxy-protocol": bool.default(false),
   "admin-token-file": z.string().min(1).optional(),
   "runtime-configmap": namespacedName.optional(),
   "state-file": z.string().min(1).optional(),
@@ -120,6 +121,8 @@ export const usage = `usage: proxypass-ingress [--manifests PATH | --kubeconfig 
   --trusted-proxies CIDRS     peers (load balancers) whose X-Forwarded-For names the client: the
                               right-most entry not in these CIDRs is the client address (default:
                               none, the peer is the client)
+  --proxy-protocol BOOL       every connection on both listeners starts with a PROXY v1/v2 header
+                              (cloud load balancers); its source is the client's peer (false)
   --shutdown-delay S          on SIGTERM, keep serving while unready this long (5)
   --shutdown-grace S          then let in-flight requests finish for at most this long (30)
   --cluster-domain NAME       cluster DNS domain for Service host names (cluster.local)

@@ -110,6 +110,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     accessLogFormat: flags["access-log-format"],
     maxHeaderSize: flags["max-header-size"],
     trustedProxies: flags["trusted-proxies"] ?? [],
+    proxyProtocol: flags["proxy-protocol"],
     logger: loggerFor("proxy"),
     healthLogger: loggerFor("health"),
   });

@@ -28,6 +28,7 @@ import type { Duplex } from "node:stream";
 import type { SecureContextOptions, TLSSocket } from "node:tls";
 import { ProxyRequest, ProxyResponse } from "./forward.js";
 import { H2ProxyRequest, H2ProxyResponse } from "./h2.js";
+import { readProxyHeader } from "./proxy-protocol.js";
 import { isWebSocketUpgrade } from "./websocket.js";
 
 /** What the listeners call: the ProxyServer's request path, upgrade path and connection counter. */
@@ -56,6 +57,8 @@ export interface FrontendOptions {
   /** How often Node checks the client header/request timeouts. */
   readonly connectionsCheckingInterval: number;
   readonly settings: Http1Settings;
+  /** `--proxy-protocol`: every connection starts with a PROXY v1/v2 header (proxy-protocol.ts), read before anything else. */
+  readonly proxyProtocol?: boolean;
 }
 
 export interface ListenOn {
@@ -86,6 +89,8 @@ function h2ConnectListener(handlers: FrontendHandlers): (req: H2ProxyRequest, re
     else refuseH2Connect(res);
   };
 }
+
+function noopError(): void {}
 
 function destroyOnTimeout(this: Socket): void {
   this.destroy();
@@ -250,10 +255,17 @@ export class PlainFrontend {
       this.emit("data", chunk);
     };
     this.#onFirstBytes = onFirstBytes;
+    const afterProxyHeader = (socket: Socket): void => {
+      this.#sniff(socket);
+      socket.resume();
+    };
+    const proxyProtocol = options.proxyProtocol === true;
     this.#net = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
       handlers.connection(socket);
       this.#raw.add(socket);
-      this.#sniff(socket);
+      // --proxy-protocol: the PROXY header first (within the header timeout), then the h2c sniff on what follows.
+      if (proxyProtocol) readProxyHeader(socket, timing.headersTimeout, afterProxyHeader);
+      else this.#sniff(socket);
     });
     // The HTTP/1.1 server never listens itself: start its header/request timeout checks.
     this.http.emit("listening");
@@ -323,6 +335,9 @@ export interface TlsFrontendOptions extends FrontendOptions {
 
 export class TlsFrontend {
   readonly #server: Http2SecureServer<typeof ProxyRequest, typeof ProxyResponse, typeof H2ProxyRequest, typeof H2ProxyResponse>;
+  /** `--proxy-protocol`: the TCP listener that reads the PROXY header, then hands the socket to the TLS server; null = off. */
+  readonly #front: NetServer | null = null;
+  readonly #timing: { headersTimeout: number };
   readonly #sessions: Sessions;
   readonly #raw = new RawConnections();
   readonly #request: typeof ProxyRequest;
@@ -363,6 +378,19 @@ export class TlsFrontend {
     // Raw TCP connections (before the handshake): counted like the plain listener's.
     this.#server.on("connection", handlers.connection);
     this.#server.on("connection", (socket: Socket) => this.#raw.add(socket));
+    const timing = (this.#timing = { headersTimeout: options.settings.headersTimeout });
+    if (options.proxyProtocol === true) {
+      // The PROXY header comes before the TLS handshake: read it from the raw socket, then the TLS
+      // server takes the socket (TLSSocket feeds itself the bytes already read and put back).
+      const server = this.#server;
+      const toTls = (socket: Socket): void => {
+        server.emit("connection", socket);
+      };
+      this.#front = createNetServer({ noDelay: true }, (socket: Socket) => {
+        socket.on("error", noopError);
+        readProxyHeader(socket, timing.headersTimeout, toTls);
+      });
+    }
   }
 
   /** The server (for tests and ticket keys). */
@@ -372,8 +400,9 @@ export class TlsFrontend {
 
   /** `max-connections-per-worker`: net.Server maxConnections (over it a new connection is closed at once and "drop" emitted). */
   setMaxConnections(max: number, onDrop: () => void): void {
-    this.#server.maxConnections = max;
-    if (this.#server.listenerCount("drop") === 0) this.#server.on("drop", onDrop);
+    const listener = this.#front ?? this.#server;
+    listener.maxConnections = max;
+    if (listener.listenerCount("drop") === 0) listener.on("drop", onDrop);
   }
 
   /** Replaces the default context's options (default certificate, protocols, ciphers) for new handshakes. */
@@ -384,10 +413,11 @@ export class TlsFrontend {
   applySettings(s: Http1Settings): void {
     applyHttp1(this.#server, s);
     this.#sessions.idleMs = s.keepAliveTimeout;
+    this.#timing.headersTimeout = s.headersTimeout;
   }
 
   listen(on: ListenOn): Promise<AddressInfo> {
-    return listenOn(this.#server as unknown as NetServer, on).then((address) => {
+    return listenOn(this.#front ?? (this.#server as unknown as NetServer), on).then((address) => {
       this.#request.prototype.forwardedPort = String(address.port);
       this.#h2Request.prototype.forwardedPort = String(address.port);
       return address;
@@ -395,12 +425,22 @@ export class TlsFrontend {
   }
 
   get address(): AddressInfo | null {
-    const a = this.#server.address();
+    const a = (this.#front ?? this.#server).address();
     return a !== null && typeof a === "object" ? a : null;
   }
 
   /** Stops accepting, closes idle HTTP/1.1 connections, sends GOAWAY; resolves once every connection is closed. */
   close(): Promise<void> {
+    const front = this.#front;
+    if (front !== null) {
+      // The TLS server never listens itself: its idle connections are closed here, the front's close waits for all.
+      this.closeIdleConnections();
+      this.#sessions.closeAll();
+      return new Promise<void>((resolve) => {
+        if (!front.listening) resolve();
+        else front.close(() => resolve());
+      });
+    }
     return new Promise<void>((resolve) => {
       if (!this.#server.listening) resolve();
       else this.#server.close(() => resolve());

@@ -15,6 +15,7 @@ import { defaultServerSettings, type BalancerStateReader, type BalancerView, typ
 import { CidrMatcher, type LogLevelControl, type Logger } from "../util/index.js";
 import { BalancerRegistry, RuntimeOverrides, Scoreboard, SlotAllocator, describeBalancers, type SlotAssignment } from "./balancer/index.js";
 import { createDefaultCertificate, type PemPair } from "./certificates.js";
+import { proxySourceOf } from "./proxy-protocol.js";
 import { Forwarder, type ProxyRequest, type ProxyResponse } from "./forward.js";
 import { PlainFrontend, TlsFrontend, type FrontendHandlers, type Http1Settings } from "./frontend.js";
 import type { H2ProxyRequest, H2ProxyResponse } from "./h2.js";
@@ -61,6 +62,8 @@ export interface ProxyServerOptions {
   readonly requestIdPrefix?: string;
   /** `--trusted-proxies`: canonical CIDRs of proxies whose X-Forwarded-For names the client; empty/undefined = none. */
   readonly trustedProxies?: ReadonlyArray<string>;
+  /** `--proxy-protocol`: both listeners read a PROXY v1/v2 header first; its source is the peer. */
+  readonly proxyProtocol?: boolean;
   /**
    * TLS listener material: the certificate presented when no `--default-ssl-certificate` is in the
    * route table, and the session ticket keys (48 bytes). Worker mode: made once by the primary and
@@ -129,7 +132,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
   #tlsMaterial: { readonly defaultCertificate: PemPair; readonly ticketKeys: Buffer } | null;
   #contexts: TlsContexts | null = null;
   readonly #handlers: FrontendHandlers;
-  readonly #frontendOptions: { readonly maxHeaderSize: number; readonly connectionsCheckingInterval: number };
+  readonly #frontendOptions: { readonly maxHeaderSize: number; readonly connectionsCheckingInterval: number; readonly proxyProtocol: boolean };
   /** The one reference swapped per route apply. */
   #router: Router;
   #routesVersion: string | null = null;
@@ -170,6 +173,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
       requestIdPrefix: options.requestIdPrefix ?? "0",
     });
     if (options.trustedProxies !== undefined && options.trustedProxies.length !== 0) this.#forwarder.trustedProxies = new CidrMatcher(options.trustedProxies);
+    if (options.proxyProtocol === true) this.#forwarder.peerOf = proxySourceOf;
     this.#tunnels = new TunnelProxy(this.#forwarder);
     this.#connects = new ConnectProxy(this.#forwarder);
     this.#handlers = {
@@ -194,7 +198,7 @@ export class ProxyServer implements SnapshotSink, BalancerStateReader {
       connection: (socket: Socket) => this.#forwarder.connectionOpened(socket),
     };
     // Node's default check interval (30 s) would let a 5 s header timeout last up to 35 s.
-    this.#frontendOptions = { maxHeaderSize: options.maxHeaderSize ?? 16_384, connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 1_000 };
+    this.#frontendOptions = { maxHeaderSize: options.maxHeaderSize ?? 16_384, connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 1_000, proxyProtocol: options.proxyProtocol === true };
     this.#plain = new PlainFrontend(this.#handlers, { ...this.#frontendOptions, settings: http1Settings(this.#baseSettings) });
     this.#tlsMaterial = options.tls ?? null;
   }

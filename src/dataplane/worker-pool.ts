@@ -47,6 +47,8 @@ export interface WorkerPoolOptions {
   readonly accessLogFormat?: AccessLogFormat;
   /** `--trusted-proxies` (canonical CIDRs). */
   readonly trustedProxies?: ReadonlyArray<string>;
+  /** `--proxy-protocol`. */
+  readonly proxyProtocol?: boolean;
 }
 
 /** One worker's totals for server-status, read from its stats region (no messaging). */
@@ -393,6 +395,7 @@ export class WorkerPool implements SnapshotSink, BalancerStateReader {
       stats: slot.stats.buffer,
       accessLogFormat: this.#options.accessLogFormat ?? "json",
       trustedProxies: this.#options.trustedProxies ?? [],
+      proxyProtocol: this.#options.proxyProtocol ?? false,
       initial: this.#current,
       __entry: this.#entry.href,
     };

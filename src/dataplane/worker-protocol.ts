@@ -35,6 +35,8 @@ export interface WorkerInit {
   readonly accessLogFormat: AccessLogFormat;
   /** `--trusted-proxies` (canonical CIDRs; empty = none). */
   readonly trustedProxies: ReadonlyArray<string>;
+  /** `--proxy-protocol`. */
+  readonly proxyProtocol: boolean;
   /** The current snapshot (respawn, or applies made before the worker started); null = none yet. */
   readonly initial: WorkerSnapshot | null;
 }

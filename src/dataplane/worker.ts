@@ -34,6 +34,7 @@ async function runWorker(port: NonNullable<typeof parentPort>, init: WorkerInit)
     requestIdPrefix: String(init.id),
     ...(init.tls !== null ? { tls: { defaultCertificate: init.tls.defaultCertificate, ticketKeys: Buffer.from(init.tls.ticketKeys) } } : {}),
     trustedProxies: init.trustedProxies,
+    proxyProtocol: init.proxyProtocol,
   });
   const metrics = createWorkerRegistry(server.routeStats, { worker: String(init.id), heapUsed: () => getHeapStatistics().used_heap_size, authOutcomes: () => ({ counts: server.authOutcomes, labels: AUTH_OUTCOMES }), droppedConnections: () => server.droppedConnections });
   const post = (msg: FromWorker): void => port.postMessage(msg);
