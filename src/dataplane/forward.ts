@@ -395,7 +395,7 @@ export class Exchange implements Dispatcher.DispatchHandler, EncoderSink, ErrorP
     if (this.#route.reverse !== null) this.#fw.reverseMap(this.#route.reverse, out, this.#route, this.#host, this.#req.forwardedProto, this.#member);
     if (this.#setCookie !== null) out.push("set-cookie", this.#setCookie);
     if (this.#route.responseRules !== null) this.#route.responseRules.apply(out);
-    if (this.#route.hsts !== null && this.#req.secure) {
+    if (this.#route.hsts !== null && this.#req.forwardedProto === "https") {
       // The proxy's HSTS replaces a member's (ingress-nginx's more_set_headers).
       removeNames(out, HSTS_NAME as unknown as string[]);
       out.push("strict-transport-security", this.#route.hsts);
@@ -800,6 +800,9 @@ export class RequestHead {
   grpc = false;
   /** The `grpc-timeout` value (forwarded), or null. */
   grpcTimeout: string | null = null;
+  /** The client's X-Forwarded-Proto / X-Forwarded-Port (last line), never forwarded; believed only from a `--trusted-proxies` peer. */
+  xForwardedProto: string | null = null;
+  xForwardedPort: string | null = null;
 }
 
 /** One pass over the raw headers: the forwarded set, plus what routing, logs and checks need. */
@@ -818,6 +821,8 @@ export function scanRequestHead(raw: ReadonlyArray<string>, out: RequestHead): v
   let userAgent: string | null = null;
   let grpc = false;
   let grpcTimeout: string | null = null;
+  let xForwardedProto: string | null = null;
+  let xForwardedPort: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] ?? "").toLowerCase();
     const value = raw[i + 1] ?? "";
@@ -830,8 +835,12 @@ export function scanRequestHead(raw: ReadonlyArray<string>, out: RequestHead): v
         forwardedFor = forwardedFor === null ? value : `${forwardedFor}, ${value}`;
         continue;
       case "x-forwarded-proto":
-      case "x-forwarded-host":
+        xForwardedProto = value;
+        continue;
       case "x-forwarded-port":
+        xForwardedPort = value;
+        continue;
+      case "x-forwarded-host":
       case "x-forwarded-prefix":
       case "via":
         continue;
@@ -887,6 +896,22 @@ export function scanRequestHead(raw: ReadonlyArray<string>, out: RequestHead): v
   out.userAgent = userAgent;
   out.grpc = grpc;
   out.grpcTimeout = grpcTimeout;
+  out.xForwardedProto = xForwardedProto;
+  out.xForwardedPort = xForwardedPort;
+}
+
+/**
+ * A `--trusted-proxies` peer (a load balancer that terminated TLS) says which scheme and port the
+ * client used: they replace the listener's for this request (X-Forwarded-Proto/-Port upstream, the
+ * ssl-redirect decision, HSTS, ProxyPassReverse and app-root URLs), as ingress-nginx's
+ * use-forwarded-headers. Only "http"/"https" and a port number are believed.
+ */
+export function believeForwarded(req: { forwardedProto: string; forwardedPort: string }, proto: string | null, port: string | null): void {
+  if (proto !== null) {
+    const p = proto.length === 5 || proto.length === 4 ? proto.toLowerCase() : "";
+    if (p === "https" || p === "http") req.forwardedProto = p;
+  }
+  if (port !== null && port.length <= 5 && /^[0-9]+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535) req.forwardedPort = port;
 }
 
 /** See `RequestHead.transferCoding`: 0 exactly chunked, 501 other codings before chunked, 400 chunked not last. */
@@ -1141,6 +1166,7 @@ export class Forwarder {
     const peer = this.peerAddress(req.socket);
     const client = this.trustedProxies === null ? peer : clientAddress(peer, forwardedFor, this.trustedProxies);
     req.client = client;
+    if ((head.xForwardedProto !== null || head.xForwardedPort !== null) && this.trustedProxies !== null && this.trustedProxies.contains(peer)) believeForwarded(req, head.xForwardedProto, head.xForwardedPort);
     if (head.transferCoding !== 0 || (head.transferEncoding && req.httpVersionMinor === 0 && req.httpVersionMajor === 1)) {
       // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing; §6.3: chunked not last -> 400.
       const error = head.transferCoding === 501 ? new TransferCodingError() : new BadRequestError("bad Transfer-Encoding");
@@ -1171,7 +1197,7 @@ export class Forwarder {
       else this.#reject(req, res, new NoRouteError(), hostValue, start, unrouted, requestId, referer, userAgent);
       return;
     }
-    if (route.sslRedirect !== null && !req.secure && host !== "" && !isAcmeChallenge(path)) {
+    if (route.sslRedirect !== null && req.forwardedProto !== "https" && host !== "" && !isAcmeChallenge(path)) {
       this.#redirectToHttps(req, res, route, host, hostValue, path, start, requestId, referer, userAgent);
       return;
     }

@@ -71,7 +71,8 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => backend.listen(0, "127.0.0.1", resolve));
   dir = await mkdtemp(join(tmpdir(), "ppi-sslredirect-"));
   await writeCluster();
-  ctl = await startController(["--manifests", dir, "--configmap", "r/global", "--workers", "1", "--shutdown-delay", "0", "--shutdown-grace", "1"]);
+  // Loopback (this test) is a trusted proxy: its X-Forwarded-Proto/-Port are believed.
+  ctl = await startController(["--manifests", dir, "--configmap", "r/global", "--trusted-proxies", "127.0.0.0/8", "--workers", "1", "--shutdown-delay", "0", "--shutdown-grace", "1"]);
   await waitFor(async () => ((await send(ctl.httpPort, { path: "/", headers: { host: "plain.test" } }).catch(() => null))?.status === 200 ? true : undefined), {
     timeoutMs: 20_000,
     what: "controller serving plain.test",
@@ -153,6 +154,21 @@ describe("ssl-redirect and force-ssl-redirect", () => {
     expect(forced.headers.location).toBe("https://forced.test:8443/p?q");
     const optout = await send(ctl.httpPort, { path: "/p", headers: { host: "optout.test" } });
     expect(optout.status).toBe(200);
+  });
+
+  it("behind a trusted TLS-terminating load balancer (X-Forwarded-Proto: https) nothing is redirected and the member sees https", async () => {
+    const forced = await send(ctl.httpPort, { path: "/lb", headers: { host: "forced.test", "x-forwarded-proto": "https", "x-forwarded-port": "443" } });
+    expect(forced.status).toBe(200);
+    expect(JSON.parse(forced.body.toString())).toEqual({ url: "/lb", proto: "https" });
+    const secure = await send(ctl.httpPort, { path: "/lb", headers: { host: "secure.test", "x-forwarded-proto": "HTTPS" } });
+    expect(secure.status).toBe(200);
+    // The client reached the load balancer over TLS: HSTS applies.
+    expect(secure.headers["strict-transport-security"]).toBe("max-age=600; includeSubDomains");
+    // Anything but http/https is not believed.
+    const odd = await send(ctl.httpPort, { path: "/lb", headers: { host: "secure.test", "x-forwarded-proto": "wss" } });
+    expect(odd.status).toBe(308);
+    const plain = await send(ctl.httpPort, { path: "/lb", headers: { host: "secure.test", "x-forwarded-proto": "http" } });
+    expect(plain.status).toBe(308);
   });
 
   it("a plain WebSocket upgrade to a TLS host gets 308 too", async () => {
