@@ -7,4 +7,4 @@ const path = new URL("../README.md", import.meta.url);
 const before = readFileSync(path, "utf8");
 const after = refreshReadmeTables(before);
 if (after !== before) writeFileSync(path, after);
-console.log(after === before ? "README tables already current" : "README tables rewritten");
+process.stdout.write(after === before ? "README tables already current\n" : "README tables rewritten\n");

@@ -15,5 +15,5 @@ const a = ((performance.now() - t) * 1e6) / n;
 t = performance.now();
 for (let i = 0; i < n; i++) { const s = sample[i % sample.length]; if (bl.check(s, s.includes(":") ? "ipv6" : "ipv4")) hits++; }
 const b = ((performance.now() - t) * 1e6) / n;
-console.log(`ours ${a.toFixed(0)} ns, BlockList ${b.toFixed(0)} ns`, hits);
+process.stdout.write(`ours ${a.toFixed(0)} ns, BlockList ${b.toFixed(0)} ns (hits ${hits})\n`);
 }

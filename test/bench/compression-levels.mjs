@@ -69,9 +69,10 @@ async function streamMs(make, n) {
   return { ms: (d.user + d.system) / 1000 / n, out };
 }
 
-console.log(`input ${body.length} bytes; ${responses} responses per candidate; streaming in ${chunk}-byte writes, flushed`);
-console.log("| coding | one-shot size (%) | one-shot CPU ms | streaming size (%) | streaming CPU ms | streaming MiB/s of JSON per core |");
-console.log("|---|--:|--:|--:|--:|--:|");
+const out = (line) => process.stdout.write(`${line}\n`);
+out(`input ${body.length} bytes; ${responses} responses per candidate; streaming in ${chunk}-byte writes, flushed`);
+out("| coding | one-shot size (%) | one-shot CPU ms | streaming size (%) | streaming CPU ms | streaming MiB/s of JSON per core |");
+out("|---|--:|--:|--:|--:|--:|");
 for (const c of candidates) {
   for (let i = 0; i < 10; i++) c.sync(body);
   await streamMs(c.stream, 10);
@@ -81,5 +82,5 @@ for (const c of candidates) {
   }) / responses;
   const s = await streamMs(c.stream, responses);
   const pct = (n) => ((n / body.length) * 100).toFixed(1);
-  console.log(`| ${c.name} | ${pct(syncOut)} | ${syncMs.toFixed(2)} | ${pct(s.out)} | ${s.ms.toFixed(2)} | ${((body.length / 1048576) / (s.ms / 1000)).toFixed(0)} |`);
+  out(`| ${c.name} | ${pct(syncOut)} | ${syncMs.toFixed(2)} | ${pct(s.out)} | ${s.ms.toFixed(2)} | ${((body.length / 1048576) / (s.ms / 1000)).toFixed(0)} |`);
 }

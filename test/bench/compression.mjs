@@ -17,9 +17,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import zlib from "node:zlib";
-import { Processes, findTool, sleep } from "./lib/procs.mjs";
+import * as configs from "./lib/configs.mjs";
+import { Processes, findTool } from "./lib/procs.mjs";
 import { waitFor } from "./lib/http-check.mjs";
-import { freePort, median, repo, singleServiceManifests, startProxypass as launchProxypass } from "./lib/side.mjs";
+import { freePort, median, repo, singleServiceManifests, startProxypass as launchProxypass, waitForLog } from "./lib/side.mjs";
 import { clockTicks, treeCpuTicks } from "./lib/stats.mjs";
 import { runWrk } from "./lib/wrk.mjs";
 
@@ -83,8 +84,7 @@ async function startOrigin() {
   const file = join(dir, "body.json");
   writeFileSync(file, body);
   const p = procs.start("origin", node, ["--input-type=module", "-e", ORIGIN, String(port), file], { cwd: repo });
-  for (let i = 0; i < 100 && !readFileSync(p.log, "utf8").includes("listening"); i++) await sleep(50);
-  if (!readFileSync(p.log, "utf8").includes("listening")) throw new Error(`origin did not start: ${readFileSync(p.log, "utf8")}`);
+  await waitForLog(p, "listening", "origin", 5000);
   return port;
 }
 
@@ -98,13 +98,9 @@ async function startNginx(originPort) {
   writeFileSync(
     conf,
     `worker_processes 1;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "nginx-error.log")} warn;
-${process.getuid?.() === 0 ? "user root root;" : ""}
-events { worker_connections 8192; }
+${configs.nginxCommon(dir, "nginx")}
 http {
-  access_log off;
-  client_body_temp_path ${t}/body; proxy_temp_path ${t}/proxy; fastcgi_temp_path ${t}/fastcgi; uwsgi_temp_path ${t}/uwsgi; scgi_temp_path ${t}/scgi;
+  ${configs.nginxHttpCommon(dir, "nginx")}
   # ingress-nginx's defaults: use-gzip, gzip-level 1, gzip-min-length 256; application/json is in its gzip-types.
   gzip on; gzip_comp_level 1; gzip_min_length 256; gzip_types application/json; gzip_proxied any; gzip_vary on;
   upstream pool { server 127.0.0.2:${originPort}; keepalive 64; }

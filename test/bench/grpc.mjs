@@ -12,13 +12,14 @@
 // over the rounds. The grpc-js client costs more CPU per call than either proxy: on a small
 // machine the client is the ceiling, so read the ratios, not the absolute rates. Everything on
 // loopback; every process is killed on exit.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { spawn } from "node:child_process";
+import * as configs from "./lib/configs.mjs";
 import { Processes, findTool, sleep } from "./lib/procs.mjs";
-import { freePort, median, repo, singleServiceManifests, startProxypass as launchProxypass } from "./lib/side.mjs";
+import { freePort, median, repo, singleServiceManifests, startProxypass as launchProxypass, waitForLog } from "./lib/side.mjs";
 
 const PROTO = join(repo, "test/fixtures/grpc/echo.proto");
 const { values: opts } = parseArgs({
@@ -121,8 +122,7 @@ async function startOrigin() {
   const port = await freePort();
   // Evaluated from the repo's directory, so @grpc/grpc-js resolves from its node_modules.
   const p = procs.start("origin", node, ["--input-type=module", "-e", ORIGIN, PROTO, String(port)], { cwd: repo });
-  for (let i = 0; i < 200 && !readFileSync(p.log, "utf8").includes("listening"); i++) await sleep(50);
-  if (!readFileSync(p.log, "utf8").includes("listening")) throw new Error(`gRPC origin did not start: ${readFileSync(p.log, "utf8")}`);
+  await waitForLog(p, "listening", "gRPC origin", 10000);
   return port;
 }
 
@@ -138,13 +138,9 @@ async function startNginx(originPort) {
   writeFileSync(
     conf,
     `worker_processes 1;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "nginx-error.log")} warn;
-${process.getuid?.() === 0 ? "user root root;" : ""}
-events { worker_connections 8192; }
+${configs.nginxCommon(dir, "nginx")}
 http {
-  access_log off;
-  client_body_temp_path ${t}/body; proxy_temp_path ${t}/proxy; fastcgi_temp_path ${t}/fastcgi; uwsgi_temp_path ${t}/uwsgi; scgi_temp_path ${t}/scgi;
+  ${configs.nginxHttpCommon(dir, "nginx")}
   upstream pool { server 127.0.0.2:${originPort}; keepalive 32; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:${port} http2;

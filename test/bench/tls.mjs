@@ -95,15 +95,9 @@ async function startNginx(originPort, pem) {
   writeFileSync(
     conf,
     `worker_processes 1;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "nginx-error.log")} warn;
-${process.getuid?.() === 0 ? "user root root;" : ""}
-events { worker_connections 8192; }
+${configs.nginxCommon(dir, "nginx")}
 http {
-  access_log off;
-  client_body_temp_path ${t}/body; proxy_temp_path ${t}/proxy; fastcgi_temp_path ${t}/fastcgi; uwsgi_temp_path ${t}/uwsgi; scgi_temp_path ${t}/scgi;
-  keepalive_requests 10000000;
-  keepalive_timeout 120s;
+  ${configs.nginxHttpCommon(dir, "nginx")}
   upstream pool {
     ${configs.members.map((m) => `server ${m}:${originPort};`).join("\n    ")}
     keepalive 256;

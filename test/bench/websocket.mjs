@@ -13,9 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import * as configs from "./lib/configs.mjs";
 import { Processes, findTool, sleep } from "./lib/procs.mjs";
-import { freePort, median, repo, singleServiceManifests, startProxypass as launchProxypass } from "./lib/side.mjs";
+import { freePort, median, repo, singleServiceManifests, startProxypass as launchProxypass, waitForLog } from "./lib/side.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -105,8 +105,7 @@ async function startOrigin() {
   const port = await freePort();
   // Evaluated from the repo's directory, so `ws` resolves from its node_modules.
   const p = procs.start("origin", node, ["--input-type=module", "-e", ORIGIN, String(port)], { cwd: repo });
-  for (let i = 0; i < 100 && !readFileSync(p.log, "utf8").includes("listening"); i++) await sleep(50);
-  if (!readFileSync(p.log, "utf8").includes("listening")) throw new Error(`ws origin did not start: ${readFileSync(p.log, "utf8")}`);
+  await waitForLog(p, "listening", "ws origin", 5000);
   return port;
 }
 
@@ -120,13 +119,9 @@ async function startNginx(originPort) {
   writeFileSync(
     conf,
     `worker_processes 1;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "nginx-error.log")} warn;
-${process.getuid?.() === 0 ? "user root root;" : ""}
-events { worker_connections 8192; }
+${configs.nginxCommon(dir, "nginx")}
 http {
-  access_log off;
-  client_body_temp_path ${t}/body; proxy_temp_path ${t}/proxy; fastcgi_temp_path ${t}/fastcgi; uwsgi_temp_path ${t}/uwsgi; scgi_temp_path ${t}/scgi;
+  ${configs.nginxHttpCommon(dir, "nginx")}
   map $http_upgrade $connection_upgrade { default upgrade; '' close; }
   upstream pool { server 127.0.0.2:${originPort}; }
   server {

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parseAnnotations, tlsSettingsOf } from "../../src/build/index.js";
 import { BalancerRegistry, Scoreboard, compileRoutes, hstsValue, tlsCovers } from "../../src/dataplane/index.js";
 import { defaultBalancerSettings, defaultTlsSettings, type Route, type RouteOptions, type RouteTable } from "../../src/model/index.js";
+import { route } from "./helpers.js";
 
 describe("ssl-redirect annotations", () => {
   it.each<{ name: string; annotations: Record<string, string>; want: { sslRedirect?: boolean; forceSslRedirect?: boolean } }>([
@@ -46,36 +47,17 @@ describe("HSTS and redirect-port settings", () => {
 });
 
 describe("compile: which routes redirect and send HSTS", () => {
-  const options = (extra: Partial<RouteOptions> = {}): RouteOptions => ({
-    timeouts: { connectMs: null, readMs: null },
-    preserveHost: true,
-    upstreamVhost: null,
-    requestHeaders: [],
-    responseHeaders: [],
-    websocketIdleMs: null,
-    rewriteTarget: null,
-    appRoot: null,
-    proxyPassReverse: false,
-    connectPorts: null,
-    compression: false,
-    maxBodyBytes: null,
-    allowCidrs: null,
-    denyCidrs: null,
-    rateLimit: null,
-    limitConnections: null,
-    ...extra,
-  });
-  const route = (ingress: string, extra: Partial<RouteOptions> = {}): Route => ({ path: "/", pathType: "Prefix", ingress, balancer: "b", options: options(extra), canary: null });
+  const routeOf = (ingress: string, extra: Partial<RouteOptions> = {}): Route => route("/", "Prefix", "b", extra, ingress);
   const table = (port?: number): RouteTable => ({
     version: "t",
     virtualHosts: [
-      { host: "", routes: [route("ns/any")], fallback: null },
-      { host: "*.wild.test", routes: [route("ns/wild")], fallback: null },
-      { host: "a.wild.test", routes: [route("ns/a-wild")], fallback: null },
-      { host: "forced.test", routes: [route("ns/forced", { forceSslRedirect: true })], fallback: null },
-      { host: "optout.test", routes: [route("ns/optout", { sslRedirect: false })], fallback: null },
-      { host: "plain.test", routes: [route("ns/plain")], fallback: null },
-      { host: "secure.test", routes: [route("ns/secure")], fallback: null },
+      { host: "", routes: [routeOf("ns/any")], fallback: null },
+      { host: "*.wild.test", routes: [routeOf("ns/wild")], fallback: null },
+      { host: "a.wild.test", routes: [routeOf("ns/a-wild")], fallback: null },
+      { host: "forced.test", routes: [routeOf("ns/forced", { forceSslRedirect: true })], fallback: null },
+      { host: "optout.test", routes: [routeOf("ns/optout", { sslRedirect: false })], fallback: null },
+      { host: "plain.test", routes: [routeOf("ns/plain")], fallback: null },
+      { host: "secure.test", routes: [routeOf("ns/secure")], fallback: null },
     ],
     defaultRoute: null,
     balancers: [{ id: "b", service: "ns/b", hostHeader: "b", ...defaultBalancerSettings }],

@@ -10,14 +10,16 @@ export const bigBodyPath = "/1m";
 
 const isRoot = process.getuid?.() === 0;
 
-function nginxCommon(dir, name) {
+/** nginx main context: pid, error log, user (as root), events; files under `dir`, named `name`. */
+export function nginxCommon(dir, name) {
   return `pid ${join(dir, `${name}.pid`)};
 error_log ${join(dir, `${name}-error.log`)} warn;
 ${isRoot ? "user root root;" : ""}
 events { worker_connections 8192; }`;
 }
 
-function nginxHttpCommon(dir, name) {
+/** nginx http context basics: no access log, temp paths under `dir/<name>-tmp` (create it first), long client keep-alive. */
+export function nginxHttpCommon(dir, name) {
   const t = join(dir, `${name}-tmp`);
   return `access_log off;
   client_body_temp_path ${t}/body;

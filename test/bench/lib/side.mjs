@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "./http-check.mjs";
+import { sleep } from "./procs.mjs";
 
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -86,4 +87,10 @@ export async function startProxypass({ procs, dir, files, extraArgs = [] }) {
   const ready = await waitFor(`http://127.0.0.1:${admin}/readyz`, { timeoutMs: 60_000, alive });
   if (!ready.ok) throw new Error(`proxypass not ready: ${readFileSync(p.log, "utf8").slice(-2000)}`);
   return { port, httpsPort, admin, pid: p.pid, log: p.log, alive };
+}
+
+/** Waits (up to `timeoutMs`) until a started process's log contains `text` ("listening"); throws with the log otherwise. */
+export async function waitForLog(p, text, what, timeoutMs = 5000) {
+  for (let waited = 0; waited < timeoutMs && !readFileSync(p.log, "utf8").includes(text); waited += 50) await sleep(50);
+  if (!readFileSync(p.log, "utf8").includes(text)) throw new Error(`${what} did not start: ${readFileSync(p.log, "utf8")}`);
 }
